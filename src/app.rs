@@ -1,0 +1,224 @@
+//! Builds the service from a `Config`: the binary and the tests share this.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+use tower_sessions_sqlx_store::SqliteStore;
+use url::Url;
+
+use crate::config::{Config, Secret};
+use crate::error::AppError;
+use crate::flow::PersonKeyer;
+use crate::idme::{Endpoints, IdmeClient};
+use crate::rules::Offers;
+use crate::sandbox::{self, Sandbox};
+use crate::session::Shopper;
+use crate::{db, web};
+
+/// Why the service did not start. The text says what to fix.
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Everything a handler needs, built once.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub public_url: Url,
+    pub idme: IdmeClient,
+    /// The origin the browser is sent to for ID.me (for the CSP's form-action).
+    pub idme_origin: String,
+    pub offers: Offers,
+    pub db: sqlx::SqlitePool,
+    pub keyer: PersonKeyer,
+    pub sandbox: Option<Arc<Sandbox>>,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub async fn shopper(&self, session: Session) -> Result<Shopper, AppError> {
+        Shopper::load(
+            session,
+            self.config.session.idle.as_secs() as i64,
+            self.config.session.absolute.as_secs() as i64,
+        )
+        .await
+    }
+
+    /// How long a duplicate callback waits for the first one to finish: both ID.me calls.
+    pub fn claim_wait(&self) -> Duration {
+        (self.config.idme.timeout + self.config.idme.connect_timeout) * 2 + Duration::from_secs(1)
+    }
+}
+
+/// A bound, ready-to-serve instance.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl App {
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let offers = Offers::load(&config.rules, config.rules_explicit).map_err(StartError)?;
+        let db = db::connect(&config.database_url).await.map_err(StartError)?;
+        let store = SqliteStore::new(db.clone());
+        store
+            .migrate()
+            .await
+            .map_err(|e| StartError(format!("session store migration failed: {e}")))?;
+        let keyer = PersonKeyer::new(
+            db::person_key_secret(&db)
+                .await
+                .map_err(|e| StartError(format!("cannot read the person key secret: {e}")))?,
+        );
+
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| StartError(format!("PERKGATE_LISTEN: cannot bind {}: {e}", config.listen)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StartError(format!("cannot read the bound address: {e}")))?;
+        let loopback = reachable(addr);
+        let public_url = match &config.public_url {
+            Some(url) => url.clone(),
+            None => Url::parse(&format!("http://{loopback}"))
+                .map_err(|e| StartError(format!("PERKGATE_PUBLIC_URL: {e}")))?,
+        };
+        let redirect_uri = join(&public_url, "/auth/idme/callback")?;
+
+        let (endpoints, client_id, client_secret, sandbox) = match &config.idme.url {
+            Some(url) => (
+                Endpoints::under(url, url).map_err(|e| StartError(format!("PERKGATE_IDME_URL: {e}")))?,
+                config.idme.client_id.clone().unwrap_or_default(),
+                config.idme.client_secret.clone().unwrap_or(Secret::new("")),
+                None,
+            ),
+            None => {
+                let sandbox = Arc::new(Sandbox::new(redirect_uri.to_string()));
+                let browser = join(&public_url, sandbox::PATH)?;
+                let server = Url::parse(&format!("http://{loopback}{}", sandbox::PATH))
+                    .map_err(|e| StartError(format!("sandbox URL: {e}")))?;
+                (
+                    Endpoints::under(&browser, &server)
+                        .map_err(|e| StartError(format!("sandbox URL: {e}")))?,
+                    sandbox.client_id.clone(),
+                    sandbox.client_secret.clone(),
+                    Some(sandbox),
+                )
+            }
+        };
+        let idme_origin = endpoints.authorize.origin().ascii_serialization();
+        let idme = IdmeClient::new(&config.idme, endpoints, &client_id, &client_secret, redirect_uri)
+            .map_err(|e| StartError(format!("cannot build the HTTP client: {e}")))?;
+
+        let https = public_url.scheme() == "https";
+        let sessions = SessionManagerLayer::new(store.clone())
+            // `__Host-` binds the cookie to this host and path `/`, and requires Secure.
+            .with_name(if https { "__Host-perkgate" } else { "perkgate" })
+            .with_secure(https)
+            .with_http_only(true)
+            // Strict would drop the cookie on the redirect back from ID.me.
+            .with_same_site(SameSite::Lax)
+            .with_path("/")
+            .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+                config.session.idle.as_secs() as i64,
+            )));
+
+        let state = AppState(Arc::new(Inner {
+            config,
+            public_url,
+            idme,
+            idme_origin,
+            offers,
+            db: db.clone(),
+            keyer,
+            sandbox,
+        }));
+        tokio::spawn(housekeeping(store, db));
+        let router = web::router(state.clone(), sessions);
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        // The listener was bound in `build`, which already read its address once.
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(
+            listen = %self.local_addr(),
+            public_url = %self.state.public_url,
+            sandbox = self.state.sandbox.is_some(),
+            offers = self.state.offers.iter().count(),
+            "perkgate ready"
+        );
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// Deletes expired sessions and old callback claims every minute.
+async fn housekeeping(store: SqliteStore, db: sqlx::SqlitePool) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        if let Err(e) = store.delete_expired().await {
+            tracing::warn!(error = %e, "could not delete expired sessions");
+        }
+        if let Err(e) = db::prune(&db).await {
+            tracing::warn!(error = %e, "could not prune callback claims");
+        }
+    }
+}
+
+/// An address this process can call itself on: a wildcard bind is reached on loopback.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()),
+        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()),
+        _ => addr,
+    }
+}
+
+fn join(base: &Url, path: &str) -> Result<Url, StartError> {
+    Url::parse(&format!("{}{path}", base.as_str().trim_end_matches('/')))
+        .map_err(|e| StartError(format!("PERKGATE_PUBLIC_URL: {e}")))
+}

@@ -1,0 +1,298 @@
+//! The ID.me client: authorize URL, one token exchange, one attributes call.
+//!
+//! The OAuth parts (PKCE, state, the token request and its error body) come from the `oauth2`
+//! crate; this module adds what a payments-adjacent service needs around them: timeouts, no
+//! redirects, a cap on every response body, and errors that say which call failed and how
+//! without carrying a token or a payload.
+
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    TokenResponse, TokenUrl,
+};
+use url::Url;
+
+use super::payload::{Payload, PayloadError};
+use crate::config::{ClientAuth, IdmeConfig, Secret};
+
+type OAuthClient = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// Where the three ID.me endpoints are. The browser goes to `authorize`; the server calls
+/// `token` and `attributes` (for the embedded sandbox these are loopback addresses).
+#[derive(Clone, Debug)]
+pub struct Endpoints {
+    pub authorize: Url,
+    pub token: Url,
+    pub attributes: Url,
+}
+
+impl Endpoints {
+    /// ID.me's paths under a base URL (`https://api.id.me`, the sandbox, or a stand-in).
+    pub fn under(browser_base: &Url, server_base: &Url) -> Result<Self, url::ParseError> {
+        let join = |base: &Url, path: &str| {
+            Url::parse(&format!("{}{path}", base.as_str().trim_end_matches('/')))
+        };
+        Ok(Self {
+            authorize: join(browser_base, "/oauth/authorize")?,
+            token: join(server_base, "/oauth/token")?,
+            attributes: join(server_base, "/api/public/v3/attributes.json")?,
+        })
+    }
+}
+
+/// The browser redirect plus what the callback needs to finish it.
+pub struct Authorization {
+    pub url: Url,
+    pub state: String,
+    pub pkce_verifier: String,
+}
+
+/// Which call failed. A label for logs and metrics, never data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Token,
+    Attributes,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Token => "token",
+            Self::Attributes => "attributes",
+        }
+    }
+}
+
+/// What went wrong talking to ID.me. Every variant means "not verified this time, try again".
+#[derive(Debug)]
+pub enum IdmeError {
+    Timeout(Endpoint),
+    Unreachable(Endpoint),
+    /// A non-2xx answer without a recognisable OAuth error.
+    Status(Endpoint, u16),
+    /// An OAuth error such as `invalid_grant` (the code was used or expired).
+    OAuth(String),
+    TooLarge(Endpoint),
+    /// The token answer was not a bearer token response.
+    BadToken(String),
+    Payload(PayloadError),
+}
+
+impl std::fmt::Display for IdmeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Timeout(e) => write!(f, "ID.me {} call timed out", e.as_str()),
+            Self::Unreachable(e) => write!(f, "ID.me {} endpoint unreachable", e.as_str()),
+            Self::Status(e, s) => write!(f, "ID.me {} call answered HTTP {s}", e.as_str()),
+            Self::OAuth(code) => write!(f, "ID.me token call answered OAuth error {code}"),
+            Self::TooLarge(e) => write!(f, "ID.me {} answer exceeds the size limit", e.as_str()),
+            Self::BadToken(why) => write!(f, "ID.me token answer unusable: {why}"),
+            Self::Payload(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for IdmeError {}
+
+impl IdmeError {
+    /// A short stable label for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Timeout(_) => "timeout",
+            Self::Unreachable(_) => "unreachable",
+            Self::Status(..) => "status",
+            Self::OAuth(_) => "oauth_error",
+            Self::TooLarge(_) => "too_large",
+            Self::BadToken(_) => "bad_token",
+            Self::Payload(PayloadError::Signed) => "signed_payload",
+            Self::Payload(_) => "malformed_payload",
+        }
+    }
+}
+
+/// The transport failure handed through `oauth2`.
+#[derive(Debug)]
+enum Transport {
+    Timeout,
+    Unreachable,
+    TooLarge,
+    Other,
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+impl std::error::Error for Transport {}
+
+impl Transport {
+    fn from_reqwest(e: &reqwest::Error) -> Self {
+        if e.is_timeout() {
+            Self::Timeout
+        } else if e.is_connect() {
+            Self::Unreachable
+        } else {
+            Self::Other
+        }
+    }
+
+    fn at(self, endpoint: Endpoint) -> IdmeError {
+        match self {
+            Self::Timeout => IdmeError::Timeout(endpoint),
+            Self::Unreachable | Self::Other => IdmeError::Unreachable(endpoint),
+            Self::TooLarge => IdmeError::TooLarge(endpoint),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct IdmeClient {
+    oauth: OAuthClient,
+    http: reqwest::Client,
+    attributes_url: Url,
+    max_body: usize,
+}
+
+impl IdmeClient {
+    pub fn new(
+        config: &IdmeConfig,
+        endpoints: Endpoints,
+        client_id: &str,
+        client_secret: &Secret,
+        redirect_uri: Url,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
+            // A redirect from a token endpoint would resend credentials elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("perkgate/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let oauth = BasicClient::new(ClientId::new(client_id.to_owned()))
+            .set_client_secret(ClientSecret::new(client_secret.expose().to_owned()))
+            .set_auth_uri(AuthUrl::from_url(endpoints.authorize))
+            .set_token_uri(TokenUrl::from_url(endpoints.token))
+            .set_redirect_uri(RedirectUrl::from_url(redirect_uri))
+            .set_auth_type(match config.client_auth {
+                ClientAuth::Post => AuthType::RequestBody,
+                ClientAuth::Basic => AuthType::BasicAuth,
+            });
+        Ok(Self {
+            oauth,
+            http,
+            attributes_url: endpoints.attributes,
+            max_body: config.max_body_bytes,
+        })
+    }
+
+    /// A fresh authorization: 256-bit state, PKCE S256, exactly the scopes asked for, no nonce.
+    pub fn authorize(&self, scopes: &[&str]) -> Authorization {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state) = self
+            .oauth
+            .authorize_url(|| CsrfToken::new_random_len(32))
+            .add_scopes(scopes.iter().map(|s| Scope::new((*s).to_owned())))
+            .set_pkce_challenge(challenge)
+            .url();
+        Authorization {
+            url,
+            state: state.into_secret(),
+            pkce_verifier: verifier.into_secret(),
+        }
+    }
+
+    /// Redeems the code once (never retried: ID.me revokes tokens on a second redemption) and
+    /// reads the attributes once with the token, which is dropped on return.
+    pub async fn verify(&self, code: &str, pkce_verifier: &str) -> Result<Payload, IdmeError> {
+        let token = self.exchange(code, pkce_verifier).await?;
+        self.attributes(&token).await
+    }
+
+    async fn exchange(&self, code: &str, pkce_verifier: &str) -> Result<String, IdmeError> {
+        // The adapter owns its client handle: a closure borrowing `self` makes the future's
+        // lifetime higher-ranked, which axum handlers (which must be Send) cannot accept.
+        let (client, max_body) = (self.http.clone(), self.max_body);
+        let http = move |req: oauth2::HttpRequest| send(client.clone(), req, max_body);
+        let response = self
+            .oauth
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
+            .request_async(&http)
+            .await
+            .map_err(|e| match e {
+                RequestTokenError::Request(t) => t.at(Endpoint::Token),
+                RequestTokenError::ServerResponse(r) => IdmeError::OAuth(r.error().to_string()),
+                // Only the serde path and category, never the body.
+                RequestTokenError::Parse(e, _) => {
+                    IdmeError::BadToken(format!("unexpected JSON at `{}`", e.path()))
+                }
+                RequestTokenError::Other(why) => IdmeError::BadToken(why),
+            })?;
+        if !response.token_type().as_ref().eq_ignore_ascii_case("bearer") {
+            return Err(IdmeError::BadToken("token_type is not bearer".to_owned()));
+        }
+        Ok(response.access_token().secret().clone())
+    }
+
+    async fn attributes(&self, token: &str) -> Result<Payload, IdmeError> {
+        let endpoint = Endpoint::Attributes;
+        let response = self
+            .http
+            .get(self.attributes_url.clone())
+            .bearer_auth(token)
+            .header(http::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| Transport::from_reqwest(&e).at(endpoint))?;
+        let status = response.status();
+        let body = read_capped(response, self.max_body)
+            .await
+            .map_err(|t| t.at(endpoint))?;
+        if !status.is_success() {
+            return Err(IdmeError::Status(endpoint, status.as_u16()));
+        }
+        Payload::parse(&body).map_err(IdmeError::Payload)
+    }
+}
+
+/// The `oauth2` HTTP adapter: one request, no retry, capped body.
+async fn send(
+    client: reqwest::Client,
+    request: oauth2::HttpRequest,
+    max_body: usize,
+) -> Result<oauth2::HttpResponse, Transport> {
+    let request = reqwest::Request::try_from(request).map_err(|_| Transport::Other)?;
+    let response = client
+        .execute(request)
+        .await
+        .map_err(|e| Transport::from_reqwest(&e))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = read_capped(response, max_body).await?;
+    let mut out = http::Response::new(body);
+    *out.status_mut() = status;
+    *out.headers_mut() = headers;
+    Ok(out)
+}
+
+/// Reads at most `max` bytes; a longer body is an error, not a truncation.
+async fn read_capped(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, Transport> {
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(Transport::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| Transport::from_reqwest(&e))?
+    {
+        if body.len() + chunk.len() > max {
+            return Err(Transport::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}

@@ -1,0 +1,18 @@
+//! perkgate: shoppers prove a status with ID.me and unlock the discount a merchant set for it.
+//!
+//! `App::build(config)` wires everything; `main.rs` and the integration tests both use it.
+
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod flow;
+pub mod idme;
+pub mod rules;
+pub mod sandbox;
+pub mod session;
+pub mod telemetry;
+pub mod web;
+
+pub use app::{App, AppState, StartError};
+pub use config::Config;

@@ -1,0 +1,396 @@
+//! The embedded sandbox: a stand-in for ID.me's three endpoints, served under
+//! `/sandbox/idme` when no `PERKGATE_IDME_URL` is set.
+//!
+//! perkgate reaches it over HTTP through the same client as real ID.me, so the sandbox checks
+//! what ID.me checks: the client credentials, the exact redirect URI, PKCE S256, single-use
+//! codes and tokens that expire after five minutes. Its pages are deliberately plain and
+//! labelled as a simulation: it must never look like ID.me.
+
+pub mod personas;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use url::Url;
+
+use crate::config::Secret;
+use crate::db::now;
+use crate::session::random_token;
+
+/// Where the sandbox is mounted.
+pub const PATH: &str = "/sandbox/idme";
+/// Codes and tokens live five minutes, like ID.me's.
+const GRANT_TTL_SECS: i64 = 300;
+/// A shopper has ten minutes on the persona page.
+const REQUEST_TTL_SECS: i64 = 600;
+
+/// Calls the sandbox received, for tests and the benchmark.
+#[derive(Default, Debug)]
+pub struct Calls {
+    pub authorize: AtomicU64,
+    pub token: AtomicU64,
+    pub attributes: AtomicU64,
+}
+
+impl Calls {
+    pub fn token(&self) -> u64 {
+        self.token.load(Ordering::SeqCst)
+    }
+    pub fn attributes(&self) -> u64 {
+        self.attributes.load(Ordering::SeqCst)
+    }
+}
+
+struct AuthRequest {
+    redirect_uri: String,
+    state: Option<String>,
+    scopes: Vec<String>,
+    code_challenge: String,
+    created_at: i64,
+}
+
+struct CodeGrant {
+    redirect_uri: String,
+    scopes: Vec<String>,
+    code_challenge: String,
+    persona: &'static personas::Persona,
+    created_at: i64,
+    /// Set on first redemption; a second redemption revokes it.
+    issued_token: Option<String>,
+}
+
+struct TokenGrant {
+    scopes: Vec<String>,
+    persona: &'static personas::Persona,
+    created_at: i64,
+}
+
+#[derive(Default)]
+struct Grants {
+    requests: HashMap<String, AuthRequest>,
+    codes: HashMap<String, CodeGrant>,
+    tokens: HashMap<String, TokenGrant>,
+}
+
+impl Grants {
+    fn prune(&mut self, now: i64) {
+        self.requests.retain(|_, r| now - r.created_at <= REQUEST_TTL_SECS);
+        self.codes.retain(|_, c| now - c.created_at <= GRANT_TTL_SECS);
+        self.tokens.retain(|_, t| now - t.created_at <= GRANT_TTL_SECS);
+    }
+}
+
+pub struct Sandbox {
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// The one registered redirect URI, compared exactly.
+    pub redirect_uri: String,
+    pub calls: Arc<Calls>,
+    grants: Mutex<Grants>,
+}
+
+impl Sandbox {
+    pub fn new(redirect_uri: String) -> Self {
+        Self {
+            client_id: "perkgate-sandbox".to_owned(),
+            client_secret: Secret::new(random_token()),
+            redirect_uri,
+            calls: Arc::default(),
+            grants: Mutex::default(),
+        }
+    }
+
+    fn grants(&self) -> MutexGuard<'_, Grants> {
+        // A panic elsewhere must not wedge the sandbox: the data stays consistent per call.
+        self.grants.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn router<S: Clone + Send + Sync + 'static>(self: Arc<Self>) -> Router<S> {
+        Router::new()
+            .route("/oauth/authorize", get(authorize).post(consent))
+            .route("/oauth/token", axum::routing::post(token))
+            .route("/api/public/v3/attributes.json", get(attributes))
+            .with_state(self)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sandbox_authorize.html")]
+struct AuthorizePage<'a> {
+    request_id: &'a str,
+    scopes: &'a [String],
+    matching: Vec<&'static personas::Persona>,
+    others: Vec<&'static personas::Persona>,
+}
+
+#[derive(Template)]
+#[template(path = "sandbox_error.html")]
+struct ErrorPage<'a> {
+    message: &'a str,
+}
+
+fn page<T: Template>(status: StatusCode, t: &T) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "sandbox template failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+fn refuse(message: &str) -> Response {
+    page(StatusCode::BAD_REQUEST, &ErrorPage { message })
+}
+
+/// Sends the browser back to the client with an OAuth error, as ID.me does.
+fn redirect_error(redirect_uri: &str, state: Option<&str>, error: &str, description: &str) -> Response {
+    match Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("error", error);
+                q.append_pair("error_description", description);
+                if let Some(state) = state {
+                    q.append_pair("state", state);
+                }
+            }
+            Redirect::to(url.as_str()).into_response()
+        }
+        Err(_) => refuse("The redirect URI is not a URL."),
+    }
+}
+
+async fn authorize(
+    State(sandbox): State<Arc<Sandbox>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    sandbox.calls.authorize.fetch_add(1, Ordering::SeqCst);
+    let param = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
+    if param("client_id") != sandbox.client_id {
+        return refuse("Unknown client_id: this sandbox only knows perkgate's own client.");
+    }
+    // Never redirect to an unregistered URI: show the error here instead.
+    let redirect_uri = param("redirect_uri");
+    if redirect_uri != sandbox.redirect_uri {
+        return refuse("The redirect_uri does not exactly match the registered one.");
+    }
+    let state = q.get("state").map(String::as_str);
+    let problem = if param("response_type") != "code" {
+        Some("response_type must be code")
+    } else if param("code_challenge").len() < 43 || param("code_challenge_method") != "S256" {
+        Some("PKCE with code_challenge_method=S256 is required")
+    } else if q.contains_key("nonce") {
+        Some("nonce is an OpenID Connect parameter and this request has no openid scope")
+    } else if param("scope").trim().is_empty() {
+        Some("scope is required")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        return redirect_error(redirect_uri, state, "invalid_request", problem);
+    }
+    let scopes: Vec<String> = param("scope").split_whitespace().map(str::to_owned).collect();
+    let request_id = random_token();
+    let now = now();
+    {
+        let mut grants = sandbox.grants();
+        grants.prune(now);
+        grants.requests.insert(
+            request_id.clone(),
+            AuthRequest {
+                redirect_uri: redirect_uri.to_owned(),
+                state: state.map(str::to_owned),
+                scopes: scopes.clone(),
+                code_challenge: param("code_challenge").to_owned(),
+                created_at: now,
+            },
+        );
+    }
+    let (matching, others) = personas::PERSONAS
+        .iter()
+        .partition(|p| p.group.is_some_and(|g| scopes.iter().any(|s| s == g)));
+    page(
+        StatusCode::OK,
+        &AuthorizePage {
+            request_id: &request_id,
+            scopes: &scopes,
+            matching,
+            others,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct ConsentForm {
+    request: String,
+    persona: String,
+}
+
+/// The shopper picked a persona (or declined): back to the client with a code or an error.
+async fn consent(State(sandbox): State<Arc<Sandbox>>, Form(form): Form<ConsentForm>) -> Response {
+    let now = now();
+    let mut grants = sandbox.grants();
+    // Single use: the request id doubles as this form's CSRF token.
+    let Some(request) = grants.requests.remove(&form.request) else {
+        return refuse("This sign-in page has expired or was already used. Start again from the store.");
+    };
+    if now - request.created_at > REQUEST_TTL_SECS {
+        return refuse("This sign-in page has expired. Start again from the store.");
+    }
+    if form.persona == personas::DECLINE {
+        return redirect_error(
+            &request.redirect_uri,
+            request.state.as_deref(),
+            "access_denied",
+            "The user denied the request",
+        );
+    }
+    let Some(persona) = personas::find(&form.persona) else {
+        return refuse("Unknown persona.");
+    };
+    let code = random_token();
+    grants.codes.insert(
+        code.clone(),
+        CodeGrant {
+            redirect_uri: request.redirect_uri.clone(),
+            scopes: request.scopes,
+            code_challenge: request.code_challenge,
+            persona,
+            created_at: now,
+            issued_token: None,
+        },
+    );
+    drop(grants);
+    let Ok(mut url) = Url::parse(&request.redirect_uri) else {
+        return refuse("The redirect URI is not a URL.");
+    };
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("code", &code);
+        if let Some(state) = &request.state {
+            q.append_pair("state", state);
+        }
+    }
+    Redirect::to(url.as_str()).into_response()
+}
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(serde_json::json!({"error": error, "error_description": description})),
+    )
+        .into_response()
+}
+
+/// The client's id and secret from HTTP Basic or the form body.
+fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> Option<(String, String)> {
+    if let Some(basic) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+    {
+        let decoded = String::from_utf8(STANDARD.decode(basic.trim()).ok()?).ok()?;
+        let (id, secret) = decoded.split_once(':')?;
+        let unescape = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+        };
+        return Some((unescape(id)?, unescape(secret)?));
+    }
+    Some((form.get("client_id")?.clone(), form.get("client_secret")?.clone()))
+}
+
+async fn token(
+    State(sandbox): State<Arc<Sandbox>>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    sandbox.calls.token.fetch_add(1, Ordering::SeqCst);
+    let authenticated = client_credentials(&headers, &form).is_some_and(|(id, secret)| {
+        id == sandbox.client_id
+            && bool::from(secret.as_bytes().ct_eq(sandbox.client_secret.expose().as_bytes()))
+    });
+    if !authenticated {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
+    }
+    if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
+        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "use authorization_code");
+    }
+    let code = form.get("code").map(String::as_str).unwrap_or("");
+    let now = now();
+    let mut guard = sandbox.grants();
+    guard.prune(now);
+    let grants = &mut *guard;
+    let Some(grant) = grants.codes.get_mut(code) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "unknown or expired code");
+    };
+    if let Some(issued) = grant.issued_token.take() {
+        // A second redemption: refuse it and revoke what the first one got, like ID.me.
+        grants.tokens.remove(&issued);
+        grants.codes.remove(code);
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "code already used");
+    }
+    if form.get("redirect_uri") != Some(&grant.redirect_uri) {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "redirect_uri mismatch");
+    }
+    let verifier = form.get("code_verifier").map(String::as_str).unwrap_or("");
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    if verifier.is_empty() || !bool::from(challenge.as_bytes().ct_eq(grant.code_challenge.as_bytes())) {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "PKCE verification failed");
+    }
+    let access_token = random_token();
+    grant.issued_token = Some(access_token.clone());
+    let scopes = grant.scopes.clone();
+    let persona = grant.persona;
+    grants.tokens.insert(
+        access_token.clone(),
+        TokenGrant {
+            scopes: scopes.clone(),
+            persona,
+            created_at: now,
+        },
+    );
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(serde_json::json!({
+            "access_token": access_token,
+            "token_type": "bearer",
+            "expires_in": GRANT_TTL_SECS,
+            "refresh_token": random_token(),
+            "scope": scopes.join(" "),
+        })),
+    )
+        .into_response()
+}
+
+async fn attributes(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap) -> Response {
+    sandbox.calls.attributes.fetch_add(1, Ordering::SeqCst);
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Single use, as ID.me's documentation describes its access tokens.
+    let grant = sandbox.grants().tokens.remove(token);
+    match grant {
+        Some(g) if now() - g.created_at <= GRANT_TTL_SECS => {
+            axum::Json(g.persona.payload(&g.scopes)).into_response()
+        }
+        _ => oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "unknown, used or expired token"),
+    }
+}

@@ -1,0 +1,172 @@
+//! The shopper's server-side session, typed.
+//!
+//! Everything lives under one key so a request reads the store once. The session holds the
+//! pending authorizations (keyed by state), the verification (groups and subgroup names, when,
+//! and a keyed hash of the ID.me uuid) and the unlocked benefit: never a token, a name, an
+//! email or the raw uuid.
+
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use tower_sessions::Session;
+
+use crate::db::now;
+use crate::error::AppError;
+use crate::rules::{Benefit, Verification};
+
+const KEY: &str = "shopper";
+/// At most this many authorizations wait at once (one per tab is plenty).
+pub const MAX_PENDING: usize = 5;
+/// A pending authorization older than this is refused.
+pub const PENDING_TTL_SECS: i64 = 600;
+
+/// An authorization sent to ID.me and not yet answered.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Pending {
+    pub state: String,
+    pub pkce_verifier: String,
+    pub group: String,
+    pub created_at: i64,
+}
+
+impl Pending {
+    pub fn expired(&self, now: i64) -> bool {
+        now - self.created_at > PENDING_TTL_SECS
+    }
+}
+
+/// A one-time message for the next storefront view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Notice {
+    /// ID.me answered, but did not confirm the group.
+    NotVerified,
+    /// Verified, but this store has no offer for the shopper's group.
+    NoOffer,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ShopperState {
+    pub created_at: i64,
+    /// Last write; reads refresh the idle timer only now and then (see `load`).
+    pub touched_at: i64,
+    pub csrf: String,
+    pub pending: Vec<Pending>,
+    pub verification: Option<Verification>,
+    pub benefit: Option<Benefit>,
+    pub notice: Option<Notice>,
+}
+
+/// The typed session of one request.
+pub struct Shopper {
+    session: Session,
+    pub state: ShopperState,
+}
+
+impl Shopper {
+    /// Loads the session. A session past its absolute lifetime starts over under a new id;
+    /// one whose idle timer is more than a quarter used is written back, so the idle expiry
+    /// slides without a store write on every page view.
+    pub async fn load(session: Session, idle_secs: i64, absolute_secs: i64) -> Result<Self, AppError> {
+        let now = now();
+        let stored: Option<ShopperState> = session.get(KEY).await?;
+        let mut shopper = Self {
+            session,
+            state: stored.unwrap_or_default(),
+        };
+        if shopper.state.created_at == 0 || now - shopper.state.created_at > absolute_secs {
+            if shopper.state.created_at != 0 {
+                shopper.session.cycle_id().await?;
+            }
+            shopper.state = ShopperState {
+                created_at: now,
+                csrf: random_token(),
+                ..ShopperState::default()
+            };
+            shopper.save().await?;
+        } else if now - shopper.state.touched_at > idle_secs / 4 {
+            shopper.save().await?;
+        }
+        Ok(shopper)
+    }
+
+    /// Reads the state without creating, extending or writing anything (the read-only API).
+    pub async fn peek(session: &Session, absolute_secs: i64) -> Result<Option<ShopperState>, AppError> {
+        let state: Option<ShopperState> = session.get(KEY).await?;
+        Ok(state.filter(|s| now() - s.created_at <= absolute_secs))
+    }
+
+    /// Writes the state back (the session layer stores it after the response).
+    pub async fn save(&mut self) -> Result<(), AppError> {
+        self.state.touched_at = now();
+        self.session.insert(KEY, &self.state).await?;
+        Ok(())
+    }
+
+    pub fn csrf_token(&self) -> &str {
+        &self.state.csrf
+    }
+
+    pub fn check_csrf(&self, token: &str) -> Result<(), AppError> {
+        let expected = self.state.csrf.as_bytes();
+        if !expected.is_empty() && bool::from(expected.ct_eq(token.as_bytes())) {
+            Ok(())
+        } else {
+            Err(AppError::Csrf)
+        }
+    }
+
+    /// Remembers an authorization; drops expired ones and the oldest past the cap.
+    pub fn add_pending(&mut self, pending: Pending) {
+        let now = now();
+        self.state.pending.retain(|p| !p.expired(now));
+        self.state.pending.push(pending);
+        let excess = self.state.pending.len().saturating_sub(MAX_PENDING);
+        self.state.pending.drain(..excess);
+    }
+
+    /// Removes and returns the authorization for this state, if this session started it.
+    pub fn take_pending(&mut self, state: &str) -> Option<Pending> {
+        let i = self
+            .state
+            .pending
+            .iter()
+            .position(|p| bool::from(p.state.as_bytes().ct_eq(state.as_bytes())))?;
+        Some(self.state.pending.remove(i))
+    }
+
+    /// Takes the one-time notice (the caller saves if there was one).
+    pub fn take_notice(&mut self) -> Option<Notice> {
+        self.state.notice.take()
+    }
+
+    /// A new session id for a change of privilege: verification or reset. The old id stops
+    /// working, so a fixated or leaked pre-verification id is worth nothing.
+    pub async fn rotate(&mut self) -> Result<(), AppError> {
+        self.session.cycle_id().await?;
+        self.state.csrf = random_token();
+        Ok(())
+    }
+
+    pub fn verify(&mut self, verification: Verification, benefit: Option<Benefit>) {
+        self.state.notice = benefit.is_none().then_some(Notice::NoOffer);
+        self.state.verification = Some(verification);
+        self.state.benefit = benefit;
+    }
+
+    pub fn notify(&mut self, notice: Notice) {
+        self.state.notice = Some(notice);
+    }
+
+    /// Forgets the verification and benefit; pending authorizations go too.
+    pub fn forget(&mut self) {
+        self.state.verification = None;
+        self.state.benefit = None;
+        self.state.notice = None;
+        self.state.pending.clear();
+    }
+}
+
+/// 256 random bits, URL-safe.
+pub fn random_token() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}

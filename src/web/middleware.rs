@@ -1,0 +1,140 @@
+//! Cross-cutting layers: request ids and the request log, security headers, error pages.
+
+use std::time::Instant;
+
+use askama::Template;
+use axum::body::{Body, HttpBody};
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+use super::pages::ErrorView;
+use crate::app::AppState;
+use crate::error::{AppError, ErrorPage};
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request's id: taken from `x-request-id` when it is a sane token, made up otherwise.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+fn acceptable_request_id(value: &HeaderValue) -> Option<String> {
+    let s = value.to_str().ok()?;
+    let ok = (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    ok.then(|| s.to_owned())
+}
+
+fn new_request_id() -> String {
+    let bytes: [u8; 8] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Gives every request an id, a span carrying it, and one log line at the end. Only the path
+/// is logged: the callback's query holds the authorization code and state.
+pub async fn request_context(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(acceptable_request_id)
+        .unwrap_or_else(new_request_id);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let path: String = req.uri().path().chars().take(128).collect();
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %path);
+    let started = Instant::now();
+    let mut res = next.run(req).instrument(span.clone()).await;
+    let status = res.status().as_u16();
+    let micros = started.elapsed().as_micros() as u64;
+    span.in_scope(|| {
+        if status >= 400 {
+            tracing::info!(status, micros, "response");
+        } else {
+            tracing::debug!(status, micros, "response");
+        }
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(X_REQUEST_ID.clone(), value);
+    }
+    res
+}
+
+pub fn content_security_policy(idme_origin: &str) -> HeaderValue {
+    // form-action must allow the ID.me origin: browsers apply it to the redirect that follows
+    // the verify form's POST.
+    let policy = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+         form-action 'self' {idme_origin}; frame-ancestors 'none'; base-uri 'none'"
+    );
+    HeaderValue::from_str(&policy).unwrap_or_else(|_| {
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; form-action 'self'; frame-ancestors 'none'",
+        )
+    })
+}
+
+pub async fn security_headers(State(csp): State<HeaderValue>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // No page of ours should leak its URL (the callback's carries a code) to another site.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    res
+}
+
+/// Renders the page an `AppError` asked for (JSON under `/api/`), with the request id as the
+/// correlation id. A bare server error from a layer (the session store failing to save, say)
+/// gets the same treatment instead of an empty 500.
+pub async fn render_errors(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let api = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    let page = match res.extensions().get::<ErrorPage>() {
+        Some(page) => page.clone(),
+        None if res.status().is_server_error() && res.body().size_hint().exact() == Some(0) => {
+            tracing::error!(status = res.status().as_u16(), "empty server error from a layer");
+            AppError::Store("a layer answered with an empty server error".into()).page()
+        }
+        None => return res,
+    };
+    let (mut parts, _) = res.into_parts();
+    parts.status = page.status;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let body = if api {
+        parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        serde_json::json!({
+            "error": page.code,
+            "message": page.message,
+            "correlation_id": id,
+        })
+        .to_string()
+    } else {
+        parts
+            .headers
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        let view = ErrorView {
+            sandbox: state.sandbox.is_some(),
+            title: page.title,
+            message: page.message,
+            role: page.role,
+            correlation_id: &id,
+        };
+        match view.render() {
+            Ok(html) => html,
+            Err(e) => {
+                tracing::error!(error = %e, "error page template failed");
+                parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+                format!("{} (reference {id})", page.title)
+            }
+        }
+    };
+    Response::from_parts(parts, Body::from(body))
+}

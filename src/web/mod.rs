@@ -1,0 +1,53 @@
+//! HTTP: one `router()` per area, merged here with the cross-cutting layers.
+
+mod api;
+mod auth;
+mod health;
+mod middleware;
+mod pages;
+mod storefront;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_sessions::SessionManagerLayer;
+use tower_sessions_sqlx_store::SqliteStore;
+
+use crate::app::AppState;
+use crate::error::AppError;
+
+pub use api::valid_callback_name;
+pub use middleware::RequestId;
+
+pub fn router(state: AppState, sessions: SessionManagerLayer<SqliteStore>) -> Router {
+    // Pages that read or change the shopper's session: the session layer and no-store.
+    let session_routes = Router::new()
+        .merge(storefront::router())
+        .merge(auth::router())
+        .merge(api::router())
+        .layer(sessions)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+
+    let mut app = Router::new()
+        .merge(session_routes)
+        .merge(health::router())
+        .merge(pages::static_router());
+    if let Some(sandbox) = &state.sandbox {
+        app = app.nest(crate::sandbox::PATH, sandbox.clone().router());
+    }
+    let csp = middleware::content_security_policy(&state.idme_origin);
+    app.fallback(|| async { AppError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(
+            csp,
+            middleware::security_headers,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::render_errors,
+        ))
+        .layer(axum::middleware::from_fn(middleware::request_context))
+        .with_state(state)
+}

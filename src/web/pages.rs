@@ -1,0 +1,73 @@
+//! Templates and the embedded static files.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::rules::Benefit;
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorView<'a> {
+    pub sandbox: bool,
+    pub title: &'a str,
+    pub message: &'a str,
+    pub role: &'a str,
+    pub correlation_id: &'a str,
+}
+
+pub struct OfferView<'a> {
+    pub id: &'a str,
+    pub group: &'a str,
+    pub title: &'a str,
+    pub description: Option<&'a str>,
+    /// One verify button per group, on its first offer.
+    pub first_of_group: bool,
+}
+
+#[derive(Template)]
+#[template(path = "storefront.html")]
+pub struct StorefrontView<'a> {
+    pub sandbox: bool,
+    pub offers: Vec<OfferView<'a>>,
+    pub benefit: Option<&'a Benefit>,
+    /// "military (Veteran)", empty when not verified.
+    pub verified_as: String,
+    pub notice: Option<&'static str>,
+    pub show_verify: bool,
+    pub csrf: &'a str,
+}
+
+pub fn html<T: Template>(view: &T) -> Result<Html<String>, AppError> {
+    Ok(Html(view.render()?))
+}
+
+/// Static assets are compiled in: one binary, no working-directory assumptions.
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("app.js", "text/javascript; charset=utf-8", include_str!("../../static/app.js")),
+    ("app.css", "text/css; charset=utf-8", include_str!("../../static/app.css")),
+    ("sandbox.css", "text/css; charset=utf-8", include_str!("../../static/sandbox.css")),
+];
+
+pub fn static_router() -> Router<AppState> {
+    Router::new().route("/static/{file}", get(asset))
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((_, content_type, body)) => (
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+                (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => AppError::NotFound.into_response(),
+    }
+}

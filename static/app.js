@@ -1,0 +1,27 @@
+// perkgate storefront behaviour. Everything works without this script; it only smooths edges.
+"use strict";
+
+// A double click must not start two verifications: the first submit marks the form busy and
+// swallows any further submit until the page is left.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (form.dataset.busy === "1") {
+    event.preventDefault();
+    return;
+  }
+  form.dataset.busy = "1";
+  var button = form.querySelector("button[type=submit]");
+  if (button) {
+    button.setAttribute("aria-disabled", "true");
+    // Disable after the submit has been dispatched, so the submission itself goes ahead.
+    setTimeout(function () { button.disabled = true; }, 0);
+  }
+});
+
+// A page restored from the back-forward cache shows the state it had when left (perhaps a
+// verify button that is no longer valid): reload it to show the session's current state.
+window.addEventListener("pageshow", function (event) {
+  if (event.persisted) {
+    window.location.reload();
+  }
+});
