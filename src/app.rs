@@ -82,6 +82,8 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> Result<Self, StartError> {
+        // One process-wide TLS provider (ring) for the ID.me client; a second install is a no-op.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let offers = Offers::load(&config.rules, config.rules_explicit).map_err(StartError)?;
         let db = db::connect(&config.database_url).await.map_err(StartError)?;
         let store = SqliteStore::new(db.clone());

@@ -35,8 +35,6 @@ fn serve() -> ExitCode {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
-    // One process-wide TLS provider (ring) for the ID.me client; installing twice is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

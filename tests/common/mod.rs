@@ -1,0 +1,205 @@
+//! The test harness: the real app on port 0 with a real SQLite session store, a cookie-jar
+//! client, and helpers that walk the flow over HTTP. Shared by every integration test file.
+#![allow(dead_code)]
+
+pub mod fake_idme;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use perkgate::sandbox::Calls;
+use perkgate::{App, Config};
+use reqwest::redirect::Policy;
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    /// The embedded sandbox's call counters (None when a fake ID.me is configured).
+    pub calls: Option<Arc<Calls>>,
+    pub db_url: String,
+    pub dir: Arc<tempfile::TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Settings for one test app. The database lives in `dir` unless given.
+#[derive(Default, Clone)]
+pub struct Options {
+    pub vars: Vec<(String, String)>,
+    /// Reuse another app's folder (same SQLite file): a restart.
+    pub dir: Option<Arc<tempfile::TempDir>>,
+}
+
+impl Options {
+    pub fn var(mut self, k: &str, v: &str) -> Self {
+        self.vars.push((k.to_owned(), v.to_owned()));
+        self
+    }
+    pub fn idme(self, url: &str) -> Self {
+        self.var("PERKGATE_IDME_URL", url)
+            .var("PERKGATE_IDME_CLIENT_ID", "test-client")
+            .var("PERKGATE_IDME_CLIENT_SECRET", "test-secret-value")
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(Options::default()).await
+}
+
+pub async fn spawn_with(options: Options) -> TestApp {
+    let dir = options
+        .dir
+        .unwrap_or_else(|| Arc::new(tempfile::tempdir().expect("temp dir")));
+    let db_url = format!("sqlite://{}", dir.path().join("data/perkgate.db").display());
+    let empty_config = dir.path().join("perkgate.toml");
+    std::fs::write(&empty_config, "").expect("write empty config");
+    let mut vars = vec![
+        ("PERKGATE_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+        ("PERKGATE_DATABASE_URL".to_owned(), db_url.clone()),
+        ("PERKGATE_CONFIG".to_owned(), empty_config.display().to_string()),
+        ("PERKGATE_IDME_TIMEOUT_MS".to_owned(), "2000".to_owned()),
+        ("PERKGATE_IDME_CONNECT_TIMEOUT_MS".to_owned(), "1000".to_owned()),
+    ];
+    vars.extend(options.vars);
+    let config = Config::from_vars(vars).expect("test config");
+    let app = App::build(config).await.expect("app starts");
+    let addr = app.local_addr();
+    let calls = app.state().sandbox.as_ref().map(|s| s.calls.clone());
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        app.serve(async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("serve");
+    });
+    TestApp {
+        addr,
+        base: format!("http://{addr}"),
+        calls,
+        db_url,
+        dir,
+        shutdown: Some(tx),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Stops accepting and waits for the server to finish (a restart keeps the database).
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .expect("app stops in time")
+                .expect("app task");
+        }
+    }
+
+    pub fn token_calls(&self) -> u64 {
+        self.calls.as_ref().map_or(0, |c| c.token())
+    }
+
+    pub fn attributes_calls(&self) -> u64 {
+        self.calls.as_ref().map_or(0, |c| c.attributes())
+    }
+}
+
+/// A browser-like client: a cookie jar, no automatic redirects (tests follow them by hand).
+pub fn browser() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .timeout(Duration::from_secs(15))
+        .build()
+        .expect("client")
+}
+
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no location on {}", res.status()))
+        .to_owned()
+}
+
+/// The value of `name=` in the first hidden input of that name.
+pub fn hidden(html: &str, name: &str) -> String {
+    let needle = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no hidden {name} in page:\n{html}"))
+        + needle.len();
+    html[start..start + html[start..].find('"').expect("closing quote")].to_owned()
+}
+
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let url = reqwest::Url::parse(url).ok()?;
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// GET / and return (status, body).
+pub async fn home(client: &reqwest::Client, app: &TestApp) -> (u16, String) {
+    let res = client.get(app.url("/")).send().await.expect("GET /");
+    (res.status().as_u16(), res.text().await.expect("body"))
+}
+
+/// Loads the store and submits the verify form for `group`; returns the redirect to ID.me.
+pub async fn start_verify(client: &reqwest::Client, app: &TestApp, group: &str) -> String {
+    let (_, page) = home(client, app).await;
+    let csrf = hidden(&page, "csrf");
+    let res = client
+        .post(app.url(&format!("/verify/{group}")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("POST /verify");
+    assert_eq!(res.status(), 303, "verify redirects to ID.me");
+    location(&res)
+}
+
+/// On the sandbox's page, picks a persona; returns the callback URL ID.me would send back.
+pub async fn sandbox_pick(client: &reqwest::Client, authorize_url: &str, persona: &str) -> String {
+    let page = client
+        .get(authorize_url)
+        .send()
+        .await
+        .expect("sandbox authorize")
+        .text()
+        .await
+        .expect("body");
+    let request = hidden(&page, "request");
+    let base = authorize_url.split('?').next().expect("url");
+    let res = client
+        .post(base)
+        .form(&[("request", request.as_str()), ("persona", persona)])
+        .send()
+        .await
+        .expect("sandbox consent");
+    assert_eq!(res.status(), 303, "sandbox redirects back");
+    location(&res)
+}
+
+/// The whole flow on the sandbox for `persona`; returns the callback's response.
+pub async fn verify_as(client: &reqwest::Client, app: &TestApp, group: &str, persona: &str) -> reqwest::Response {
+    let authorize = start_verify(client, app, group).await;
+    let callback = sandbox_pick(client, &authorize, persona).await;
+    client.get(&callback).send().await.expect("callback")
+}
+
+pub fn assert_verified(page: &str, code: &str) {
+    assert!(page.contains("data-testid=\"benefit\""), "benefit shown:\n{page}");
+    assert!(page.contains(code), "code {code} shown");
+    assert!(!page.contains("data-testid=\"verify-"), "no verify button once unlocked");
+}
