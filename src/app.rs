@@ -67,6 +67,10 @@ impl AppState {
         .await
     }
 
+    pub fn auth_timeout_secs(&self) -> i64 {
+        self.config.session.auth_timeout.as_secs() as i64
+    }
+
     /// How long a duplicate callback waits for the first one to finish: both ID.me calls.
     pub fn claim_wait(&self) -> Duration {
         (self.config.idme.timeout + self.config.idme.connect_timeout) * 2 + Duration::from_secs(1)
@@ -85,7 +89,9 @@ impl App {
         // One process-wide TLS provider (ring) for the ID.me client; a second install is a no-op.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let offers = Offers::load(&config.rules, config.rules_explicit).map_err(StartError)?;
-        let db = db::connect(&config.database_url).await.map_err(StartError)?;
+        let db = db::connect(&config.database_url)
+            .await
+            .map_err(StartError)?;
         let store = SqliteStore::new(db.clone());
         store
             .migrate()
@@ -97,9 +103,12 @@ impl App {
                 .map_err(|e| StartError(format!("cannot read the person key secret: {e}")))?,
         );
 
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| StartError(format!("PERKGATE_LISTEN: cannot bind {}: {e}", config.listen)))?;
+        let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+            StartError(format!(
+                "PERKGATE_LISTEN: cannot bind {}: {e}",
+                config.listen
+            ))
+        })?;
         let addr = listener
             .local_addr()
             .map_err(|e| StartError(format!("cannot read the bound address: {e}")))?;
@@ -113,7 +122,8 @@ impl App {
 
         let (endpoints, client_id, client_secret, sandbox) = match &config.idme.url {
             Some(url) => (
-                Endpoints::under(url, url).map_err(|e| StartError(format!("PERKGATE_IDME_URL: {e}")))?,
+                Endpoints::under(url, url)
+                    .map_err(|e| StartError(format!("PERKGATE_IDME_URL: {e}")))?,
                 config.idme.client_id.clone().unwrap_or_default(),
                 config.idme.client_secret.clone().unwrap_or(Secret::new("")),
                 None,
@@ -133,8 +143,14 @@ impl App {
             }
         };
         let idme_origin = endpoints.authorize.origin().ascii_serialization();
-        let idme = IdmeClient::new(&config.idme, endpoints, &client_id, &client_secret, redirect_uri)
-            .map_err(|e| StartError(format!("cannot build the HTTP client: {e}")))?;
+        let idme = IdmeClient::new(
+            &config.idme,
+            endpoints,
+            &client_id,
+            &client_secret,
+            redirect_uri,
+        )
+        .map_err(|e| StartError(format!("cannot build the HTTP client: {e}")))?;
 
         let https = public_url.scheme() == "https";
         let sessions = SessionManagerLayer::new(store.clone())
@@ -214,8 +230,12 @@ async fn housekeeping(store: SqliteStore, db: sqlx::SqlitePool) {
 /// An address this process can call itself on: a wildcard bind is reached on loopback.
 fn reachable(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()),
-        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()),
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
+        }
         _ => addr,
     }
 }

@@ -67,6 +67,8 @@ pub struct SessionConfig {
     pub idle: Duration,
     /// A session older than this expires however active it is.
     pub absolute: Duration,
+    /// How long a shopper may take at ID.me before the authorization is refused.
+    pub auth_timeout: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,6 +118,7 @@ impl Default for Config {
             session: SessionConfig {
                 idle: Duration::from_secs(2 * 3600),
                 absolute: Duration::from_secs(24 * 3600),
+                auth_timeout: Duration::from_secs(600),
             },
             allow_sandbox: false,
             log_filter: "info".to_owned(),
@@ -153,6 +156,7 @@ const SETTINGS: &[&str] = &[
     "session_url",
     "session_idle_secs",
     "session_absolute_secs",
+    "auth_timeout_secs",
     "allow_sandbox",
     "log",
     "log_format",
@@ -169,7 +173,9 @@ impl Config {
 
     /// Builds the configuration from these variables (and the file `PERKGATE_CONFIG` names, or
     /// `perkgate.toml` in the working directory if present).
-    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
         let vars: BTreeMap<String, String> = vars
             .into_iter()
             .filter(|(k, _)| k.starts_with("PERKGATE_"))
@@ -273,7 +279,9 @@ impl Config {
             "idme_connect_timeout_ms" => {
                 self.idme.connect_timeout = Duration::from_millis(number(raw, 1, 60_000)?)
             }
-            "idme_timeout_ms" => self.idme.timeout = Duration::from_millis(number(raw, 1, 120_000)?),
+            "idme_timeout_ms" => {
+                self.idme.timeout = Duration::from_millis(number(raw, 1, 120_000)?)
+            }
             "idme_max_body_bytes" => {
                 self.idme.max_body_bytes = number(raw, 1024, 16 * 1024 * 1024)? as usize
             }
@@ -300,6 +308,9 @@ impl Config {
             "session_absolute_secs" => {
                 self.session.absolute = Duration::from_secs(number(raw, 60, 365 * 86_400)?)
             }
+            "auth_timeout_secs" => {
+                self.session.auth_timeout = Duration::from_secs(number(raw, 1, 3600)?)
+            }
             "allow_sandbox" => self.allow_sandbox = boolean(raw)?,
             "log" => self.log_filter = non_empty(raw)?.to_owned(),
             "log_format" => {
@@ -319,7 +330,10 @@ impl Config {
         if self.idme.url.is_some() {
             for (value, name) in [
                 (self.idme.client_id.is_some(), "PERKGATE_IDME_CLIENT_ID"),
-                (self.idme.client_secret.is_some(), "PERKGATE_IDME_CLIENT_SECRET"),
+                (
+                    self.idme.client_secret.is_some(),
+                    "PERKGATE_IDME_CLIENT_SECRET",
+                ),
             ] {
                 if !value {
                     return Err(ConfigError(format!(
@@ -383,7 +397,9 @@ fn non_empty(raw: &str) -> Result<&str, String> {
 fn number(raw: &str, min: u64, max: u64) -> Result<u64, String> {
     match raw.parse::<u64>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(format!("expected a whole number from {min} to {max}, got {raw:?}")),
+        _ => Err(format!(
+            "expected a whole number from {min} to {max}, got {raw:?}"
+        )),
     }
 }
 
@@ -428,7 +444,11 @@ mod tests {
             "/nonexistent/perkgate-test.toml".to_owned(),
         )])
         .unwrap_err();
-        assert!(err.0.starts_with("/nonexistent/perkgate-test.toml: cannot read"), "{err}");
+        assert!(
+            err.0
+                .starts_with("/nonexistent/perkgate-test.toml: cannot read"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -439,7 +459,10 @@ mod tests {
             "PERKGATE_LISTEN: expected an address like 127.0.0.1:3000, got \"nowhere\""
         );
         let err = load(&[("PERKGATE_IDME_URL", "https://api.idmelabs.com")]).unwrap_err();
-        assert_eq!(err.0, "PERKGATE_IDME_CLIENT_ID: required when PERKGATE_IDME_URL is set");
+        assert_eq!(
+            err.0,
+            "PERKGATE_IDME_CLIENT_ID: required when PERKGATE_IDME_URL is set"
+        );
     }
 
     #[test]
@@ -471,9 +494,17 @@ mod tests {
             .apply_file(Path::new("p.toml"), "\n\nlisten = [1]\n")
             .unwrap_err();
         assert!(err.0.starts_with("p.toml:3:10: field `listen`"), "{err}");
-        let err = c.apply_file(Path::new("p.toml"), "lisen = 1\n").unwrap_err();
-        assert!(err.0.starts_with("p.toml:1:9: field `lisen`: unknown setting"), "{err}");
-        let err = c.apply_file(Path::new("p.toml"), "listen = \n").unwrap_err();
+        let err = c
+            .apply_file(Path::new("p.toml"), "lisen = 1\n")
+            .unwrap_err();
+        assert!(
+            err.0
+                .starts_with("p.toml:1:9: field `lisen`: unknown setting"),
+            "{err}"
+        );
+        let err = c
+            .apply_file(Path::new("p.toml"), "listen = \n")
+            .unwrap_err();
         assert!(err.0.starts_with("p.toml:1:"), "{err}");
     }
 
@@ -481,7 +512,11 @@ mod tests {
     fn file_then_env_layering() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("perkgate.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nidme_timeout_ms = 2500\n").unwrap();
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\nidme_timeout_ms = 2500\n",
+        )
+        .unwrap();
         let c = Config::from_vars([
             ("PERKGATE_CONFIG".to_owned(), path.display().to_string()),
             ("PERKGATE_LISTEN".to_owned(), "127.0.0.1:9001".to_owned()),
@@ -490,7 +525,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.listen.port(), 9001);
         assert_eq!(c.idme.timeout, Duration::from_millis(2500));
-        assert_eq!(c.warnings, ["PERKGATE_TYPO is not a perkgate setting; ignored"]);
+        assert_eq!(
+            c.warnings,
+            ["PERKGATE_TYPO is not a perkgate setting; ignored"]
+        );
     }
 
     #[test]
@@ -501,7 +539,10 @@ mod tests {
             ("PERKGATE_IDME_CLIENT_SECRET", "s3cr3t-value"),
         ])
         .unwrap();
-        assert_eq!(c.idme.url.as_ref().unwrap().as_str(), "https://api.idmelabs.com/");
+        assert_eq!(
+            c.idme.url.as_ref().unwrap().as_str(),
+            "https://api.idmelabs.com/"
+        );
         let debug = format!("{c:?}");
         assert!(!debug.contains("s3cr3t-value"));
         assert!(debug.contains("[redacted]"));

@@ -113,7 +113,11 @@ pub async fn claim_outcome(pool: &SqlitePool, state: &str) -> Result<ClaimOutcom
     })
 }
 
-pub async fn record_unlock(pool: &SqlitePool, offer_id: &str, group: &str) -> Result<(), sqlx::Error> {
+pub async fn record_unlock(
+    pool: &SqlitePool,
+    offer_id: &str,
+    group: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO unlock_events (offer_id, grp, at) VALUES (?, ?, ?)")
         .bind(offer_id)
         .bind(group)

@@ -24,6 +24,7 @@ pub enum AppError {
     State(StateProblem),
     Csrf,
     NotFound,
+    MethodNotAllowed,
     /// The shopper declined at ID.me (`error=access_denied`).
     Declined,
     /// ID.me sent another `error=` back.
@@ -90,6 +91,13 @@ impl AppError {
                 "not_found",
                 "Page not found",
                 "There is nothing here. The store is one click away.",
+                "alert",
+            ),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "That action is not available here",
+                "Go back to the store and try again.",
                 "alert",
             ),
             Declined => (
@@ -159,7 +167,7 @@ impl AppError {
             Self::BadRequest(why) => tracing::info!(reason = why, "bad request"),
             Self::Csrf => tracing::info!("CSRF token rejected"),
             Self::Declined => tracing::info!("shopper declined at ID.me"),
-            Self::NotFound => {}
+            Self::NotFound | Self::MethodNotAllowed => {}
         }
     }
 }

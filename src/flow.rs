@@ -4,7 +4,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::idme::Payload;
-use crate::rules::{Benefit, Offers, VerifiedGroup, Verification, select_offer};
+use crate::rules::{Benefit, Offers, Verification, VerifiedGroup, select_offer};
 
 /// The result of reading ID.me's answer against the merchant's offers.
 #[derive(Debug, PartialEq, Eq)]
@@ -85,13 +85,18 @@ mod tests {
         let out = run(r#"{"attributes":[{"handle":"uuid","value":"abc123"}],
                 "status":[{"group":"military","subgroups":["Veteran"],"verified":true}]}"#)
         .unwrap();
-        let Outcome::Unlocked(v, b) = out else { panic!("{out:?}") };
+        let Outcome::Unlocked(v, b) = out else {
+            panic!("{out:?}")
+        };
         assert_eq!(b.code, "SALUTE15");
         assert_eq!(v.groups[0].subgroups, ["Veteran"]);
         assert_eq!(v.verified_at, 7);
         assert_ne!(v.person_key, "abc123");
         assert_eq!(v.person_key, PersonKeyer::new(b"k".to_vec()).key("abc123"));
-        assert_ne!(v.person_key, PersonKeyer::new(b"other".to_vec()).key("abc123"));
+        assert_ne!(
+            v.person_key,
+            PersonKeyer::new(b"other".to_vec()).key("abc123")
+        );
     }
 
     #[test]

@@ -159,7 +159,9 @@ impl Offers {
             });
         }
         if offers.is_empty() {
-            return Err(format!("{name}: no [[offers]]: the storefront would offer nothing"));
+            return Err(format!(
+                "{name}: no [[offers]]: the storefront would offer nothing"
+            ));
         }
         Ok(Self { offers })
     }
@@ -219,7 +221,12 @@ mod tests {
         );
         let b = select_offer(&offers, &verified(&["military"])).unwrap();
         assert_eq!((b.percent, b.offer_id.as_str()), (15, "military"));
-        assert_eq!(select_offer(&offers, &verified(&["student"])).unwrap().percent, 10);
+        assert_eq!(
+            select_offer(&offers, &verified(&["student"]))
+                .unwrap()
+                .percent,
+            10
+        );
     }
 
     #[test]

@@ -16,8 +16,6 @@ use crate::rules::{Benefit, Verification};
 const KEY: &str = "shopper";
 /// At most this many authorizations wait at once (one per tab is plenty).
 pub const MAX_PENDING: usize = 5;
-/// A pending authorization older than this is refused.
-pub const PENDING_TTL_SECS: i64 = 600;
 
 /// An authorization sent to ID.me and not yet answered.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -29,8 +27,8 @@ pub struct Pending {
 }
 
 impl Pending {
-    pub fn expired(&self, now: i64) -> bool {
-        now - self.created_at > PENDING_TTL_SECS
+    pub fn expired(&self, now: i64, ttl_secs: i64) -> bool {
+        now - self.created_at > ttl_secs
     }
 }
 
@@ -65,7 +63,11 @@ impl Shopper {
     /// Loads the session. A session past its absolute lifetime starts over under a new id;
     /// one whose idle timer is more than a quarter used is written back, so the idle expiry
     /// slides without a store write on every page view.
-    pub async fn load(session: Session, idle_secs: i64, absolute_secs: i64) -> Result<Self, AppError> {
+    pub async fn load(
+        session: Session,
+        idle_secs: i64,
+        absolute_secs: i64,
+    ) -> Result<Self, AppError> {
         let now = now();
         let stored: Option<ShopperState> = session.get(KEY).await?;
         let mut shopper = Self {
@@ -89,7 +91,10 @@ impl Shopper {
     }
 
     /// Reads the state without creating, extending or writing anything (the read-only API).
-    pub async fn peek(session: &Session, absolute_secs: i64) -> Result<Option<ShopperState>, AppError> {
+    pub async fn peek(
+        session: &Session,
+        absolute_secs: i64,
+    ) -> Result<Option<ShopperState>, AppError> {
         let state: Option<ShopperState> = session.get(KEY).await?;
         Ok(state.filter(|s| now() - s.created_at <= absolute_secs))
     }
@@ -115,9 +120,9 @@ impl Shopper {
     }
 
     /// Remembers an authorization; drops expired ones and the oldest past the cap.
-    pub fn add_pending(&mut self, pending: Pending) {
+    pub fn add_pending(&mut self, pending: Pending, ttl_secs: i64) {
         let now = now();
-        self.state.pending.retain(|p| !p.expired(now));
+        self.state.pending.retain(|p| !p.expired(now, ttl_secs));
         self.state.pending.push(pending);
         let excess = self.state.pending.len().saturating_sub(MAX_PENDING);
         self.state.pending.drain(..excess);

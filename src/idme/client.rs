@@ -16,7 +16,8 @@ use url::Url;
 use super::payload::{Payload, PayloadError};
 use crate::config::{ClientAuth, IdmeConfig, Secret};
 
-type OAuthClient = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+type OAuthClient =
+    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 /// Where the three ID.me endpoints are. The browser goes to `authorize`; the server calls
 /// `token` and `attributes` (for the embedded sandbox these are loopback addresses).
@@ -231,7 +232,11 @@ impl IdmeClient {
                 }
                 RequestTokenError::Other(why) => IdmeError::BadToken(why),
             })?;
-        if !response.token_type().as_ref().eq_ignore_ascii_case("bearer") {
+        if !response
+            .token_type()
+            .as_ref()
+            .eq_ignore_ascii_case("bearer")
+        {
             return Err(IdmeError::BadToken("token_type is not bearer".to_owned()));
         }
         Ok(response.access_token().secret().clone())

@@ -31,7 +31,11 @@ pub enum PayloadError {
     /// The app has payload signing or encryption turned on at ID.me.
     Signed,
     /// Not the JSON shape we know; says where, not what.
-    Malformed { line: usize, column: usize, category: &'static str },
+    Malformed {
+        line: usize,
+        column: usize,
+        category: &'static str,
+    },
 }
 
 impl std::fmt::Display for PayloadError {
@@ -58,8 +62,8 @@ impl Payload {
         if unquoted.starts_with(b"eyJ") {
             return Err(PayloadError::Signed);
         }
-        let raw: RawPayload = serde_json::from_slice(trimmed).map_err(|e| {
-            PayloadError::Malformed {
+        let raw: RawPayload =
+            serde_json::from_slice(trimmed).map_err(|e| PayloadError::Malformed {
                 line: e.line(),
                 column: e.column(),
                 category: match e.classify() {
@@ -68,8 +72,7 @@ impl Payload {
                     serde_json::error::Category::Data => "shape",
                     serde_json::error::Category::Eof => "truncated",
                 },
-            }
-        })?;
+            })?;
         Ok(Self {
             attributes: raw
                 .attributes
@@ -191,7 +194,10 @@ mod tests {
     #[test]
     fn reads_the_documented_sample_by_handle() {
         let p = Payload::parse(SEED.as_bytes()).unwrap();
-        assert_eq!(p.uuid().as_deref(), Some("d733a89e2e634f04ac2fe66c97f71612"));
+        assert_eq!(
+            p.uuid().as_deref(),
+            Some("d733a89e2e634f04ac2fe66c97f71612")
+        );
         assert_eq!(p.attribute("zip").as_deref(), Some("76024"));
         let groups: Vec<_> = p.verified_groups().map(|g| g.group.as_str()).collect();
         assert_eq!(groups, ["alumni"]);
@@ -246,17 +252,38 @@ mod tests {
 
     #[test]
     fn jwt_and_garbage_are_clear_errors_that_quote_nothing() {
-        assert_eq!(Payload::parse(b"eyJhbGciOiJSUzI1NiJ9.e30.sig"), Err(PayloadError::Signed));
-        assert_eq!(Payload::parse(b"\"eyJhbGciOiJSUzI1NiJ9.e30.sig\""), Err(PayloadError::Signed));
+        assert_eq!(
+            Payload::parse(b"eyJhbGciOiJSUzI1NiJ9.e30.sig"),
+            Err(PayloadError::Signed)
+        );
+        assert_eq!(
+            Payload::parse(b"\"eyJhbGciOiJSUzI1NiJ9.e30.sig\""),
+            Err(PayloadError::Signed)
+        );
         let err = Payload::parse(b"<html>Sunny Nader</html>").unwrap_err();
-        assert!(matches!(err, PayloadError::Malformed { category: "syntax", .. }));
+        assert!(matches!(
+            err,
+            PayloadError::Malformed {
+                category: "syntax",
+                ..
+            }
+        ));
         assert!(!err.to_string().contains("Sunny"));
         let err = Payload::parse(br#"{"status":"Sunny"}"#).unwrap_err();
-        assert!(matches!(err, PayloadError::Malformed { category: "shape", .. }));
+        assert!(matches!(
+            err,
+            PayloadError::Malformed {
+                category: "shape",
+                ..
+            }
+        ));
         assert!(!err.to_string().contains("Sunny"), "{err}");
         assert!(matches!(
             Payload::parse(br#"{"status":["#),
-            Err(PayloadError::Malformed { category: "truncated", .. })
+            Err(PayloadError::Malformed {
+                category: "truncated",
+                ..
+            })
         ));
         assert!(Payload::parse(b"").is_err());
     }

@@ -86,9 +86,12 @@ struct Grants {
 
 impl Grants {
     fn prune(&mut self, now: i64) {
-        self.requests.retain(|_, r| now - r.created_at <= REQUEST_TTL_SECS);
-        self.codes.retain(|_, c| now - c.created_at <= GRANT_TTL_SECS);
-        self.tokens.retain(|_, t| now - t.created_at <= GRANT_TTL_SECS);
+        self.requests
+            .retain(|_, r| now - r.created_at <= REQUEST_TTL_SECS);
+        self.codes
+            .retain(|_, c| now - c.created_at <= GRANT_TTL_SECS);
+        self.tokens
+            .retain(|_, t| now - t.created_at <= GRANT_TTL_SECS);
     }
 }
 
@@ -156,7 +159,12 @@ fn refuse(message: &str) -> Response {
 }
 
 /// Sends the browser back to the client with an OAuth error, as ID.me does.
-fn redirect_error(redirect_uri: &str, state: Option<&str>, error: &str, description: &str) -> Response {
+fn redirect_error(
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &str,
+    description: &str,
+) -> Response {
     match Url::parse(redirect_uri) {
         Ok(mut url) => {
             {
@@ -202,7 +210,10 @@ async fn authorize(
     if let Some(problem) = problem {
         return redirect_error(redirect_uri, state, "invalid_request", problem);
     }
-    let scopes: Vec<String> = param("scope").split_whitespace().map(str::to_owned).collect();
+    let scopes: Vec<String> = param("scope")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
     let request_id = random_token();
     let now = now();
     {
@@ -245,7 +256,9 @@ async fn consent(State(sandbox): State<Arc<Sandbox>>, Form(form): Form<ConsentFo
     let mut grants = sandbox.grants();
     // Single use: the request id doubles as this form's CSRF token.
     let Some(request) = grants.requests.remove(&form.request) else {
-        return refuse("This sign-in page has expired or was already used. Start again from the store.");
+        return refuse(
+            "This sign-in page has expired or was already used. Start again from the store.",
+        );
     };
     if now - request.created_at > REQUEST_TTL_SECS {
         return refuse("This sign-in page has expired. Start again from the store.");
@@ -297,7 +310,10 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
 }
 
 /// The client's id and secret from HTTP Basic or the form body.
-fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> Option<(String, String)> {
+fn client_credentials(
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Option<(String, String)> {
     if let Some(basic) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -312,7 +328,10 @@ fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> Op
         };
         return Some((unescape(id)?, unescape(secret)?));
     }
-    Some((form.get("client_id")?.clone(), form.get("client_secret")?.clone()))
+    Some((
+        form.get("client_id")?.clone(),
+        form.get("client_secret")?.clone(),
+    ))
 }
 
 async fn token(
@@ -323,13 +342,25 @@ async fn token(
     sandbox.calls.token.fetch_add(1, Ordering::SeqCst);
     let authenticated = client_credentials(&headers, &form).is_some_and(|(id, secret)| {
         id == sandbox.client_id
-            && bool::from(secret.as_bytes().ct_eq(sandbox.client_secret.expose().as_bytes()))
+            && bool::from(
+                secret
+                    .as_bytes()
+                    .ct_eq(sandbox.client_secret.expose().as_bytes()),
+            )
     });
     if !authenticated {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        );
     }
     if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
-        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "use authorization_code");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "use authorization_code",
+        );
     }
     let code = form.get("code").map(String::as_str).unwrap_or("");
     let now = now();
@@ -337,21 +368,39 @@ async fn token(
     guard.prune(now);
     let grants = &mut *guard;
     let Some(grant) = grants.codes.get_mut(code) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "unknown or expired code");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "unknown or expired code",
+        );
     };
     if let Some(issued) = grant.issued_token.take() {
         // A second redemption: refuse it and revoke what the first one got, like ID.me.
         grants.tokens.remove(&issued);
         grants.codes.remove(code);
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "code already used");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "code already used",
+        );
     }
     if form.get("redirect_uri") != Some(&grant.redirect_uri) {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "redirect_uri mismatch");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "redirect_uri mismatch",
+        );
     }
     let verifier = form.get("code_verifier").map(String::as_str).unwrap_or("");
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    if verifier.is_empty() || !bool::from(challenge.as_bytes().ct_eq(grant.code_challenge.as_bytes())) {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "PKCE verification failed");
+    if verifier.is_empty()
+        || !bool::from(challenge.as_bytes().ct_eq(grant.code_challenge.as_bytes()))
+    {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "PKCE verification failed",
+        );
     }
     let access_token = random_token();
     grant.issued_token = Some(access_token.clone());
@@ -391,6 +440,10 @@ async fn attributes(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap) -> 
         Some(g) if now() - g.created_at <= GRANT_TTL_SECS => {
             axum::Json(g.persona.payload(&g.scopes)).into_response()
         }
-        _ => oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "unknown, used or expired token"),
+        _ => oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "unknown, used or expired token",
+        ),
     }
 }

@@ -61,7 +61,10 @@ async fn benefit(
         )
             .into_response(),
         None => (
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
             body,
         )
             .into_response(),
@@ -88,7 +91,15 @@ mod tests {
 
     #[test]
     fn accepts_identifiers_and_dotted_paths() {
-        for ok in ["cb", "_cb", "$", "jQuery123_456", "a.b.c", "window.$x.y_1", &"a".repeat(64)] {
+        for ok in [
+            "cb",
+            "_cb",
+            "$",
+            "jQuery123_456",
+            "a.b.c",
+            "window.$x.y_1",
+            &"a".repeat(64),
+        ] {
             assert!(valid_callback_name(ok), "{ok}");
         }
     }

@@ -56,12 +56,15 @@ async fn start(
         return Ok(Redirect::to("/").into_response());
     }
     let authorization = state.idme.authorize(&[group.as_str()]);
-    shopper.add_pending(Pending {
-        state: authorization.state,
-        pkce_verifier: authorization.pkce_verifier,
-        group,
-        created_at: db::now(),
-    });
+    shopper.add_pending(
+        Pending {
+            state: authorization.state,
+            pkce_verifier: authorization.pkce_verifier,
+            group,
+            created_at: db::now(),
+        },
+        state.auth_timeout_secs(),
+    );
     shopper.save().await?;
     Ok(Redirect::to(authorization.url.as_str()).into_response())
 }
@@ -74,15 +77,17 @@ struct CallbackParams {
 }
 
 fn is_prefetch(headers: &HeaderMap) -> bool {
-    ["sec-purpose", "purpose", "x-purpose", "x-moz"].iter().any(|name| {
-        headers
-            .get(*name)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                let v = v.to_ascii_lowercase();
-                v.contains("prefetch") || v.contains("preview")
-            })
-    })
+    ["sec-purpose", "purpose", "x-purpose", "x-moz"]
+        .iter()
+        .any(|name| {
+            headers
+                .get(*name)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| {
+                    let v = v.to_ascii_lowercase();
+                    v.contains("prefetch") || v.contains("preview")
+                })
+        })
 }
 
 /// States we issue are 43 URL-safe characters; anything else cannot be ours.
@@ -110,8 +115,12 @@ async fn callback(
         return Err(match error.as_str() {
             "access_denied" => AppError::Declined,
             // Only documented codes reach the log; anything else is labelled, not echoed.
-            known @ ("invalid_request" | "invalid_client" | "invalid_scope"
-            | "invalid_redirect_uri" | "unsupported_response_type" | "server_error"
+            known @ ("invalid_request"
+            | "invalid_client"
+            | "invalid_scope"
+            | "invalid_redirect_uri"
+            | "unsupported_response_type"
+            | "server_error"
             | "temporarily_unavailable") => AppError::ProviderRefused(known.to_owned()),
             _ => AppError::ProviderRefused("unrecognised".to_owned()),
         });
@@ -173,7 +182,7 @@ async fn finish(
         return Err(AppError::State(StateProblem::Unknown));
     };
     shopper.save().await?;
-    if pending.expired(db::now()) {
+    if pending.expired(db::now(), state.auth_timeout_secs()) {
         return Err(AppError::State(StateProblem::Expired));
     }
     if shopper.state.benefit.is_some() {
@@ -182,11 +191,12 @@ async fn finish(
     }
 
     let payload = state.idme.verify(code, &pending.pkce_verifier).await?;
-    let outcome = flow::evaluate(&payload, &state.offers, &state.keyer, db::now()).map_err(|_| {
-        AppError::Provider(crate::idme::IdmeError::BadToken(
-            "verified status without a uuid".to_owned(),
-        ))
-    })?;
+    let outcome =
+        flow::evaluate(&payload, &state.offers, &state.keyer, db::now()).map_err(|_| {
+            AppError::Provider(crate::idme::IdmeError::BadToken(
+                "verified status without a uuid".to_owned(),
+            ))
+        })?;
     drop(payload);
 
     let verified = match outcome {

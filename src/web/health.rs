@@ -26,7 +26,11 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<serde_json::V
     };
     let ready = database == "ok";
     (
-        if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE },
+        if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
         Json(json!({
             "status": if ready { "ready" } else { "unavailable" },
             "database": database,

@@ -43,7 +43,8 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         .unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     let path: String = req.uri().path().chars().take(128).collect();
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %path);
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %req.method(), path = %path);
     let started = Instant::now();
     let mut res = next.run(req).instrument(span.clone()).await;
     let status = res.status().as_u16();
@@ -75,14 +76,24 @@ pub fn content_security_policy(idme_origin: &str) -> HeaderValue {
     })
 }
 
-pub async fn security_headers(State(csp): State<HeaderValue>, req: Request, next: Next) -> Response {
+pub async fn security_headers(
+    State(csp): State<HeaderValue>,
+    req: Request,
+    next: Next,
+) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert(header::CONTENT_SECURITY_POLICY, csp);
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     // No page of ours should leak its URL (the callback's carries a code) to another site.
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     res
 }
 
@@ -100,7 +111,10 @@ pub async fn render_errors(State(state): State<AppState>, req: Request, next: Ne
     let page = match res.extensions().get::<ErrorPage>() {
         Some(page) => page.clone(),
         None if res.status().is_server_error() && res.body().size_hint().exact() == Some(0) => {
-            tracing::error!(status = res.status().as_u16(), "empty server error from a layer");
+            tracing::error!(
+                status = res.status().as_u16(),
+                "empty server error from a layer"
+            );
             AppError::Store("a layer answered with an empty server error".into()).page()
         }
         None => return res,
@@ -108,8 +122,13 @@ pub async fn render_errors(State(state): State<AppState>, req: Request, next: Ne
     let (mut parts, _) = res.into_parts();
     parts.status = page.status;
     parts.headers.remove(header::CONTENT_LENGTH);
+    // An error page may reflect session state and must not be replayed from a cache.
+    parts.headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let body = if api {
-        parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         serde_json::json!({
             "error": page.code,
             "message": page.message,
@@ -117,9 +136,10 @@ pub async fn render_errors(State(state): State<AppState>, req: Request, next: Ne
         })
         .to_string()
     } else {
-        parts
-            .headers
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
         let view = ErrorView {
             sandbox: state.sandbox.is_some(),
             title: page.title,
@@ -131,7 +151,9 @@ pub async fn render_errors(State(state): State<AppState>, req: Request, next: Ne
             Ok(html) => html,
             Err(e) => {
                 tracing::error!(error = %e, "error page template failed");
-                parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+                parts
+                    .headers
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
                 format!("{} (reference {id})", page.title)
             }
         }

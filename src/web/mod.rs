@@ -40,6 +40,7 @@ pub fn router(state: AppState, sessions: SessionManagerLayer<SqliteStore>) -> Ro
     }
     let csp = middleware::content_security_policy(&state.idme_origin);
     app.fallback(|| async { AppError::NotFound })
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(axum::middleware::from_fn_with_state(
             csp,
             middleware::security_headers,

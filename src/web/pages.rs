@@ -49,9 +49,21 @@ pub fn html<T: Template>(view: &T) -> Result<Html<String>, AppError> {
 
 /// Static assets are compiled in: one binary, no working-directory assumptions.
 const ASSETS: &[(&str, &str, &str)] = &[
-    ("app.js", "text/javascript; charset=utf-8", include_str!("../../static/app.js")),
-    ("app.css", "text/css; charset=utf-8", include_str!("../../static/app.css")),
-    ("sandbox.css", "text/css; charset=utf-8", include_str!("../../static/sandbox.css")),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/app.js"),
+    ),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/app.css"),
+    ),
+    (
+        "sandbox.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/sandbox.css"),
+    ),
 ];
 
 pub fn static_router() -> Router<AppState> {
@@ -63,7 +75,10 @@ async fn asset(Path(file): Path<String>) -> Response {
         Some((_, content_type, body)) => (
             [
                 (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-                (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=3600"),
+                ),
             ],
             *body,
         )

@@ -58,9 +58,15 @@ pub async fn spawn_with(options: Options) -> TestApp {
     let mut vars = vec![
         ("PERKGATE_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
         ("PERKGATE_DATABASE_URL".to_owned(), db_url.clone()),
-        ("PERKGATE_CONFIG".to_owned(), empty_config.display().to_string()),
+        (
+            "PERKGATE_CONFIG".to_owned(),
+            empty_config.display().to_string(),
+        ),
         ("PERKGATE_IDME_TIMEOUT_MS".to_owned(), "2000".to_owned()),
-        ("PERKGATE_IDME_CONNECT_TIMEOUT_MS".to_owned(), "1000".to_owned()),
+        (
+            "PERKGATE_IDME_CONNECT_TIMEOUT_MS".to_owned(),
+            "1000".to_owned(),
+        ),
     ];
     vars.extend(options.vars);
     let config = Config::from_vars(vars).expect("test config");
@@ -192,14 +198,25 @@ pub async fn sandbox_pick(client: &reqwest::Client, authorize_url: &str, persona
 }
 
 /// The whole flow on the sandbox for `persona`; returns the callback's response.
-pub async fn verify_as(client: &reqwest::Client, app: &TestApp, group: &str, persona: &str) -> reqwest::Response {
+pub async fn verify_as(
+    client: &reqwest::Client,
+    app: &TestApp,
+    group: &str,
+    persona: &str,
+) -> reqwest::Response {
     let authorize = start_verify(client, app, group).await;
     let callback = sandbox_pick(client, &authorize, persona).await;
     client.get(&callback).send().await.expect("callback")
 }
 
 pub fn assert_verified(page: &str, code: &str) {
-    assert!(page.contains("data-testid=\"benefit\""), "benefit shown:\n{page}");
+    assert!(
+        page.contains("data-testid=\"benefit\""),
+        "benefit shown:\n{page}"
+    );
     assert!(page.contains(code), "code {code} shown");
-    assert!(!page.contains("data-testid=\"verify-"), "no verify button once unlocked");
+    assert!(
+        !page.contains("data-testid=\"verify-"),
+        "no verify button once unlocked"
+    );
 }

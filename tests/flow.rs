@@ -1,0 +1,730 @@
+//! The benefit-unlock flow end to end over HTTP, against the embedded sandbox reached over
+//! its socket, with the real SQLite session store.
+
+mod common;
+
+use common::*;
+
+#[tokio::test]
+async fn veteran_unlocks_the_military_discount_and_reads_never_call_idme_again() {
+    let app = spawn_app().await;
+    let client = browser();
+
+    let (status, page) = home(&client, &app).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("data-testid=\"verify-military\""));
+    assert!(page.contains("Sandbox: simulated verification, not ID.me"));
+    assert!(page.contains("What is ID.me?"));
+
+    let res = verify_as(&client, &app, "military", "veteran").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/");
+    assert_eq!((app.token_calls(), app.attributes_calls()), (1, 1));
+
+    for _ in 0..3 {
+        let (status, page) = home(&client, &app).await;
+        assert_eq!(status, 200);
+        assert_verified(&page, "SALUTE15");
+        assert!(page.contains("military (Veteran)"));
+    }
+    // A "new tab" is the same cookie jar.
+    let json: serde_json::Value = client
+        .get(app.url("/api/v1/benefit"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(json["verified"], true);
+    assert_eq!(json["benefit"]["code"], "SALUTE15");
+    assert_eq!(json["benefit"]["percent"], 15);
+    assert_eq!(json["groups"][0]["subgroups"][0], "Veteran");
+    assert_eq!((app.token_calls(), app.attributes_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn the_authorization_asks_for_one_scope_with_state_and_pkce_and_no_nonce() {
+    let app = spawn_app().await;
+    let client = browser();
+    let authorize = start_verify(&client, &app, "student").await;
+    assert!(authorize.starts_with(&app.url("/sandbox/idme/oauth/authorize?")));
+    assert_eq!(query_param(&authorize, "scope").as_deref(), Some("student"));
+    assert_eq!(
+        query_param(&authorize, "response_type").as_deref(),
+        Some("code")
+    );
+    assert_eq!(
+        query_param(&authorize, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    assert_eq!(
+        query_param(&authorize, "code_challenge").map(|c| c.len()),
+        Some(43)
+    );
+    assert!(
+        query_param(&authorize, "state").unwrap().len() >= 43,
+        "256-bit state"
+    );
+    assert_eq!(
+        query_param(&authorize, "redirect_uri").as_deref(),
+        Some(app.url("/auth/idme/callback").as_str())
+    );
+    assert_eq!(query_param(&authorize, "nonce"), None);
+    // Each authorization gets its own state.
+    let again = start_verify(&client, &app, "student").await;
+    assert_ne!(
+        query_param(&again, "state"),
+        query_param(&authorize, "state")
+    );
+}
+
+#[tokio::test]
+async fn replayed_callback_of_a_verified_session_goes_home_without_calling_idme() {
+    let app = spawn_app().await;
+    let client = browser();
+    let authorize = start_verify(&client, &app, "military").await;
+    let callback = sandbox_pick(&client, &authorize, "veteran").await;
+    assert_eq!(client.get(&callback).send().await.unwrap().status(), 303);
+    for _ in 0..3 {
+        let res = client.get(&callback).send().await.unwrap();
+        assert_eq!(res.status(), 303);
+        assert_eq!(location(&res), "/");
+        assert!(
+            res.headers().get("set-cookie").is_none(),
+            "a replay leaves the cookie alone"
+        );
+    }
+    assert_eq!((app.token_calls(), app.attributes_calls()), (1, 1));
+    assert_verified(&home(&client, &app).await.1, "SALUTE15");
+}
+
+#[tokio::test]
+async fn double_submit_makes_one_flow_and_verify_after_unlock_calls_nothing() {
+    let app = spawn_app().await;
+    let client = browser();
+    // Two submits of the form (a double click without JavaScript): two pending authorizations.
+    let (_, page) = home(&client, &app).await;
+    let csrf = hidden(&page, "csrf");
+    let mut authorize = Vec::new();
+    for _ in 0..2 {
+        let res = client
+            .post(app.url("/verify/military"))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303);
+        authorize.push(location(&res));
+    }
+    // The browser follows the last one.
+    let callback = sandbox_pick(&client, &authorize[1], "veteran").await;
+    assert_eq!(client.get(&callback).send().await.unwrap().status(), 303);
+    // The first authorization, completed late (another tab), unlocks nothing new.
+    let late = sandbox_pick(&client, &authorize[0], "veteran").await;
+    let res = client.get(&late).send().await.unwrap();
+    assert_eq!(
+        (res.status().as_u16(), location(&res)),
+        (303, "/".to_owned())
+    );
+    assert_eq!((app.token_calls(), app.attributes_calls()), (1, 1));
+
+    // Verified: POST /verify goes home and starts nothing.
+    let (_, page) = home(&client, &app).await;
+    assert_verified(&page, "SALUTE15");
+    let csrf = hidden(&page, "csrf");
+    let res = client
+        .post(app.url("/verify/military"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (res.status().as_u16(), location(&res)),
+        (303, "/".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn identical_callbacks_at_the_same_moment_make_one_exchange_and_end_verified() {
+    let app = spawn_app().await;
+    for round in 0..8u64 {
+        let client = browser();
+        let authorize = start_verify(&client, &app, "military").await;
+        let callback = sandbox_pick(&client, &authorize, "veteran").await;
+        let (a, b, c) = tokio::join!(
+            client.get(&callback).send(),
+            client.get(&callback).send(),
+            client.get(&callback).send()
+        );
+        for res in [a.unwrap(), b.unwrap(), c.unwrap()] {
+            assert_eq!(res.status(), 303, "every duplicate goes home");
+            assert_eq!(location(&res), "/");
+            for cookie in res.headers().get_all("set-cookie") {
+                let cookie = cookie.to_str().unwrap();
+                assert!(
+                    !cookie.contains("Max-Age=0"),
+                    "no duplicate clears the cookie: {cookie}"
+                );
+            }
+        }
+        assert_eq!(
+            app.token_calls(),
+            round + 1,
+            "exactly one code exchange per flow"
+        );
+        assert_eq!(app.attributes_calls(), round + 1);
+        assert_verified(&home(&client, &app).await.1, "SALUTE15");
+    }
+}
+
+#[tokio::test]
+async fn forged_missing_and_reused_states_are_refused_before_any_call() {
+    let app = spawn_app().await;
+    let client = browser();
+    let authorize = start_verify(&client, &app, "military").await;
+    let callback = sandbox_pick(&client, &authorize, "veteran").await;
+    let code = query_param(&callback, "code").unwrap();
+
+    let forged = perkgate::session::random_token();
+    for (query, expected) in [
+        (
+            format!("code={code}&state={forged}"),
+            "does not belong to this browser",
+        ),
+        (format!("code={code}"), "incomplete"),
+        ("state=abc".to_owned(), "incomplete"),
+        (
+            format!("code={code}&state=short"),
+            "does not belong to this browser",
+        ),
+        (String::new(), "incomplete"),
+    ] {
+        let res = client
+            .get(app.url(&format!("/auth/idme/callback?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{query}");
+        let page = res.text().await.unwrap();
+        assert!(page.contains(expected), "{query}: {page}");
+        assert!(page.contains("data-testid=\"message\" role=\"alert\""));
+    }
+    assert_eq!(app.token_calls(), 0);
+
+    // Another browser cannot complete this browser's authorization.
+    let stranger = browser();
+    let _ = home(&stranger, &app).await;
+    let res = stranger.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(app.token_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_reused_state_after_a_failed_verification_is_refused() {
+    let app = spawn_app().await;
+    let client = browser();
+    let authorize = start_verify(&client, &app, "military").await;
+    let callback = sandbox_pick(&client, &authorize, "unverified").await;
+    let res = client.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let res = client.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("already used"));
+    assert_eq!(app.token_calls(), 1, "the replay made no second exchange");
+}
+
+#[tokio::test]
+async fn an_expired_authorization_is_refused_without_a_call() {
+    let app = spawn_with(Options::default().var("PERKGATE_AUTH_TIMEOUT_SECS", "1")).await;
+    let client = browser();
+    let authorize = start_verify(&client, &app, "military").await;
+    let callback = sandbox_pick(&client, &authorize, "veteran").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let res = client.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("took too long"));
+    assert_eq!(app.token_calls(), 0);
+}
+
+#[tokio::test]
+async fn declining_at_idme_gets_a_friendly_page_and_a_way_back() {
+    let app = spawn_app().await;
+    let client = browser();
+    let authorize = start_verify(&client, &app, "military").await;
+    let callback = sandbox_pick(&client, &authorize, "decline").await;
+    assert_eq!(
+        query_param(&callback, "error").as_deref(),
+        Some("access_denied")
+    );
+    let res = client.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let page = res.text().await.unwrap();
+    assert!(page.contains("data-testid=\"message\" role=\"status\""));
+    assert!(page.contains("You chose not to share your status"));
+    assert!(page.contains("href=\"/\""));
+    assert_eq!(app.token_calls(), 0);
+    // The store still offers verification.
+    assert!(
+        home(&client, &app)
+            .await
+            .1
+            .contains("data-testid=\"verify-military\"")
+    );
+}
+
+#[tokio::test]
+async fn an_unverified_shopper_gets_a_clear_message_and_no_benefit() {
+    let app = spawn_app().await;
+    let client = browser();
+    let res = verify_as(&client, &app, "military", "unverified").await;
+    assert_eq!(res.status(), 303);
+    let (_, page) = home(&client, &app).await;
+    assert!(page.contains("ID.me could not confirm your status"));
+    assert!(page.contains("data-testid=\"message\" role=\"status\""));
+    assert!(!page.contains("data-testid=\"benefit\""));
+    assert!(page.contains("data-testid=\"verify-military\""));
+    // A persona of another group: ID.me sends an empty status for the requested scope.
+    let res = verify_as(&client, &app, "military", "student").await;
+    assert_eq!(res.status(), 303);
+    let (_, page) = home(&client, &app).await;
+    assert!(page.contains("ID.me could not confirm your status"));
+    assert!(!page.contains("data-testid=\"benefit\""));
+}
+
+#[tokio::test]
+async fn two_tabs_each_keep_their_own_pending_authorization() {
+    let app = spawn_app().await;
+    let client = browser();
+    let tab1 = start_verify(&client, &app, "military").await;
+    let tab2 = start_verify(&client, &app, "teacher").await;
+    let cb1 = sandbox_pick(&client, &tab1, "unverified").await;
+    let cb2 = sandbox_pick(&client, &tab2, "teacher").await;
+    assert_eq!(client.get(&cb1).send().await.unwrap().status(), 303);
+    assert_eq!(client.get(&cb2).send().await.unwrap().status(), 303);
+    assert_verified(&home(&client, &app).await.1, "TEACH10");
+}
+
+#[tokio::test]
+async fn the_session_id_rotates_on_verification_and_the_old_one_is_worthless() {
+    let app = spawn_app().await;
+    let client = browser();
+    let first = client.get(app.url("/")).send().await.unwrap();
+    let before = session_cookie(&first).expect("a session cookie on the first visit");
+    let res = verify_as(&client, &app, "military", "veteran").await;
+    let after = session_cookie(&res).expect("a new cookie on verification");
+    assert_ne!(before, after);
+    // The pre-verification id (say, a fixated one) shows nothing.
+    let raw = reqwest::Client::new();
+    let page = raw
+        .get(app.url("/"))
+        .header("cookie", format!("perkgate={before}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("data-testid=\"benefit\""));
+    let page = raw
+        .get(app.url("/"))
+        .header("cookie", format!("perkgate={after}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_verified(&page, "SALUTE15");
+}
+
+fn session_cookie(res: &reqwest::Response) -> Option<String> {
+    res.headers().get_all("set-cookie").iter().find_map(|v| {
+        let v = v.to_str().ok()?;
+        let rest = v.strip_prefix("perkgate=")?;
+        Some(rest.split(';').next()?.to_owned())
+    })
+}
+
+#[tokio::test]
+async fn the_session_survives_a_restart_on_the_same_sqlite_file() {
+    let app = spawn_app().await;
+    let client = browser();
+    verify_as(&client, &app, "nurse", "nurse").await;
+    let dir = app.dir.clone();
+    app.stop().await;
+
+    let app = spawn_with(Options {
+        dir: Some(dir),
+        ..Options::default()
+    })
+    .await;
+    // Cookies are per host, not per port: the jar sends the same session to the new process.
+    assert_verified(&home(&client, &app).await.1, "CARE10");
+    assert_eq!(app.token_calls(), 0);
+}
+
+#[tokio::test]
+async fn cookies_are_httponly_lax_and_secure_with_host_prefix_behind_https() {
+    let app = spawn_app().await;
+    let res = reqwest::Client::new()
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("perkgate="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/")
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http cannot keep a Secure cookie"
+    );
+    assert!(!cookie.to_ascii_lowercase().contains("idp_"));
+
+    let app = spawn_with(
+        Options::default()
+            .var("PERKGATE_PUBLIC_URL", "https://shop.example")
+            .var("PERKGATE_ALLOW_SANDBOX", "1"),
+    )
+    .await;
+    let res = reqwest::Client::new()
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-perkgate="), "{cookie}");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax")
+    );
+    assert!(cookie.contains("Path=/") && !cookie.contains("Domain="));
+}
+
+#[tokio::test]
+async fn the_sandbox_refuses_to_start_behind_https_unless_allowed() {
+    let err = perkgate::Config::from_vars([
+        (
+            "PERKGATE_PUBLIC_URL".to_owned(),
+            "https://shop.example".to_owned(),
+        ),
+        ("PERKGATE_CONFIG".to_owned(), "/dev/null".to_owned()),
+    ])
+    .unwrap_err();
+    assert!(err.to_string().contains("PERKGATE_ALLOW_SANDBOX"), "{err}");
+}
+
+#[tokio::test]
+async fn jsonp_is_served_for_safe_names_and_refused_otherwise() {
+    let app = spawn_app().await;
+    let client = browser();
+    verify_as(&client, &app, "military", "veteran").await;
+    let res = client
+        .get(app.url("/api/v1/benefit?callback=shop.onBenefit_1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/javascript; charset=utf-8"
+    );
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    let body = res.text().await.unwrap();
+    assert!(
+        body.starts_with("/**/shop.onBenefit_1({\"verified\":true"),
+        "{body}"
+    );
+    assert!(body.ends_with("});"));
+
+    for bad in ["alert(1)", "a-b", "1x", "x..y", "%3Cscript%3E", ""] {
+        let res = client
+            .get(app.url(&format!("/api/v1/benefit?callback={bad}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{bad}");
+        assert_eq!(res.headers()["content-type"], "application/json");
+        let json: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(json["error"], "bad_request");
+        assert!(
+            json["correlation_id"]
+                .as_str()
+                .is_some_and(|s| !s.is_empty())
+        );
+    }
+    // Without a session: not verified, and no session is created by the API.
+    let res = reqwest::Client::new()
+        .get(app.url("/api/v1/benefit"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("set-cookie").is_none());
+    let json: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(json["verified"], false);
+    assert!(json["benefit"].is_null());
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_are_refused() {
+    let app = spawn_app().await;
+    let client = browser();
+    let _ = home(&client, &app).await;
+    for (path, body) in [
+        ("/verify/military", vec![]),
+        ("/verify/military", vec![("csrf", "forged")]),
+        ("/reset", vec![]),
+        ("/reset", vec![("csrf", "")]),
+    ] {
+        let res = client.post(app.url(path)).form(&body).send().await.unwrap();
+        assert_eq!(res.status(), 403, "{path} {body:?}");
+        assert!(res.headers().get("location").is_none());
+        assert!(res.text().await.unwrap().contains("This form has expired"));
+    }
+    // A real token from another session is no better.
+    let other = browser();
+    let csrf = hidden(&home(&other, &app).await.1, "csrf");
+    let res = client
+        .post(app.url("/verify/military"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        app.token_calls()
+            + app
+                .calls
+                .as_ref()
+                .unwrap()
+                .authorize
+                .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_group_is_not_found() {
+    let app = spawn_app().await;
+    let client = browser();
+    let csrf = hidden(&home(&client, &app).await.1, "csrf");
+    for group in ["alumni", "mil.itary", "military%20student", "MILITARY"] {
+        let res = client
+            .post(app.url(&format!("/verify/{group}")))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{group}");
+    }
+}
+
+#[tokio::test]
+async fn reset_forgets_the_verification_under_a_new_session_id() {
+    let app = spawn_app().await;
+    let client = browser();
+    verify_as(&client, &app, "military", "veteran").await;
+    let (_, page) = home(&client, &app).await;
+    let csrf = hidden(&page, "csrf");
+    let res = client
+        .post(app.url("/reset"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (res.status().as_u16(), location(&res)),
+        (303, "/".to_owned())
+    );
+    assert!(session_cookie(&res).is_some(), "reset rotates the id");
+    let (_, page) = home(&client, &app).await;
+    assert!(!page.contains("data-testid=\"benefit\""));
+    assert!(page.contains("data-testid=\"verify-military\""));
+}
+
+#[tokio::test]
+async fn a_prefetch_of_the_callback_consumes_nothing() {
+    let app = spawn_app().await;
+    let client = browser();
+    let authorize = start_verify(&client, &app, "military").await;
+    let callback = sandbox_pick(&client, &authorize, "veteran").await;
+    let res = client
+        .get(&callback)
+        .header("sec-purpose", "prefetch")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(app.token_calls(), 0);
+    assert_eq!(client.get(&callback).send().await.unwrap().status(), 303);
+    assert_verified(&home(&client, &app).await.1, "SALUTE15");
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_no_store() {
+    let app = spawn_app().await;
+    let client = browser();
+    let authorize = start_verify(&client, &app, "military").await;
+    let callback = sandbox_pick(&client, &authorize, "veteran").await;
+    for path in [
+        "/",
+        "/api/v1/benefit",
+        "/auth/idme/callback?state=x",
+        "/nope",
+    ] {
+        let res = client.get(app.url(path)).send().await.unwrap();
+        let h = res.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"),
+            "{path}"
+        );
+        assert!(!csp.contains("unsafe-inline"));
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(h["cache-control"], "no-store", "{path}");
+        assert!(h.contains_key("x-request-id"));
+    }
+    let res = client.get(&callback).send().await.unwrap();
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    assert_eq!(res.headers()["referrer-policy"], "no-referrer");
+    // Static files may be cached; the page has no inline script to allow.
+    let res = client.get(app.url("/static/app.js")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    let (_, page) = home(&client, &app).await;
+    assert!(!page.contains("<script>") && page.contains("<script src=\"/static/app.js\""));
+}
+
+#[tokio::test]
+async fn an_incoming_request_id_is_kept_and_shown_as_the_correlation_id() {
+    let app = spawn_app().await;
+    let res = reqwest::Client::new()
+        .get(app.url("/auth/idme/callback?code=x&state=y"))
+        .header("x-request-id", "lb-1234_abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "lb-1234_abc");
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("<code data-testid=\"correlation-id\">lb-1234_abc</code>"),
+        "{page}"
+    );
+    // A header that could forge log lines is replaced.
+    let res = reqwest::Client::new()
+        .get(app.url("/healthz"))
+        .header("x-request-id", "evil id\tx")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.headers()["x-request-id"], "evil id\tx");
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::new();
+    let res = client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("set-cookie").is_none());
+    let res = client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let json: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(json["status"], "ready");
+    assert_eq!(json["database"], "ok");
+    assert_eq!(json["rules"]["offers"], 5);
+}
+
+#[tokio::test]
+async fn the_sandbox_checks_what_idme_checks() {
+    let app = spawn_app().await;
+    let client = browser();
+    let authorize = start_verify(&client, &app, "military").await;
+    // A foreign redirect URI is refused on the page, never redirected to.
+    let evil = authorize.replace(
+        &urlencode(&app.url("/auth/idme/callback")),
+        &urlencode("https://evil.example/cb"),
+    );
+    let res = client.get(&evil).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.headers().get("location").is_none());
+    // A nonce without openid is refused like strict providers do.
+    let res = client
+        .get(format!("{authorize}&nonce=n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        query_param(&location(&res), "error").as_deref(),
+        Some("invalid_request")
+    );
+
+    // The token endpoint wants the client secret, the verifier and the code once.
+    let callback = sandbox_pick(&client, &authorize, "veteran").await;
+    let code = query_param(&callback, "code").unwrap();
+    let token_url = app.url("/sandbox/idme/oauth/token");
+    let res = client
+        .post(&token_url)
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("client_id", "perkgate-sandbox"),
+            ("client_secret", "wrong"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let res = client
+        .post(&token_url)
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("client_id", "perkgate-sandbox"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // The app still completes the flow with the same code: those attempts did not burn it.
+    assert_eq!(client.get(&callback).send().await.unwrap().status(), 303);
+    assert_verified(&home(&client, &app).await.1, "SALUTE15");
+}
+
+fn urlencode(s: &str) -> String {
+    url_escape(s)
+}
+
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn wrong_methods_and_unknown_paths_get_a_page() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::new();
+    let res = client.post(app.url("/")).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    assert!(res.text().await.unwrap().contains("data-testid=\"message\""));
+    let res = client.get(app.url("/verify/military")).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    let res = client.get(app.url("/no/such/page")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(res.text().await.unwrap().contains("Page not found"));
+}
