@@ -36,7 +36,10 @@ impl Setup {
         assert!(authorize.starts_with(&format!("{}/oauth/authorize?", self.idme.url())));
         let state = query_param(&authorize, "state").unwrap();
         self.client
-            .get(self.app.url(&format!("/auth/idme/callback?code=the-code&state={state}")))
+            .get(
+                self.app
+                    .url(&format!("/auth/idme/callback?code=the-code&state={state}")),
+            )
             .send()
             .await
             .unwrap()
@@ -50,7 +53,9 @@ impl Setup {
         let page = res.text().await.unwrap();
         assert!(page.contains("We could not reach ID.me just now"), "{page}");
         assert!(page.contains("data-testid=\"message\" role=\"alert\""));
-        assert!(page.contains(&format!("<code data-testid=\"correlation-id\">{request_id}</code>")));
+        assert!(page.contains(&format!(
+            "<code data-testid=\"correlation-id\">{request_id}</code>"
+        )));
         assert!(page.contains("href=\"/\""), "a way to try again");
         // The session is intact and can verify again.
         let (status, store) = home(&self.client, &self.app).await;
@@ -94,7 +99,14 @@ async fn client_secret_basic_can_be_selected() {
     assert_eq!(s.callback().await.status(), 303);
     let form = s.idme.last_token_form();
     assert!(!form.contains_key("client_secret"));
-    let auth = s.idme.state.last_token_auth.lock().unwrap().clone().unwrap();
+    let auth = s
+        .idme
+        .state
+        .last_token_auth
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap();
     assert!(auth.starts_with("Basic "), "{auth}");
 }
 
@@ -104,7 +116,10 @@ async fn token_endpoint_failures_end_on_the_friendly_page() {
     for reply in [
         Reply::Json(500, r#"{"error":"server_error"}"#.into()),
         Reply::Raw(503, "text/html", "<h1>down</h1>".into()),
-        Reply::Json(400, r#"{"error":"invalid_grant","error_description":"used"}"#.into()),
+        Reply::Json(
+            400,
+            r#"{"error":"invalid_grant","error_description":"used"}"#.into(),
+        ),
         Reply::Json(401, r#"{"error":"invalid_client"}"#.into()),
         Reply::Raw(302, "text/plain", String::new()),
         Reply::Json(200, "not json".into()),
@@ -115,22 +130,39 @@ async fn token_endpoint_failures_end_on_the_friendly_page() {
         let before = s.idme.token_calls();
         s.idme.on_token(reply.clone());
         s.expect_error_page().await;
-        assert_eq!(s.idme.token_calls(), before + 1, "one token call, no retry: {reply:?}");
+        assert_eq!(
+            s.idme.token_calls(),
+            before + 1,
+            "one token call, no retry: {reply:?}"
+        );
     }
-    assert_eq!(s.idme.attributes_calls(), 0, "no attributes call without a token");
+    assert_eq!(
+        s.idme.attributes_calls(),
+        0,
+        "no attributes call without a token"
+    );
 }
 
 #[tokio::test]
 async fn a_slow_idme_times_out_to_the_friendly_page() {
     let s = setup().await;
-    s.idme.on_token(Reply::After(Duration::from_secs(5), Box::new(Reply::Json(200, TOKEN_OK.into()))));
+    s.idme.on_token(Reply::After(
+        Duration::from_secs(5),
+        Box::new(Reply::Json(200, TOKEN_OK.into())),
+    ));
     let started = Instant::now();
     s.expect_error_page().await;
-    assert!(started.elapsed() < Duration::from_secs(4), "bounded by PERKGATE_IDME_TIMEOUT_MS");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "bounded by PERKGATE_IDME_TIMEOUT_MS"
+    );
     assert_eq!(s.idme.attributes_calls(), 0);
 
     s.idme.on_token(Reply::Json(200, TOKEN_OK.into()));
-    s.idme.on_attributes(Reply::After(Duration::from_secs(5), Box::new(Reply::Json(200, VETERAN.into()))));
+    s.idme.on_attributes(Reply::After(
+        Duration::from_secs(5),
+        Box::new(Reply::Json(200, VETERAN.into())),
+    ));
     s.expect_error_page().await;
 }
 
@@ -142,10 +174,17 @@ async fn attributes_failures_end_on_the_friendly_page_after_exactly_one_call() {
         Reply::Json(401, r#"{"error":"invalid_token"}"#.into()),
         Reply::Json(200, "{\"status\": [".into()),
         Reply::Raw(200, "text/html", "<html>Sunny Nader</html>".into()),
-        Reply::Raw(200, "application/jwt", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln".into()),
+        Reply::Raw(
+            200,
+            "application/jwt",
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln".into(),
+        ),
         Reply::Huge(1 << 20),
         // Verified, but no uuid to key the person on.
-        Reply::Json(200, r#"{"status":[{"group":"military","subgroups":[],"verified":true}]}"#.into()),
+        Reply::Json(
+            200,
+            r#"{"status":[{"group":"military","subgroups":[],"verified":true}]}"#.into(),
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -153,7 +192,11 @@ async fn attributes_failures_end_on_the_friendly_page_after_exactly_one_call() {
         s.idme.on_attributes(reply);
         s.expect_error_page().await;
         assert_eq!(s.idme.token_calls(), i as u64 + 1);
-        assert_eq!(s.idme.attributes_calls(), i as u64 + 1, "one attributes call per token");
+        assert_eq!(
+            s.idme.attributes_calls(),
+            i as u64 + 1,
+            "one attributes call per token"
+        );
     }
 }
 
@@ -169,7 +212,10 @@ async fn verified_false_and_empty_status_unlock_nothing_with_a_message() {
         let res = s.callback().await;
         assert_eq!(res.status(), 303, "{body}");
         let (_, page) = home(&s.client, &s.app).await;
-        assert!(page.contains("ID.me could not confirm your status"), "{body}");
+        assert!(
+            page.contains("ID.me could not confirm your status"),
+            "{body}"
+        );
         assert!(page.contains("data-testid=\"message\""));
         assert!(!page.contains("data-testid=\"benefit\""));
         assert!(page.contains("data-testid=\"verify-military\""));
@@ -179,8 +225,10 @@ async fn verified_false_and_empty_status_unlock_nothing_with_a_message() {
 #[tokio::test]
 async fn a_group_without_an_offer_is_verified_but_unlocks_nothing() {
     let s = setup().await;
-    s.idme
-        .on_attributes(Reply::Json(200, include_str!("fixtures/attributes-seed.json").into()));
+    s.idme.on_attributes(Reply::Json(
+        200,
+        include_str!("fixtures/attributes-seed.json").into(),
+    ));
     assert_eq!(s.callback().await.status(), 303);
     let (_, page) = home(&s.client, &s.app).await;
     assert!(page.contains("no offer for your group"), "{page}");
@@ -204,7 +252,8 @@ async fn odd_but_valid_payloads_still_unlock() {
     let s = setup().await;
     s.idme.on_token(Reply::Json(
         200,
-        r#"{"access_token":"tok-SECRET-123","token_type":"bearer","expires_in":300,"extra":1}"#.into(),
+        r#"{"access_token":"tok-SECRET-123","token_type":"bearer","expires_in":300,"extra":1}"#
+            .into(),
     ));
     s.idme.on_attributes(Reply::Json(
         200,
@@ -225,21 +274,29 @@ async fn an_error_from_idme_on_the_callback_is_a_friendly_page() {
     let state = query_param(&authorize, "state").unwrap();
     let res = s
         .client
-        .get(s.app.url(&format!("/auth/idme/callback?error=invalid_scope&error_description=%3Cb%3Ex&state={state}")))
+        .get(s.app.url(&format!(
+            "/auth/idme/callback?error=invalid_scope&error_description=%3Cb%3Ex&state={state}"
+        )))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 502);
     let page = res.text().await.unwrap();
     assert!(page.contains("ID.me could not complete the verification"));
-    assert!(!page.contains("<b>x"), "ID.me's description is never echoed");
+    assert!(
+        !page.contains("<b>x"),
+        "ID.me's description is never echoed"
+    );
     assert_eq!(s.idme.token_calls(), 0);
 }
 
 #[tokio::test]
 async fn the_idme_url_needs_credentials() {
     let err = perkgate::Config::from_vars([
-        ("PERKGATE_IDME_URL".to_owned(), "https://api.idmelabs.com".to_owned()),
+        (
+            "PERKGATE_IDME_URL".to_owned(),
+            "https://api.idmelabs.com".to_owned(),
+        ),
         ("PERKGATE_IDME_CLIENT_ID".to_owned(), "id".to_owned()),
         ("PERKGATE_CONFIG".to_owned(), "/dev/null".to_owned()),
     ])

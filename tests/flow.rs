@@ -721,8 +721,17 @@ async fn wrong_methods_and_unknown_paths_get_a_page() {
     let client = reqwest::Client::new();
     let res = client.post(app.url("/")).send().await.unwrap();
     assert_eq!(res.status(), 405);
-    assert!(res.text().await.unwrap().contains("data-testid=\"message\""));
-    let res = client.get(app.url("/verify/military")).send().await.unwrap();
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("data-testid=\"message\"")
+    );
+    let res = client
+        .get(app.url("/verify/military"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 405);
     let res = client.get(app.url("/no/such/page")).send().await.unwrap();
     assert_eq!(res.status(), 404);

@@ -123,7 +123,9 @@ pub async fn render_errors(State(state): State<AppState>, req: Request, next: Ne
     parts.status = page.status;
     parts.headers.remove(header::CONTENT_LENGTH);
     // An error page may reflect session state and must not be replayed from a cache.
-    parts.headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    parts
+        .headers
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let body = if api {
         parts.headers.insert(
             header::CONTENT_TYPE,
