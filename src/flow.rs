@@ -3,7 +3,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::idme::Payload;
+use crate::idme::{Payload, PayloadError};
 use crate::rules::{Benefit, Offers, Verification, VerifiedGroup, select_offer};
 
 /// The result of reading ID.me's answer against the merchant's offers.
@@ -37,16 +37,12 @@ impl PersonKeyer {
     }
 }
 
-/// A verified payload without a uuid cannot be tied to a person.
-#[derive(Debug, PartialEq, Eq)]
-pub struct MissingUuid;
-
 pub fn evaluate(
     payload: &Payload,
     offers: &Offers,
     keyer: &PersonKeyer,
     now: i64,
-) -> Result<Outcome, MissingUuid> {
+) -> Result<Outcome, PayloadError> {
     let groups: Vec<VerifiedGroup> = payload
         .verified_groups()
         .map(|s| VerifiedGroup {
@@ -57,7 +53,7 @@ pub fn evaluate(
     if groups.is_empty() {
         return Ok(Outcome::NotVerified);
     }
-    let uuid = payload.uuid().ok_or(MissingUuid)?;
+    let uuid = payload.uuid().ok_or(PayloadError::MissingUuid)?;
     let verification = Verification {
         groups,
         verified_at: now,
@@ -74,7 +70,7 @@ mod tests {
     use super::*;
     use crate::rules::EXAMPLE_RULES;
 
-    fn run(body: &str) -> Result<Outcome, MissingUuid> {
+    fn run(body: &str) -> Result<Outcome, PayloadError> {
         let offers = Offers::parse("rules.toml", EXAMPLE_RULES).unwrap();
         let payload = Payload::parse(body.as_bytes()).unwrap();
         evaluate(&payload, &offers, &PersonKeyer::new(b"k".to_vec()), 7)
@@ -114,7 +110,7 @@ mod tests {
         assert!(matches!(run(seed), Ok(Outcome::NoOffer(_))));
         assert_eq!(
             run(r#"{"status":[{"group":"military","verified":true}]}"#),
-            Err(MissingUuid)
+            Err(PayloadError::MissingUuid)
         );
     }
 }

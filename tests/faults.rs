@@ -306,3 +306,77 @@ async fn the_idme_url_needs_credentials() {
         "PERKGATE_IDME_CLIENT_SECRET: required when PERKGATE_IDME_URL is set"
     );
 }
+
+/// Captures this test binary's log output (text format, as operators see it).
+fn capture_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let sink = buf.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug")
+            .with_ansi(false)
+            .with_writer(move || Writer(sink.clone()))
+            .try_init();
+        buf
+    })
+    .clone()
+}
+
+struct Writer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Writer {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn failures_are_logged_with_the_correlation_id_and_no_personal_data() {
+    let logs = capture_logs();
+    let s = setup().await;
+    // A success first, so the log has seen a token and a payload full of personal data...
+    assert_eq!(s.callback().await.status(), 303);
+    // ...then a failure, whose log line must carry the page's correlation id.
+    let other = browser();
+    s.idme.on_attributes(Reply::Json(500, "{}".into()));
+    let authorize = start_verify(&other, &s.app, "military").await;
+    let state = query_param(&authorize, "state").unwrap();
+    let res = other
+        .get(
+            s.app
+                .url(&format!("/auth/idme/callback?code=the-code&state={state}")),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 502);
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let failure = text
+        .lines()
+        .find(|l| l.contains("ID.me call failed") && l.contains(&id))
+        .unwrap_or_else(|| panic!("no failure line with request id {id} in:\n{text}"));
+    assert!(
+        failure.contains("kind=\"status\"") && failure.contains("attributes"),
+        "{failure}"
+    );
+    for secret in [
+        "tok-SECRET-123",
+        "test-secret-value",
+        "Sunny",
+        "Nader",
+        "sunny.nader@id.me",
+        "d733a89e2e634f04ac2fe66c97f71612",
+        "the-code",
+        &state,
+    ] {
+        assert!(!text.contains(secret), "the log contains {secret:?}");
+    }
+}

@@ -107,6 +107,7 @@ impl IdmeError {
             Self::TooLarge(_) => "too_large",
             Self::BadToken(_) => "bad_token",
             Self::Payload(PayloadError::Signed) => "signed_payload",
+            Self::Payload(PayloadError::MissingUuid) => "missing_uuid",
             Self::Payload(_) => "malformed_payload",
         }
     }

@@ -36,6 +36,8 @@ pub enum PayloadError {
         column: usize,
         category: &'static str,
     },
+    /// A verified status without the `uuid` attribute: nothing to tie the benefit to a person.
+    MissingUuid,
 }
 
 impl std::fmt::Display for PayloadError {
@@ -45,6 +47,7 @@ impl std::fmt::Display for PayloadError {
                 "the attributes payload is a JWT: payload signing is enabled for this app at ID.me; \
                  perkgate reads the plain JSON payload",
             ),
+            Self::MissingUuid => f.write_str("the attributes payload has a verified status but no uuid"),
             Self::Malformed { line, column, category } => write!(
                 f,
                 "the attributes payload is not the JSON ID.me documents ({category} error at line {line}, column {column})"

@@ -20,6 +20,7 @@ use crate::app::AppState;
 use crate::db::{self, ClaimOutcome};
 use crate::error::{AppError, StateProblem};
 use crate::flow::{self, Outcome};
+use crate::idme::IdmeError;
 use crate::session::{Notice, Pending};
 
 pub fn router() -> Router<AppState> {
@@ -191,12 +192,8 @@ async fn finish(
     }
 
     let payload = state.idme.verify(code, &pending.pkce_verifier).await?;
-    let outcome =
-        flow::evaluate(&payload, &state.offers, &state.keyer, db::now()).map_err(|_| {
-            AppError::Provider(crate::idme::IdmeError::BadToken(
-                "verified status without a uuid".to_owned(),
-            ))
-        })?;
+    let outcome = flow::evaluate(&payload, &state.offers, &state.keyer, db::now())
+        .map_err(|e| AppError::Provider(IdmeError::Payload(e)))?;
     drop(payload);
 
     let verified = match outcome {
