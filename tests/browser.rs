@@ -1,0 +1,558 @@
+//! End to end in a real browser: headless Chromium, driven over WebDriver by `chromedriver`,
+//! clicks through the storefront, the embedded ID.me sandbox and back, then checks what a
+//! shopper would see after a refresh, the back and forward buttons, a second tab, a reset and
+//! a double click on "Verify with ID.me".
+//!
+//! Needs Debian's `chromium` and `chromium-driver` packages. Without `chromedriver` the test
+//! prints why and passes, unless `PERKGATE_REQUIRE_BROWSER=1` (CI), where it fails. A run that
+//! gets to the end writes `target/browser-test-ran`, and leaves screenshots in
+//! `target/screenshots/`.
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdTcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+use fantoccini::error::CmdError;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use common::{TestApp, spawn_app};
+
+/// The whole browser scenario must finish well inside this.
+const SCENARIO_LIMIT: Duration = Duration::from_secs(90);
+/// How long chromedriver may take to start answering.
+const DRIVER_START_LIMIT: Duration = Duration::from_secs(10);
+/// How long one page (or one change on it) may take to show up.
+const PAGE_LIMIT: Duration = Duration::from_secs(15);
+
+const BANNER: &str = "Sandbox: simulated verification, not ID.me";
+const VERIFY_BUTTONS: &str = "[data-testid^=verify-]";
+const BENEFIT: &str = "[data-testid=benefit]";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shopper_verifies_in_a_real_browser() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let marker = manifest.join("target/browser-test-ran");
+    // A marker left by an earlier run must not vouch for this one.
+    let _ = std::fs::remove_file(&marker);
+
+    let Some((driver_bin, browser_bin)) = browser_binaries() else {
+        return;
+    };
+
+    let started = Instant::now();
+    let profile = tempfile::tempdir().expect("a temporary folder for the Chromium profile");
+    let driver = Chromedriver::start(&driver_bin).await;
+    let client = connect(&driver, &browser_bin, profile.path()).await;
+    let app = spawn_app().await;
+
+    let outcome = tokio::time::timeout(SCENARIO_LIMIT, scenario(&client, &app, manifest)).await;
+    // Close the session (and with it Chromium) whatever happened, then report.
+    let closed = tokio::time::timeout(Duration::from_secs(10), client.close()).await;
+    match outcome {
+        Err(_) => panic!("the browser scenario did not finish within {SCENARIO_LIMIT:?}"),
+        Ok(Err(e)) => panic!("WebDriver command failed: {e}"),
+        Ok(Ok(())) => {}
+    }
+    match closed {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => panic!("closing the WebDriver session failed: {e}"),
+        Err(_) => panic!("closing the WebDriver session took more than 10 s"),
+    }
+    drop(driver);
+
+    std::fs::create_dir_all(marker.parent().expect("target folder"))
+        .expect("create the target folder for the marker file");
+    std::fs::write(
+        &marker,
+        format!("browser test passed in {:?}\n", started.elapsed()),
+    )
+    .expect("write target/browser-test-ran");
+    eprintln!("browser test finished in {:?}", started.elapsed());
+}
+
+/// The shopper's story, step by step. WebDriver failures come back as errors; wrong pages panic.
+async fn scenario(client: &Client, app: &TestApp, manifest: &Path) -> Result<(), CmdError> {
+    let shots = manifest.join("target/screenshots");
+    std::fs::create_dir_all(&shots).expect("create target/screenshots");
+    let home = app.url("/");
+
+    // a. The store before verifying: a real verify button, the ID.me explainer, the banner.
+    client.goto(&home).await?;
+    // Chromium starts on a blank page: the store is the second history entry, not the first.
+    let history_at_start = history_length(client).await?;
+    mark_document(client, "store-before").await?;
+    let verify = client
+        .wait()
+        .at_most(PAGE_LIMIT)
+        .for_element(Locator::Css("[data-testid=verify-military]"))
+        .await?;
+    assert_eq!(
+        verify.tag_name().await?.to_ascii_lowercase(),
+        "button",
+        "verify-military must be a real <button>, so it works from the keyboard"
+    );
+    assert_eq!(
+        verify.attr("type").await?.as_deref(),
+        Some("submit"),
+        "the verify button submits its form"
+    );
+    let about = client
+        .find(Locator::LinkText("What is ID.me?"))
+        .await
+        .expect("the store shows a 'What is ID.me?' link before verification");
+    assert_eq!(about.tag_name().await?.to_ascii_lowercase(), "a");
+    assert_banner(client, "the store").await?;
+    save_screenshot(client, &shots.join("store-before.png")).await?;
+
+    // b. Verify as a veteran through the sandbox.
+    verify.click().await?;
+    wait_for_path(client, "/sandbox/idme/oauth/authorize").await?;
+    assert_banner(client, "the sandbox persona page").await?;
+    client
+        .wait()
+        .at_most(PAGE_LIMIT)
+        .for_element(Locator::Css("[data-testid=persona-veteran]"))
+        .await?
+        .click()
+        .await?;
+    assert_unlocked(client, app, "after picking the veteran persona").await?;
+    save_screenshot(client, &shots.join("store-after.png")).await?;
+
+    // c. A refresh keeps the benefit.
+    client.refresh().await?;
+    assert_unlocked(client, app, "after a refresh").await?;
+
+    // d. Back to the very first page: it must show the current state, not the stale one.
+    assert_eq!(
+        history_length(client).await?,
+        history_at_start + 2,
+        "the flow adds two history entries, the sandbox page and the store again \
+         (the verify POST, the consent POST and the callback are redirects)"
+    );
+    mark_document(client, "store-after").await?;
+    client.back().await?;
+    wait_for_path(client, "/sandbox/idme/oauth/authorize").await?;
+    client.back().await?;
+    assert_unlocked(client, app, "after going back to the first store page").await?;
+    eprintln!(
+        "back to the first store page: {}",
+        how_shown(client, "store-before").await?
+    );
+    client.forward().await?;
+    wait_for_path(client, "/sandbox/idme/oauth/authorize").await?;
+    client.forward().await?;
+    assert_unlocked(client, app, "after going forward to the last store page").await?;
+    eprintln!(
+        "forward to the last store page: {}",
+        how_shown(client, "store-after").await?
+    );
+
+    // e. A second tab shares the session and shows the benefit too.
+    let first_tab = client.window().await?;
+    let tab = client.new_window(true).await?;
+    client.switch_to_window(tab.handle).await?;
+    client.goto(&home).await?;
+    assert_unlocked(client, app, "in a second tab").await?;
+    client.close_window().await?;
+    client.switch_to_window(first_tab).await?;
+    assert_eq!(
+        client.current_url().await?.path(),
+        "/",
+        "back in the first tab"
+    );
+
+    // f. Everything so far was one verification.
+    assert_eq!(app.token_calls(), 1, "exactly one token call for one flow");
+    assert_eq!(
+        app.attributes_calls(),
+        1,
+        "exactly one attributes call for one flow"
+    );
+
+    // g. Forget the verification, then double-click "Verify with ID.me".
+    client
+        .find(Locator::Css("[data-testid=reset]"))
+        .await
+        .expect("the unlocked benefit has a reset button")
+        .click()
+        .await?;
+    let verify = client
+        .wait()
+        .at_most(PAGE_LIMIT)
+        .for_element(Locator::Css("[data-testid=verify-military]"))
+        .await?;
+    assert!(
+        client.find_all(Locator::Css(BENEFIT)).await?.is_empty(),
+        "after a reset the benefit is gone"
+    );
+    let authorize_before = authorize_calls(app);
+    let double_click = MouseActions::new("mouse".to_owned())
+        .then(PointerAction::MoveToElement {
+            element: verify,
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    client.perform_actions(double_click).await?;
+    client.release_actions().await?;
+    wait_for_path(client, "/sandbox/idme/oauth/authorize").await?;
+    let persona = client
+        .wait()
+        .at_most(PAGE_LIMIT)
+        .for_element(Locator::Css("[data-testid=persona-veteran]"))
+        .await?;
+    eprintln!(
+        "double click: the sandbox's authorize page was requested {} time(s)",
+        authorize_calls(app) - authorize_before
+    );
+    persona.click().await?;
+    assert_unlocked(client, app, "after the double-click flow").await?;
+    // Give a stray second flow, if the double click started one, time to show up in the counts.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        app.token_calls(),
+        2,
+        "the double click led to exactly one more completed flow (token calls)"
+    );
+    assert_eq!(
+        app.attributes_calls(),
+        2,
+        "the double click led to exactly one more completed flow (attributes calls)"
+    );
+    Ok(())
+}
+
+/// Waits for the store at `/` to show the benefit, then checks its content.
+async fn assert_unlocked(client: &Client, app: &TestApp, when: &str) -> Result<(), CmdError> {
+    let deadline = Instant::now() + PAGE_LIMIT;
+    let benefit = loop {
+        let url = client.current_url().await?;
+        if url.path() == "/" {
+            match client.find(Locator::Css(BENEFIT)).await {
+                Ok(element) => break element,
+                Err(e) if e.is_no_such_element() => {}
+                // The page may be mid-reload (a bfcache restore reloads itself).
+                Err(e) if e.is_stale_element_reference() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if Instant::now() >= deadline {
+            let text = client
+                .find(Locator::Css("body"))
+                .await?
+                .text()
+                .await
+                .unwrap_or_default();
+            panic!(
+                "{when}: no [data-testid=benefit] on {url} within {PAGE_LIMIT:?} \
+                 (token calls {}, attributes calls {}); the page says:\n{text}",
+                app.token_calls(),
+                app.attributes_calls()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let text = benefit.text().await?;
+    assert!(
+        text.contains("15%"),
+        "{when}: the benefit shows 15%, got:\n{text}"
+    );
+    assert!(
+        text.contains("SALUTE15"),
+        "{when}: the benefit shows the code SALUTE15, got:\n{text}"
+    );
+    let code = client
+        .find(Locator::Css("[data-testid=benefit-code]"))
+        .await?
+        .text()
+        .await?;
+    assert_eq!(code.trim(), "SALUTE15", "{when}: the code element");
+    let stale = client.find_all(Locator::Css(VERIFY_BUTTONS)).await?;
+    assert!(
+        stale.is_empty(),
+        "{when}: {} verify button(s) still on the page with the benefit",
+        stale.len()
+    );
+    Ok(())
+}
+
+/// The sandbox banner is present and says what it is.
+async fn assert_banner(client: &Client, page: &str) -> Result<(), CmdError> {
+    let banner = client
+        .find(Locator::Css("[data-testid=sandbox-banner]"))
+        .await
+        .unwrap_or_else(|_| panic!("{page} shows the sandbox banner"));
+    let text = banner.prop("textContent").await?.unwrap_or_default();
+    assert_eq!(text.trim(), BANNER, "{page}: the sandbox banner's text");
+    assert!(
+        banner.is_displayed().await?,
+        "{page}: the sandbox banner is visible"
+    );
+    Ok(())
+}
+
+/// Polls until the current URL's path is `path` and the document has loaded.
+async fn wait_for_path(client: &Client, path: &str) -> Result<(), CmdError> {
+    let deadline = Instant::now() + PAGE_LIMIT;
+    loop {
+        let url = client.current_url().await?;
+        if url.path() == path {
+            let ready = client.execute("return document.readyState", vec![]).await?;
+            if ready == json!("complete") {
+                return Ok(());
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still on {url} after {PAGE_LIMIT:?}, expected {path}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn history_length(client: &Client) -> Result<u64, CmdError> {
+    let length = client
+        .execute("return window.history.length", vec![])
+        .await?;
+    Ok(length.as_u64().expect("history.length is a number"))
+}
+
+/// Tags the current document, to tell later whether the browser showed this very document
+/// again (restored from the back-forward cache, not reloaded) or loaded a new one.
+async fn mark_document(client: &Client, name: &str) -> Result<(), CmdError> {
+    client
+        .execute(
+            "window.__perkgateDocument = arguments[0];",
+            vec![json!(name)],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Describes how the current document got on screen, for the log.
+async fn how_shown(client: &Client, earlier: &str) -> Result<String, CmdError> {
+    let found = client
+        .execute(
+            "var e = performance.getEntriesByType('navigation')[0]; \
+             return [window.__perkgateDocument || null, e ? e.type : null];",
+            vec![],
+        )
+        .await?;
+    let marker = found[0].as_str();
+    let kind = found[1].as_str().unwrap_or("unknown");
+    Ok(if marker == Some(earlier) {
+        format!("the {earlier} document itself, restored from the back-forward cache")
+    } else {
+        format!("a freshly loaded document (navigation type {kind})")
+    })
+}
+
+fn authorize_calls(app: &TestApp) -> u64 {
+    app.calls
+        .as_ref()
+        .expect("the test app runs the embedded sandbox")
+        .authorize
+        .load(Ordering::SeqCst)
+}
+
+async fn save_screenshot(client: &Client, path: &Path) -> Result<(), CmdError> {
+    let png = client.screenshot().await?;
+    assert!(
+        png.starts_with(b"\x89PNG"),
+        "the screenshot for {} is a PNG",
+        path.display()
+    );
+    std::fs::write(path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    eprintln!("screenshot: {}", path.display());
+    Ok(())
+}
+
+/// `chromedriver` and the Chromium binary, or None (after saying why) when the test is skipped.
+fn browser_binaries() -> Option<(PathBuf, PathBuf)> {
+    let required = std::env::var("PERKGATE_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+    let driver = find_binary(&["chromedriver"]);
+    let browser = find_binary(&["chromium", "chromium-browser"]);
+    match (driver, browser) {
+        (Some(driver), Some(browser)) => Some((driver, browser)),
+        (driver, _) => {
+            let missing = if driver.is_none() {
+                "chromium-driver"
+            } else {
+                "chromium"
+            };
+            assert!(
+                !required,
+                "PERKGATE_REQUIRE_BROWSER=1 but {missing} is not installed \
+                 (apt-get install chromium chromium-driver)"
+            );
+            eprintln!(
+                "skipping browser test: {missing} not installed (apt-get install chromium chromium-driver)"
+            );
+            None
+        }
+    }
+}
+
+/// `/usr/bin/<name>`, else the first `<name>` on PATH.
+fn find_binary(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = std::iter::once(PathBuf::from("/usr/bin"))
+        .chain(std::env::split_paths(&path))
+        .collect();
+    names
+        .iter()
+        .flat_map(|name| dirs.iter().map(move |dir| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+/// A chromedriver child process on a free loopback port, killed (with the Chromium it started)
+/// when dropped, also when the test panics.
+struct Chromedriver {
+    child: Child,
+    port: u16,
+}
+
+impl Chromedriver {
+    async fn start(binary: &Path) -> Self {
+        let port = {
+            let probe = StdTcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+                .expect("bind 127.0.0.1:0 to find a free port for chromedriver");
+            probe.local_addr().expect("probe port").port()
+        };
+        let mut command = Command::new(binary);
+        command
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // Its own process group, so Drop can end chromedriver and the browser it started.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let driver = Self { child, port };
+        driver.wait_until_ready().await;
+        driver
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Polls `GET /status` until chromedriver says it is ready.
+    async fn wait_until_ready(&self) {
+        let deadline = Instant::now() + DRIVER_START_LIMIT;
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        loop {
+            if let Ok(Ok(body)) = tokio::time::timeout(Duration::from_secs(2), status(addr)).await {
+                if body.contains("\"ready\":true") {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not answer on {addr} within {DRIVER_START_LIMIT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        {
+            // The group chromedriver leads (see `process_group(0)`): it and its browser.
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", self.child.id())])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A bare `GET /status`; returns the response as far as the `ready` field (chromedriver may
+/// keep the connection open, so reading to the end is not an option).
+async fn status(addr: SocketAddr) -> std::io::Result<String> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream
+        .write_all(b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut response = Vec::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = stream.read(&mut chunk).await?;
+        response.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&response);
+        if n == 0 || text.contains("\"ready\":true") || text.contains("\"ready\":false") {
+            return Ok(text.into_owned());
+        }
+    }
+}
+
+/// A WebDriver session on a fresh headless Chromium that reaches only loopback.
+async fn connect(driver: &Chromedriver, browser: &Path, profile: &Path) -> Client {
+    let args = vec![
+        "--headless=new".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-dev-shm-usage".to_owned(),
+        "--disable-quic".to_owned(),
+        "--no-first-run".to_owned(),
+        "--disable-background-networking".to_owned(),
+        "--disable-component-update".to_owned(),
+        "--disable-sync".to_owned(),
+        "--window-size=1200,900".to_owned(),
+        // Nothing leaves the machine: no proxy, and every host but 127.0.0.1 fails to resolve.
+        "--no-proxy-server".to_owned(),
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1".to_owned(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    let mut capabilities = fantoccini::wd::Capabilities::new();
+    capabilities.insert("browserName".to_owned(), json!("chrome"));
+    capabilities.insert(
+        "goog:chromeOptions".to_owned(),
+        json!({
+            "binary": browser.display().to_string(),
+            "args": args,
+        }),
+    );
+    let mut builder = ClientBuilder::new(HttpConnector::new());
+    builder.capabilities(capabilities);
+    let connecting = tokio::time::timeout(Duration::from_secs(30), builder.connect(&driver.url()))
+        .await
+        .unwrap_or_else(|_| panic!("chromedriver took more than 30 s to start Chromium"));
+    match connecting {
+        Ok(client) => client,
+        Err(e) => panic!(
+            "cannot open a WebDriver session on chromedriver at {} with {}: {e}",
+            driver.url(),
+            browser.display()
+        ),
+    }
+}
