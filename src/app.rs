@@ -17,7 +17,8 @@ use crate::config::{Config, Secret};
 use crate::error::AppError;
 use crate::flow::PersonKeyer;
 use crate::idme::{Endpoints, IdmeClient};
-use crate::rules::Offers;
+use crate::rules::Rules;
+use crate::rules::watch::{self, RuleSet};
 use crate::sandbox::{self, Sandbox};
 use crate::session::Shopper;
 use crate::{db, web};
@@ -44,7 +45,7 @@ pub struct Inner {
     pub idme: IdmeClient,
     /// The origin the browser is sent to for ID.me (for the CSP's form-action).
     pub idme_origin: String,
-    pub offers: Offers,
+    pub rules: Arc<RuleSet>,
     pub db: sqlx::SqlitePool,
     pub keyer: PersonKeyer,
     pub sandbox: Option<Arc<Sandbox>>,
@@ -65,6 +66,11 @@ impl AppState {
             self.config.session.absolute.as_secs() as i64,
         )
         .await
+    }
+
+    /// The current offers; hold the `Arc` for the whole request.
+    pub fn rules(&self) -> Arc<Rules> {
+        self.rules.get()
     }
 
     pub fn auth_timeout_secs(&self) -> i64 {
@@ -88,7 +94,20 @@ impl App {
     pub async fn build(config: Config) -> Result<Self, StartError> {
         // One process-wide TLS provider (ring) for the ID.me client; a second install is a no-op.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let offers = Offers::load(&config.rules, config.rules_explicit).map_err(StartError)?;
+        let (source, loaded) =
+            watch::load(&config.rules, config.rules_explicit).map_err(|errors| {
+                StartError(
+                    errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                )
+            })?;
+        for w in &loaded.warnings {
+            tracing::warn!("rules: {w}");
+        }
+        let rules = Arc::new(RuleSet::new(source, loaded.rules));
         let db = db::connect(&config.database_url)
             .await
             .map_err(StartError)?;
@@ -170,12 +189,18 @@ impl App {
             public_url,
             idme,
             idme_origin,
-            offers,
+            rules: rules.clone(),
             db: db.clone(),
             keyer,
             sandbox,
         }));
-        tokio::spawn(housekeeping(store, db));
+        crate::rewards::seed_pools(&db, &rules.get()).await;
+        tokio::spawn(housekeeping(store, db.clone()));
+        let poll = state.config.rules_poll;
+        tokio::spawn(watch::watch(rules, poll, move |rules| {
+            let db = db.clone();
+            async move { crate::rewards::seed_pools(&db, &rules).await }
+        }));
         let router = web::router(state.clone(), sessions);
         Ok(Self {
             listener,
@@ -204,7 +229,8 @@ impl App {
             listen = %self.local_addr(),
             public_url = %self.state.public_url,
             sandbox = self.state.sandbox.is_some(),
-            offers = self.state.offers.iter().count(),
+            offers = self.state.rules().offers.len(),
+            rules = %self.state.rules.source.name(),
             "perkgate ready"
         );
         axum::serve(self.listener, self.router)

@@ -87,6 +87,8 @@ pub struct Config {
     /// True when the operator named the rules file: a missing file is then an error instead of
     /// falling back to the example rules compiled into the binary.
     pub rules_explicit: bool,
+    /// How often the rules file is checked for changes.
+    pub rules_poll: Duration,
     pub database_url: String,
     pub session_url: Option<String>,
     pub session: SessionConfig,
@@ -113,6 +115,7 @@ impl Default for Config {
             },
             rules: PathBuf::from("config/rules.toml"),
             rules_explicit: false,
+            rules_poll: Duration::from_secs(2),
             database_url: "sqlite://perkgate.db".to_owned(),
             session_url: None,
             session: SessionConfig {
@@ -152,6 +155,7 @@ const SETTINGS: &[&str] = &[
     "idme_timeout_ms",
     "idme_max_body_bytes",
     "rules",
+    "rules_poll_ms",
     "database_url",
     "session_url",
     "session_idle_secs",
@@ -289,6 +293,7 @@ impl Config {
                 self.rules = PathBuf::from(non_empty(raw)?);
                 self.rules_explicit = true;
             }
+            "rules_poll_ms" => self.rules_poll = Duration::from_millis(number(raw, 50, 3_600_000)?),
             "database_url" => {
                 if !raw.starts_with("sqlite:") {
                     return Err(format!(

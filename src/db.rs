@@ -113,20 +113,6 @@ pub async fn claim_outcome(pool: &SqlitePool, state: &str) -> Result<ClaimOutcom
     })
 }
 
-pub async fn record_unlock(
-    pool: &SqlitePool,
-    offer_id: &str,
-    group: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO unlock_events (offer_id, grp, at) VALUES (?, ?, ?)")
-        .bind(offer_id)
-        .bind(group)
-        .bind(now())
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
 /// Forgets claims older than an hour: pending authorizations live ten minutes, so an older
 /// state can no longer match anything.
 pub async fn prune(pool: &SqlitePool) -> Result<u64, sqlx::Error> {

@@ -1,20 +1,13 @@
-//! What a verification means for the shopper: plain functions, no I/O.
+//! What a verification means for the shopper: which offer, which code, or why none.
 
 use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use sqlx::SqlitePool;
 
 use crate::idme::{Payload, PayloadError};
-use crate::rules::{Benefit, Offers, Verification, VerifiedGroup, select_offer};
-
-/// The result of reading ID.me's answer against the merchant's offers.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Unlocked(Verification, Benefit),
-    /// Verified in a group this store has no offer for.
-    NoOffer(Verification),
-    /// ID.me did not confirm any group (`verified:false` or an empty `status`).
-    NotVerified,
-}
+use crate::rewards::{self, Claim};
+use crate::rules::{Benefit, Evaluation, Facts, Ineligible, Rules, Verification, evaluate};
 
 /// Keys per-person records without keeping ID.me's uuid: HMAC-SHA256 under a server secret.
 #[derive(Clone)]
@@ -37,80 +30,201 @@ impl PersonKeyer {
     }
 }
 
-pub fn evaluate(
+/// Why a verified shopper got no benefit: one clear reason, about their own situation only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NoBenefit {
+    /// No running offer for any of their groups.
+    NoOfferForGroup,
+    /// Offers exist for their group, but their subgroup or attributes do not qualify.
+    NotEligible,
+    NotStarted(i64),
+    Ended(i64),
+    RanOut,
+    LimitReached(i64),
+    CapReached,
+}
+
+/// The result of a verification.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Unlocked(Verification, Benefit),
+    Verified(Verification, NoBenefit),
+    /// ID.me did not confirm any group (`verified:false` or an empty `status`).
+    NotVerified,
+}
+
+/// Reads the payload: the verification to keep and the facts to select with, or `None` when
+/// nothing is verified. A verified payload without a uuid is an error.
+pub fn read(
     payload: &Payload,
-    offers: &Offers,
     keyer: &PersonKeyer,
     now: i64,
-) -> Result<Outcome, PayloadError> {
-    let groups: Vec<VerifiedGroup> = payload
-        .verified_groups()
-        .map(|s| VerifiedGroup {
-            group: s.group.clone(),
-            subgroups: s.subgroups.clone(),
-        })
-        .collect();
-    if groups.is_empty() {
-        return Ok(Outcome::NotVerified);
+) -> Result<Option<(Verification, Facts)>, PayloadError> {
+    let facts = Facts::from_payload(payload);
+    if facts.groups.is_empty() {
+        return Ok(None);
     }
     let uuid = payload.uuid().ok_or(PayloadError::MissingUuid)?;
     let verification = Verification {
-        groups,
+        groups: facts.groups.clone(),
         verified_at: now,
         person_key: keyer.key(&uuid),
     };
-    Ok(match select_offer(offers, &verification) {
-        Some(benefit) => Outcome::Unlocked(verification, benefit),
-        None => Outcome::NoOffer(verification),
-    })
+    Ok(Some((verification, facts)))
+}
+
+/// The reason to show when no offer is eligible: the most specific one among the offers for
+/// the shopper's groups.
+pub fn why_none(evaluation: &Evaluation<'_>) -> NoBenefit {
+    let reasons = evaluation
+        .ineligible
+        .iter()
+        .map(|(_, why)| why)
+        .filter(|why| **why != Ineligible::NotForGroup);
+    let mut best = NoBenefit::NoOfferForGroup;
+    for why in reasons {
+        let candidate = match why {
+            Ineligible::Ended(t) => NoBenefit::Ended(*t),
+            Ineligible::NotStarted(t) => NoBenefit::NotStarted(*t),
+            _ => NoBenefit::NotEligible,
+        };
+        best = match (best, candidate) {
+            (NoBenefit::NoOfferForGroup, c) => c,
+            (NoBenefit::NotEligible, c @ (NoBenefit::Ended(_) | NoBenefit::NotStarted(_))) => c,
+            (b, _) => b,
+        };
+    }
+    best
+}
+
+/// Selects and claims: tries the eligible offers in order until one can be claimed.
+pub async fn unlock(
+    db: &SqlitePool,
+    rules: &Rules,
+    verification: Verification,
+    facts: &Facts,
+    now: i64,
+) -> Result<Outcome, sqlx::Error> {
+    let evaluation = evaluate(rules, facts, now);
+    let mut first_failure = None;
+    for offer in &evaluation.eligible {
+        let claim = rewards::claim(db, offer, &verification.person_key, now).await?;
+        let failure = match claim {
+            Claim::Issued { code, reused } => {
+                tracing::info!(offer = %offer.id, reused, "benefit unlocked");
+                rewards::check_low(db, rules, offer).await;
+                let benefit = Benefit::new(offer, &rules.currency, code);
+                return Ok(Outcome::Unlocked(verification, benefit));
+            }
+            Claim::RanOut => NoBenefit::RanOut,
+            Claim::LimitReached { until } => NoBenefit::LimitReached(until),
+            Claim::CapReached => NoBenefit::CapReached,
+        };
+        tracing::info!(offer = %offer.id, reason = ?failure, "offer not available, trying the next");
+        first_failure.get_or_insert(failure);
+    }
+    let reason = first_failure.unwrap_or_else(|| why_none(&evaluation));
+    tracing::info!(reason = ?reason, "verified, no benefit");
+    Ok(Outcome::Verified(verification, reason))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::EXAMPLE_RULES;
-
-    fn run(body: &str) -> Result<Outcome, PayloadError> {
-        let offers = Offers::parse("rules.toml", EXAMPLE_RULES).unwrap();
-        let payload = Payload::parse(body.as_bytes()).unwrap();
-        evaluate(&payload, &offers, &PersonKeyer::new(b"k".to_vec()), 7)
-    }
+    use crate::rules::{VerifiedGroup, parse};
 
     #[test]
-    fn veteran_unlocks_the_military_offer_keyed_without_the_uuid() {
-        let out = run(r#"{"attributes":[{"handle":"uuid","value":"abc123"}],
-                "status":[{"group":"military","subgroups":["Veteran"],"verified":true}]}"#)
-        .unwrap();
-        let Outcome::Unlocked(v, b) = out else {
-            panic!("{out:?}")
-        };
-        assert_eq!(b.code, "SALUTE15");
-        assert_eq!(v.groups[0].subgroups, ["Veteran"]);
-        assert_eq!(v.verified_at, 7);
-        assert_ne!(v.person_key, "abc123");
-        assert_eq!(v.person_key, PersonKeyer::new(b"k".to_vec()).key("abc123"));
+    fn person_keys_are_keyed_and_stable() {
+        let k = PersonKeyer::new(b"k".to_vec());
+        assert_eq!(k.key("abc123"), k.key("abc123"));
+        assert_ne!(k.key("abc123"), "abc123");
         assert_ne!(
-            v.person_key,
+            k.key("abc123"),
             PersonKeyer::new(b"other".to_vec()).key("abc123")
         );
     }
 
     #[test]
-    fn unverified_shapes_unlock_nothing() {
+    fn reading_payloads() {
+        let k = PersonKeyer::new(b"k".to_vec());
+        let p = Payload::parse(
+            br#"{"attributes":[{"handle":"uuid","value":"abc"}],
+                 "status":[{"group":"military","subgroups":["Veteran"],"verified":true}]}"#,
+        )
+        .unwrap();
+        let (v, f) = read(&p, &k, 7).unwrap().unwrap();
+        assert_eq!(v.groups[0].subgroups, ["Veteran"]);
         assert_eq!(
-            run(r#"{"status":[{"group":"military","subgroups":[],"verified":false}]}"#),
-            Ok(Outcome::NotVerified)
+            (v.verified_at, v.person_key.as_str()),
+            (7, k.key("abc").as_str())
         );
-        assert_eq!(run(r#"{"status":[]}"#), Ok(Outcome::NotVerified));
+        assert_eq!(f.attributes["uuid"], ["abc"]);
+        for body in [
+            &br#"{"status":[{"group":"military","verified":false}]}"#[..],
+            br#"{"status":[]}"#,
+        ] {
+            assert_eq!(read(&Payload::parse(body).unwrap(), &k, 7), Ok(None));
+        }
+        let no_uuid =
+            Payload::parse(br#"{"status":[{"group":"military","verified":true}]}"#).unwrap();
+        assert_eq!(read(&no_uuid, &k, 7), Err(PayloadError::MissingUuid));
     }
 
     #[test]
-    fn other_group_is_verified_without_offer_and_uuid_is_required() {
-        let seed = include_str!("../tests/fixtures/attributes-seed.json");
-        assert!(matches!(run(seed), Ok(Outcome::NoOffer(_))));
+    fn the_most_specific_reason_wins() {
+        let rules = parse(
+            "r.toml",
+            r#"
+[[offers]]
+id = "vets"
+title = "Vets"
+groups = ["military"]
+subgroups = ["Veteran"]
+percent = 20
+code = "V"
+
+[[offers]]
+id = "old"
+title = "Old"
+groups = ["military"]
+percent = 10
+code = "O"
+ends = 2020-01-01
+
+[[offers]]
+id = "students"
+title = "Students"
+groups = ["student"]
+percent = 10
+code = "S"
+"#,
+            None,
+        )
+        .unwrap()
+        .rules;
+        let facts = |group: &str, sub: &str| Facts {
+            groups: vec![VerifiedGroup {
+                group: group.into(),
+                subgroups: vec![sub.into()],
+            }],
+            attributes: Default::default(),
+        };
+        let now = 1_790_000_000;
         assert_eq!(
-            run(r#"{"status":[{"group":"military","verified":true}]}"#),
-            Err(PayloadError::MissingUuid)
+            why_none(&evaluate(&rules, &facts("military", "Service Member"), now)),
+            NoBenefit::Ended(1_577_923_199)
+        );
+        assert_eq!(
+            why_none(&evaluate(&rules, &facts("alumni", ""), now)),
+            NoBenefit::NoOfferForGroup
+        );
+        assert_eq!(
+            why_none(&evaluate(
+                &rules,
+                &facts("military", "Service Member"),
+                1_500_000_000
+            )),
+            NoBenefit::NotEligible
         );
     }
 }

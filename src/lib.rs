@@ -3,11 +3,13 @@
 //! `App::build(config)` wires everything; `main.rs` and the integration tests both use it.
 
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod flow;
 pub mod idme;
+pub mod rewards;
 pub mod rules;
 pub mod sandbox;
 pub mod session;

@@ -8,20 +8,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         None | Some("serve") => serve(),
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Some(other) => {
-            eprintln!("perkgate: unknown command {other:?}\n\n{USAGE}");
-            ExitCode::from(2)
-        }
+        Some(_) => perkgate::cli::run(&args),
     }
 }
-
-const USAGE: &str = "usage: perkgate [serve]\n\n\
-Configuration comes from PERKGATE_* environment variables and an optional perkgate.toml;\n\
-see the README for the table.";
 
 fn serve() -> ExitCode {
     let config = match Config::from_env() {

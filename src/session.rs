@@ -11,6 +11,7 @@ use tower_sessions::Session;
 
 use crate::db::now;
 use crate::error::AppError;
+use crate::flow::NoBenefit;
 use crate::rules::{Benefit, Verification};
 
 const KEY: &str = "shopper";
@@ -37,8 +38,8 @@ impl Pending {
 pub enum Notice {
     /// ID.me answered, but did not confirm the group.
     NotVerified,
-    /// Verified, but this store has no offer for the shopper's group.
-    NoOffer,
+    /// Verified, but no benefit, for this reason.
+    NoBenefit(NoBenefit),
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -151,10 +152,18 @@ impl Shopper {
         Ok(())
     }
 
-    pub fn verify(&mut self, verification: Verification, benefit: Option<Benefit>) {
-        self.state.notice = benefit.is_none().then_some(Notice::NoOffer);
+    pub fn verify(&mut self, verification: Verification, result: Result<Benefit, NoBenefit>) {
         self.state.verification = Some(verification);
-        self.state.benefit = benefit;
+        match result {
+            Ok(benefit) => {
+                self.state.benefit = Some(benefit);
+                self.state.notice = None;
+            }
+            Err(reason) => {
+                self.state.benefit = None;
+                self.state.notice = Some(Notice::NoBenefit(reason));
+            }
+        }
     }
 
     pub fn notify(&mut self, notice: Notice) {

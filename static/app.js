@@ -25,3 +25,17 @@ window.addEventListener("pageshow", function (event) {
     window.location.reload();
   }
 });
+
+// "Copy code": shown only where the clipboard API exists; without it the code is selectable.
+document.querySelectorAll("button[data-copy-target]").forEach(function (button) {
+  if (!navigator.clipboard) {
+    return;
+  }
+  button.hidden = false;
+  button.addEventListener("click", function () {
+    var target = document.getElementById(button.dataset.copyTarget);
+    navigator.clipboard.writeText(target.textContent.trim()).then(function () {
+      button.textContent = "Copied";
+    });
+  });
+});

@@ -119,7 +119,7 @@ async fn scenario(client: &Client, app: &TestApp, manifest: &Path) -> Result<(),
     client
         .wait()
         .at_most(PAGE_LIMIT)
-        .for_element(Locator::Css("[data-testid=persona-veteran]"))
+        .for_element(Locator::Css("[data-testid=persona-service_member]"))
         .await?
         .click()
         .await?;
@@ -219,7 +219,7 @@ async fn scenario(client: &Client, app: &TestApp, manifest: &Path) -> Result<(),
     let persona = client
         .wait()
         .at_most(PAGE_LIMIT)
-        .for_element(Locator::Css("[data-testid=persona-veteran]"))
+        .for_element(Locator::Css("[data-testid=persona-service_member]"))
         .await?;
     eprintln!(
         "double click: the sandbox's authorize page was requested {} time(s)",

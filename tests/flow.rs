@@ -6,7 +6,7 @@ mod common;
 use common::*;
 
 #[tokio::test]
-async fn veteran_unlocks_the_military_discount_and_reads_never_call_idme_again() {
+async fn a_service_member_unlocks_the_military_discount_and_reads_never_call_idme_again() {
     let app = spawn_app().await;
     let client = browser();
 
@@ -16,7 +16,7 @@ async fn veteran_unlocks_the_military_discount_and_reads_never_call_idme_again()
     assert!(page.contains("Sandbox: simulated verification, not ID.me"));
     assert!(page.contains("What is ID.me?"));
 
-    let res = verify_as(&client, &app, "military", "veteran").await;
+    let res = verify_as(&client, &app, "military", "service_member").await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/");
     assert_eq!((app.token_calls(), app.attributes_calls()), (1, 1));
@@ -25,7 +25,7 @@ async fn veteran_unlocks_the_military_discount_and_reads_never_call_idme_again()
         let (status, page) = home(&client, &app).await;
         assert_eq!(status, 200);
         assert_verified(&page, "SALUTE15");
-        assert!(page.contains("military (Veteran)"));
+        assert!(page.contains("military (Service Member)"));
     }
     // A "new tab" is the same cookie jar.
     let json: serde_json::Value = client
@@ -38,8 +38,8 @@ async fn veteran_unlocks_the_military_discount_and_reads_never_call_idme_again()
         .unwrap();
     assert_eq!(json["verified"], true);
     assert_eq!(json["benefit"]["code"], "SALUTE15");
-    assert_eq!(json["benefit"]["percent"], 15);
-    assert_eq!(json["groups"][0]["subgroups"][0], "Veteran");
+    assert_eq!(json["benefit"]["discount"]["percent"], 15);
+    assert_eq!(json["groups"][0]["subgroups"][0], "Service Member");
     assert_eq!((app.token_calls(), app.attributes_calls()), (1, 1));
 }
 
@@ -84,7 +84,7 @@ async fn replayed_callback_of_a_verified_session_goes_home_without_calling_idme(
     let app = spawn_app().await;
     let client = browser();
     let authorize = start_verify(&client, &app, "military").await;
-    let callback = sandbox_pick(&client, &authorize, "veteran").await;
+    let callback = sandbox_pick(&client, &authorize, "service_member").await;
     assert_eq!(client.get(&callback).send().await.unwrap().status(), 303);
     for _ in 0..3 {
         let res = client.get(&callback).send().await.unwrap();
@@ -118,10 +118,10 @@ async fn double_submit_makes_one_flow_and_verify_after_unlock_calls_nothing() {
         authorize.push(location(&res));
     }
     // The browser follows the last one.
-    let callback = sandbox_pick(&client, &authorize[1], "veteran").await;
+    let callback = sandbox_pick(&client, &authorize[1], "service_member").await;
     assert_eq!(client.get(&callback).send().await.unwrap().status(), 303);
     // The first authorization, completed late (another tab), unlocks nothing new.
-    let late = sandbox_pick(&client, &authorize[0], "veteran").await;
+    let late = sandbox_pick(&client, &authorize[0], "service_member").await;
     let res = client.get(&late).send().await.unwrap();
     assert_eq!(
         (res.status().as_u16(), location(&res)),
@@ -151,7 +151,7 @@ async fn identical_callbacks_at_the_same_moment_make_one_exchange_and_end_verifi
     for round in 0..8u64 {
         let client = browser();
         let authorize = start_verify(&client, &app, "military").await;
-        let callback = sandbox_pick(&client, &authorize, "veteran").await;
+        let callback = sandbox_pick(&client, &authorize, "service_member").await;
         let (a, b, c) = tokio::join!(
             client.get(&callback).send(),
             client.get(&callback).send(),
@@ -183,7 +183,7 @@ async fn forged_missing_and_reused_states_are_refused_before_any_call() {
     let app = spawn_app().await;
     let client = browser();
     let authorize = start_verify(&client, &app, "military").await;
-    let callback = sandbox_pick(&client, &authorize, "veteran").await;
+    let callback = sandbox_pick(&client, &authorize, "service_member").await;
     let code = query_param(&callback, "code").unwrap();
 
     let forged = perkgate::session::random_token();
@@ -239,7 +239,7 @@ async fn an_expired_authorization_is_refused_without_a_call() {
     let app = spawn_with(Options::default().var("PERKGATE_AUTH_TIMEOUT_SECS", "1")).await;
     let client = browser();
     let authorize = start_verify(&client, &app, "military").await;
-    let callback = sandbox_pick(&client, &authorize, "veteran").await;
+    let callback = sandbox_pick(&client, &authorize, "service_member").await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let res = client.get(&callback).send().await.unwrap();
     assert_eq!(res.status(), 400);
@@ -303,7 +303,7 @@ async fn two_tabs_each_keep_their_own_pending_authorization() {
     let cb2 = sandbox_pick(&client, &tab2, "teacher").await;
     assert_eq!(client.get(&cb1).send().await.unwrap().status(), 303);
     assert_eq!(client.get(&cb2).send().await.unwrap().status(), 303);
-    assert_verified(&home(&client, &app).await.1, "TEACH10");
+    assert_verified(&home(&client, &app).await.1, "TEACH-");
 }
 
 #[tokio::test]
@@ -312,7 +312,7 @@ async fn the_session_id_rotates_on_verification_and_the_old_one_is_worthless() {
     let client = browser();
     let first = client.get(app.url("/")).send().await.unwrap();
     let before = session_cookie(&first).expect("a session cookie on the first visit");
-    let res = verify_as(&client, &app, "military", "veteran").await;
+    let res = verify_as(&client, &app, "military", "service_member").await;
     let after = session_cookie(&res).expect("a new cookie on verification");
     assert_ne!(before, after);
     // The pre-verification id (say, a fixated one) shows nothing.
@@ -420,7 +420,7 @@ async fn the_sandbox_refuses_to_start_behind_https_unless_allowed() {
 async fn jsonp_is_served_for_safe_names_and_refused_otherwise() {
     let app = spawn_app().await;
     let client = browser();
-    verify_as(&client, &app, "military", "veteran").await;
+    verify_as(&client, &app, "military", "service_member").await;
     let res = client
         .get(app.url("/api/v1/benefit?callback=shop.onBenefit_1"))
         .send()
@@ -510,7 +510,7 @@ async fn an_unknown_group_is_not_found() {
     let app = spawn_app().await;
     let client = browser();
     let csrf = hidden(&home(&client, &app).await.1, "csrf");
-    for group in ["alumni", "mil.itary", "military%20student", "MILITARY"] {
+    for group in ["government", "mil.itary", "military%20student", "MILITARY"] {
         let res = client
             .post(app.url(&format!("/verify/{group}")))
             .form(&[("csrf", csrf.as_str())])
@@ -525,7 +525,7 @@ async fn an_unknown_group_is_not_found() {
 async fn reset_forgets_the_verification_under_a_new_session_id() {
     let app = spawn_app().await;
     let client = browser();
-    verify_as(&client, &app, "military", "veteran").await;
+    verify_as(&client, &app, "military", "service_member").await;
     let (_, page) = home(&client, &app).await;
     let csrf = hidden(&page, "csrf");
     let res = client
@@ -549,7 +549,7 @@ async fn a_prefetch_of_the_callback_consumes_nothing() {
     let app = spawn_app().await;
     let client = browser();
     let authorize = start_verify(&client, &app, "military").await;
-    let callback = sandbox_pick(&client, &authorize, "veteran").await;
+    let callback = sandbox_pick(&client, &authorize, "service_member").await;
     let res = client
         .get(&callback)
         .header("sec-purpose", "prefetch")
@@ -567,7 +567,7 @@ async fn pages_carry_security_headers_and_no_store() {
     let app = spawn_app().await;
     let client = browser();
     let authorize = start_verify(&client, &app, "military").await;
-    let callback = sandbox_pick(&client, &authorize, "veteran").await;
+    let callback = sandbox_pick(&client, &authorize, "service_member").await;
     for path in [
         "/",
         "/api/v1/benefit",
@@ -640,7 +640,7 @@ async fn health_and_readiness() {
     let json: serde_json::Value = res.json().await.unwrap();
     assert_eq!(json["status"], "ready");
     assert_eq!(json["database"], "ok");
-    assert_eq!(json["rules"]["offers"], 5);
+    assert_eq!(json["rules"]["offers"], 7);
 }
 
 #[tokio::test]
@@ -669,7 +669,7 @@ async fn the_sandbox_checks_what_idme_checks() {
     );
 
     // The token endpoint wants the client secret, the verifier and the code once.
-    let callback = sandbox_pick(&client, &authorize, "veteran").await;
+    let callback = sandbox_pick(&client, &authorize, "service_member").await;
     let code = query_param(&callback, "code").unwrap();
     let token_url = app.url("/sandbox/idme/oauth/token");
     let res = client

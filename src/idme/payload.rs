@@ -117,6 +117,31 @@ impl Payload {
         }
     }
 
+    /// Every attribute's values as text (arrays flattened, nulls dropped), for offer
+    /// conditions. Transient: never stored or logged.
+    pub fn attribute_values(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        let mut out = std::collections::BTreeMap::new();
+        for a in &self.attributes {
+            let items = match &a.value {
+                Value::Array(items) => items.iter().collect(),
+                other => vec![other],
+            };
+            let values: Vec<String> = items
+                .into_iter()
+                .filter_map(|v| match v {
+                    Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+                    Value::Number(n) => Some(n.to_string()),
+                    Value::Bool(b) => Some(b.to_string()),
+                    _ => None,
+                })
+                .collect();
+            if !values.is_empty() {
+                out.insert(a.handle.clone(), values);
+            }
+        }
+        out
+    }
+
     /// ID.me's stable account identifier.
     pub fn uuid(&self) -> Option<String> {
         self.attribute("uuid")

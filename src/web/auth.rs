@@ -50,7 +50,11 @@ async fn start(
     let mut shopper = state.shopper(session).await?;
     shopper.check_csrf(&csrf_field(form))?;
     // Only groups with an offer: the path segment becomes the scope, so it must be one of ours.
-    if !state.offers.has_group(&group) {
+    if !state
+        .rules()
+        .active_groups(db::now())
+        .contains(&group.as_str())
+    {
         return Err(AppError::NotFound);
     }
     if shopper.state.benefit.is_some() {
@@ -192,25 +196,29 @@ async fn finish(
     }
 
     let payload = state.idme.verify(code, &pending.pkce_verifier).await?;
-    let outcome = flow::evaluate(&payload, &state.offers, &state.keyer, db::now())
+    let now = db::now();
+    let read = flow::read(&payload, &state.keyer, now)
         .map_err(|e| AppError::Provider(IdmeError::Payload(e)))?;
+    // The payload (names, email, uuid) goes no further than this function.
     drop(payload);
 
-    let verified = match outcome {
-        Outcome::Unlocked(verification, benefit) => {
-            db::record_unlock(&state.db, &benefit.offer_id, &benefit.group).await?;
-            tracing::info!(offer = %benefit.offer_id, group = %benefit.group, "benefit unlocked");
+    let verified = match read {
+        Some((verification, facts)) => {
+            let rules = state.rules();
+            let outcome = flow::unlock(&state.db, &rules, verification, &facts, now).await?;
             shopper.rotate().await?;
-            shopper.verify(verification, Some(benefit));
+            match outcome {
+                Outcome::Unlocked(verification, benefit) => {
+                    shopper.verify(verification, Ok(benefit))
+                }
+                Outcome::Verified(verification, reason) => {
+                    shopper.verify(verification, Err(reason))
+                }
+                Outcome::NotVerified => {}
+            }
             true
         }
-        Outcome::NoOffer(verification) => {
-            tracing::info!(group = %pending.group, "verified, no offer for the group");
-            shopper.rotate().await?;
-            shopper.verify(verification, None);
-            true
-        }
-        Outcome::NotVerified => {
+        None => {
             tracing::info!(group = %pending.group, "ID.me did not confirm the group");
             shopper.notify(Notice::NotVerified);
             false

@@ -25,6 +25,8 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<serde_json::V
         }
     };
     let ready = database == "ok";
+    let rules = state.rules();
+    let rejected = state.rules.rejected();
     (
         if ready {
             StatusCode::OK
@@ -34,7 +36,13 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<serde_json::V
         Json(json!({
             "status": if ready { "ready" } else { "unavailable" },
             "database": database,
-            "rules": { "offers": state.offers.iter().count() },
+            "rules": {
+                "source": state.rules.source.name(),
+                "offers": rules.offers.len(),
+                "active_offers": rules.active(crate::db::now()).count(),
+                // A rejected reload keeps the previous rules; the errors show here until fixed.
+                "reload_errors": rejected,
+            },
             "idme": if state.sandbox.is_some() { "sandbox" } else { "configured" },
         })),
     )

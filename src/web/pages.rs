@@ -23,11 +23,14 @@ pub struct ErrorView<'a> {
 
 pub struct OfferView<'a> {
     pub id: &'a str,
-    pub group: &'a str,
     pub title: &'a str,
     pub description: Option<&'a str>,
-    /// One verify button per group, on its first offer.
-    pub first_of_group: bool,
+    /// "20% off, up to $100.00".
+    pub summary: String,
+    /// The offer's last day, if it ends.
+    pub until: Option<String>,
+    /// Groups whose verify button sits on this offer.
+    pub buttons: Vec<&'a str>,
 }
 
 #[derive(Template)]
@@ -36,9 +39,10 @@ pub struct StorefrontView<'a> {
     pub sandbox: bool,
     pub offers: Vec<OfferView<'a>>,
     pub benefit: Option<&'a Benefit>,
+    pub benefit_until: Option<String>,
     /// "military (Veteran)", empty when not verified.
     pub verified_as: String,
-    pub notice: Option<&'static str>,
+    pub notice: Option<String>,
     pub show_verify: bool,
     pub csrf: &'a str,
 }

@@ -1,4 +1,4 @@
-//! `GET /`: the demo store with its offers, the unlocked benefit, or a message.
+//! `GET /`: the demo store with its running offers, the unlocked benefit, or why none applies.
 
 use axum::Router;
 use axum::extract::State;
@@ -8,8 +8,10 @@ use tower_sessions::Session;
 
 use super::pages::{OfferView, StorefrontView, html};
 use crate::app::AppState;
+use crate::db;
 use crate::error::AppError;
-use crate::rules::Verification;
+use crate::flow::NoBenefit;
+use crate::rules::{Verification, date};
 use crate::session::Notice;
 
 pub fn router() -> Router<AppState> {
@@ -22,19 +24,27 @@ async fn show(State(state): State<AppState>, session: Session) -> Result<Html<St
     if notice.is_some() {
         shopper.save().await?;
     }
-    let mut seen: Vec<&str> = Vec::new();
-    let offers = state
-        .offers
-        .iter()
+    let rules = state.rules();
+    let now = db::now();
+    let mut shown: Vec<&str> = Vec::new();
+    let offers = rules
+        .active(now)
         .map(|o| {
-            let first_of_group = !seen.contains(&o.group.as_str());
-            seen.push(&o.group);
+            // One verify button per group, on the first offer that names it.
+            let buttons: Vec<&str> = o
+                .groups
+                .iter()
+                .map(String::as_str)
+                .filter(|g| !shown.contains(g))
+                .collect();
+            shown.extend(&buttons);
             OfferView {
                 id: &o.id,
-                group: &o.group,
                 title: &o.title,
                 description: o.description.as_deref(),
-                first_of_group,
+                summary: o.discount.describe(&rules.currency),
+                until: o.ends.map(date),
+                buttons,
             }
         })
         .collect();
@@ -43,6 +53,7 @@ async fn show(State(state): State<AppState>, session: Session) -> Result<Html<St
         sandbox: state.sandbox.is_some(),
         offers,
         benefit: s.benefit.as_ref(),
+        benefit_until: s.benefit.as_ref().and_then(|b| b.ends).map(date),
         verified_as: s.verification.as_ref().map(verified_as).unwrap_or_default(),
         notice: notice.map(message),
         show_verify: s.benefit.is_none(),
@@ -65,14 +76,39 @@ pub fn verified_as(v: &Verification) -> String {
         .join("; ")
 }
 
-fn message(notice: Notice) -> &'static str {
+/// The shopper's own outcome in words; never anything about other shoppers.
+pub fn message(notice: Notice) -> String {
     match notice {
-        Notice::NotVerified => {
-            "ID.me could not confirm your status, so no discount was unlocked. \
+        Notice::NotVerified => "ID.me could not confirm your status, so no discount was unlocked. \
              If you think this is wrong, verify again or check your status at ID.me."
-        }
-        Notice::NoOffer => {
-            "You are verified, but this store has no offer for your group right now."
-        }
+            .to_owned(),
+        Notice::NoBenefit(reason) => match reason {
+            NoBenefit::NoOfferForGroup => {
+                "You are verified, but this store has no offer for your group right now.".to_owned()
+            }
+            NoBenefit::NotEligible => {
+                "You are verified, but the offers for your group are limited \
+                 to statuses or details your verification does not include."
+                    .to_owned()
+            }
+            NoBenefit::NotStarted(t) => format!(
+                "You are verified. The offer for your group starts on {}: come back then.",
+                date(t)
+            ),
+            NoBenefit::Ended(t) => format!(
+                "You are verified, but the offer for your group ended on {}.",
+                date(t)
+            ),
+            NoBenefit::RanOut => {
+                "You are verified, but the codes for this offer have run out.".to_owned()
+            }
+            NoBenefit::LimitReached(t) => format!(
+                "You are verified and have already used this offer. You can claim it again from {}.",
+                date(t)
+            ),
+            NoBenefit::CapReached => {
+                "You are verified, but this offer has been fully claimed.".to_owned()
+            }
+        },
     }
 }

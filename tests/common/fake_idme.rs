@@ -33,7 +33,7 @@ pub const VETERAN: &str = r#"{"attributes":[
     {"handle":"lname","name":"Last Name","value":"Nader"},
     {"handle":"email","name":"Email","value":"sunny.nader@id.me"},
     {"handle":"uuid","name":"Unique Identifier","value":"d733a89e2e634f04ac2fe66c97f71612"}],
-  "status":[{"group":"military","subgroups":["Veteran"],"verified":true}]}"#;
+  "status":[{"group":"military","subgroups":["Service Member"],"verified":true}]}"#;
 
 pub struct FakeIdme {
     pub addr: SocketAddr,

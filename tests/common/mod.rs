@@ -30,11 +30,17 @@ pub struct Options {
     pub vars: Vec<(String, String)>,
     /// Reuse another app's folder (same SQLite file): a restart.
     pub dir: Option<Arc<tempfile::TempDir>>,
+    /// Rules file contents, written to the app's folder as `rules.toml`.
+    pub rules: Option<String>,
 }
 
 impl Options {
     pub fn var(mut self, k: &str, v: &str) -> Self {
         self.vars.push((k.to_owned(), v.to_owned()));
+        self
+    }
+    pub fn rules(mut self, text: &str) -> Self {
+        self.rules = Some(text.to_owned());
         self
     }
     pub fn idme(self, url: &str) -> Self {
@@ -55,7 +61,13 @@ pub async fn spawn_with(options: Options) -> TestApp {
     let db_url = format!("sqlite://{}", dir.path().join("data/perkgate.db").display());
     let empty_config = dir.path().join("perkgate.toml");
     std::fs::write(&empty_config, "").expect("write empty config");
-    let mut vars = vec![
+    let mut vars = Vec::new();
+    if let Some(rules) = &options.rules {
+        let path = dir.path().join("rules.toml");
+        std::fs::write(&path, rules).expect("write rules");
+        vars.push(("PERKGATE_RULES".to_owned(), path.display().to_string()));
+    }
+    vars.extend([
         ("PERKGATE_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
         ("PERKGATE_DATABASE_URL".to_owned(), db_url.clone()),
         (
@@ -67,7 +79,8 @@ pub async fn spawn_with(options: Options) -> TestApp {
             "PERKGATE_IDME_CONNECT_TIMEOUT_MS".to_owned(),
             "1000".to_owned(),
         ),
-    ];
+        ("PERKGATE_RULES_POLL_MS".to_owned(), "100".to_owned()),
+    ]);
     vars.extend(options.vars);
     let config = Config::from_vars(vars).expect("test config");
     let app = App::build(config).await.expect("app starts");
@@ -112,6 +125,17 @@ impl TestApp {
 
     pub fn token_calls(&self) -> u64 {
         self.calls.as_ref().map_or(0, |c| c.token())
+    }
+
+    /// A second connection to the app's database, as an operator's command would open.
+    pub async fn db(&self) -> sqlx::SqlitePool {
+        perkgate::db::connect(&self.db_url)
+            .await
+            .expect("open the app's database")
+    }
+
+    pub fn rules_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("rules.toml")
     }
 
     pub fn attributes_calls(&self) -> u64 {

@@ -1,0 +1,335 @@
+//! The command line besides `serve`: checking and explaining rules, managing code pools.
+//! Each command returns its exit status; output goes to stdout, problems to stderr.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::idme::Payload;
+use crate::rules::{CodeSource, Facts, Rules, date, evaluate, parse};
+use crate::{Config, db, rewards};
+
+pub const USAGE: &str = "\
+usage:
+  perkgate [serve]                                  run the service
+  perkgate rules check FILE                         validate a rules file; lists every problem
+  perkgate rules eval FILE ATTRIBUTES.json [--at TIME]
+                                                    which offer applies to these ID.me attributes, and why not the others
+  perkgate codes import POOL FILE.csv               add single-use codes to a pool (duplicates skipped)
+  perkgate codes status                             codes left per pool, unlocks per offer
+  perkgate codes redeemed FILE.csv                  mark codes as used at checkout
+
+Configuration comes from PERKGATE_* environment variables and an optional perkgate.toml;
+see the README for the table. TIME is 2026-12-31 or 2026-12-31T12:00:00Z.";
+
+pub fn run(args: &[String]) -> ExitCode {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["rules", "check", file] => rules_check(file),
+        ["rules", "eval", file, attributes] => rules_eval(file, attributes, None),
+        ["rules", "eval", file, attributes, "--at", at] => rules_eval(file, attributes, Some(at)),
+        ["codes", "import", pool, file] => with_db(|db, rules| {
+            Box::pin(codes_import(db, rules, pool.to_string(), file.to_string()))
+        }),
+        ["codes", "status"] => with_db(|db, rules| Box::pin(codes_status(db, rules))),
+        ["codes", "redeemed", file] => {
+            with_db(|db, _| Box::pin(codes_redeemed(db, file.to_string())))
+        }
+        ["-h" | "--help" | "help"] => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("perkgate: unrecognised command\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load_rules(file: &str) -> Result<(Rules, Vec<String>), Vec<String>> {
+    let text =
+        std::fs::read_to_string(file).map_err(|e| vec![format!("{file}: cannot read: {e}")])?;
+    let loaded = parse(file, &text, Path::new(file).parent())
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    Ok((
+        loaded.rules,
+        loaded.warnings.iter().map(ToString::to_string).collect(),
+    ))
+}
+
+fn rules_check(file: &str) -> ExitCode {
+    match load_rules(file) {
+        Ok((rules, warnings)) => {
+            for w in &warnings {
+                println!("warning: {w}");
+            }
+            let pools = rules.pools.len();
+            println!("{file}: OK, {} offers, {pools} pools", rules.offers.len());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!("{file}: {} error(s)", errors.len());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_time(s: &str) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return Some(t.unix_timestamp());
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, &format)
+        .ok()
+        .map(|d| d.midnight().assume_utc().unix_timestamp())
+}
+
+fn rules_eval(file: &str, attributes: &str, at: Option<&str>) -> ExitCode {
+    let rules = match load_rules(file) {
+        Ok((rules, _)) => rules,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let at = match at.map(parse_time) {
+        None => db::now(),
+        Some(Some(t)) => t,
+        Some(None) => {
+            eprintln!("perkgate: --at: expected 2026-12-31 or 2026-12-31T12:00:00Z");
+            return ExitCode::from(2);
+        }
+    };
+    let payload = match std::fs::read(attributes)
+        .map_err(|e| e.to_string())
+        .and_then(|b| Payload::parse(&b).map_err(|e| e.to_string()))
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{attributes}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print!("{}", explain(&rules, &Facts::from_payload(&payload), at));
+    ExitCode::SUCCESS
+}
+
+/// The text of `rules eval`: the offer that applies and, for every other offer, why not.
+pub fn explain(rules: &Rules, facts: &Facts, at: i64) -> String {
+    let mut out = String::new();
+    let groups: Vec<String> = facts
+        .groups
+        .iter()
+        .map(|g| {
+            if g.subgroups.is_empty() {
+                g.group.clone()
+            } else {
+                format!("{} ({})", g.group, g.subgroups.join(", "))
+            }
+        })
+        .collect();
+    out.push_str(&format!(
+        "at {}: verified groups: {}\n",
+        date(at),
+        if groups.is_empty() {
+            "none".to_owned()
+        } else {
+            groups.join("; ")
+        }
+    ));
+    let evaluation = evaluate(rules, facts, at);
+    let describe = |o: &crate::rules::Offer| {
+        let code = match &o.code {
+            CodeSource::Static(c) => format!("code {c}"),
+            CodeSource::Pool(p) => format!("a code from pool {p}"),
+            CodeSource::Generated { prefix, length } => {
+                format!("a generated code {prefix}+{length}")
+            }
+            CodeSource::None => "no code".to_owned(),
+        };
+        format!(
+            "{} \"{}\": {}, {code} (priority {}, worth {} on the reference order)",
+            o.id,
+            o.title,
+            o.discount.describe(&rules.currency),
+            o.priority,
+            o.discount.value(&rules.value).display(&rules.currency)
+        )
+    };
+    match evaluation.eligible.first() {
+        Some(first) => out.push_str(&format!("applies: {}\n", describe(first))),
+        None => out.push_str("applies: nothing\n"),
+    }
+    for o in evaluation.eligible.iter().skip(1) {
+        out.push_str(&format!(
+            "  {}: eligible, ranked lower (priority {}, worth {}); tried next if the one above cannot be claimed\n",
+            o.id,
+            o.priority,
+            o.discount.value(&rules.value).display(&rules.currency)
+        ));
+    }
+    for (o, why) in &evaluation.ineligible {
+        out.push_str(&format!("  {}: {why}\n", o.id));
+    }
+    out.push_str(
+        "(pool codes, per-person limits and total caps are checked when the offer is claimed)\n",
+    );
+    out
+}
+
+type DbFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ExitCode> + 'a>>;
+
+/// Opens the configured database (and the configured rules, for pool names) and runs `f`.
+fn with_db(f: impl for<'a> FnOnce(&'a sqlx::SqlitePool, &'a Rules) -> DbFuture<'a>) -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("perkgate: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rules = match crate::rules::watch::load(&config.rules, config.rules_explicit) {
+        Ok((_, loaded)) => loaded.rules,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("perkgate: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match db::connect(&config.database_url).await {
+            Ok(pool) => f(&pool, &rules).await,
+            Err(e) => {
+                eprintln!("perkgate: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn codes_import(
+    db: &sqlx::SqlitePool,
+    rules: &Rules,
+    pool: String,
+    file: String,
+) -> ExitCode {
+    if !rules.pools.contains_key(&pool) {
+        eprintln!(
+            "warning: no pool {pool:?} in the rules; declare [pools.{pool}] for an offer to use these codes"
+        );
+    }
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{file}: cannot read: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let parsed = rewards::parse_codes(&text);
+    if !parsed.rejected.is_empty() {
+        for (line, why) in &parsed.rejected {
+            eprintln!("{file}:{line}: {why}");
+        }
+        eprintln!(
+            "{file}: {} malformed line(s); nothing imported",
+            parsed.rejected.len()
+        );
+        return ExitCode::FAILURE;
+    }
+    match rewards::import(db, &pool, &parsed.codes, db::now()).await {
+        Ok((added, skipped)) => {
+            let left = rewards::remaining(db, &pool).await.unwrap_or(0);
+            println!(
+                "{pool}: added {added}, skipped {skipped} duplicate(s); {left} code(s) available"
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("perkgate: import failed, nothing imported: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn codes_status(db: &sqlx::SqlitePool, rules: &Rules) -> ExitCode {
+    let pools = match rewards::pool_status(db).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("perkgate: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("pool                 remaining   issued  low at");
+    let mut names: Vec<&str> = rules.pools.keys().map(String::as_str).collect();
+    for p in &pools {
+        if !names.contains(&p.pool.as_str()) {
+            names.push(&p.pool);
+        }
+    }
+    for name in names {
+        let (remaining, issued) = pools
+            .iter()
+            .find(|p| p.pool == name)
+            .map_or((0, 0), |p| (p.remaining, p.issued));
+        let threshold = rules.pools.get(name).map(|p| p.low_threshold);
+        let flag = match threshold {
+            Some(t) if remaining <= t => "  LOW",
+            None => "  (not in the rules)",
+            _ => "",
+        };
+        println!(
+            "{name:<20} {remaining:>9} {issued:>8} {:>7}{flag}",
+            threshold.map_or("-".to_owned(), |t| t.to_string())
+        );
+    }
+    if let Ok(unlocks) = rewards::unlock_counts(db).await {
+        println!("\noffer                  claimed  re-shown");
+        for (offer, claimed, reshown) in unlocks {
+            println!("{offer:<22} {claimed:>8} {reshown:>9}");
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+async fn codes_redeemed(db: &sqlx::SqlitePool, file: String) -> ExitCode {
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{file}: cannot read: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let parsed = rewards::parse_codes(&text);
+    for (line, why) in &parsed.rejected {
+        eprintln!("{file}:{line}: {why}");
+    }
+    if !parsed.rejected.is_empty() {
+        return ExitCode::FAILURE;
+    }
+    match rewards::mark_redeemed(db, &parsed.codes, db::now()).await {
+        Ok(n) => {
+            println!("marked {n} claim(s) as redeemed");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("perkgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
