@@ -220,15 +220,7 @@ pub fn parse(file: &str, text: &str, base: Option<&Path>) -> Result<Loaded, Vec<
     let mut first_line: BTreeMap<String, usize> = BTreeMap::new();
     for raw_offer in raw.offers {
         let offer_span = raw_offer.span();
-        if let Some(offer) = offer(
-            &mut r,
-            raw_offer.into_inner(),
-            offer_span,
-            &pools,
-            &currency,
-        ) {
-            let line = line_col(text, 0).0;
-            let _ = line;
+        if let Some(offer) = offer(&mut r, raw_offer.into_inner(), offer_span, &pools) {
             if let Some(first) = first_line.get(&offer.0.id) {
                 let msg = format!(
                     "duplicate offer id {:?} (first used on line {first})",
@@ -682,7 +674,6 @@ fn offer(
     o: RawOffer,
     offer_span: std::ops::Range<usize>,
     pools: &BTreeMap<String, Pool>,
-    currency: &str,
 ) -> Option<(Offer, std::ops::Range<usize>)> {
     let errors_before = r.errors.len();
     let id = o.id.get_ref().clone();
@@ -795,7 +786,6 @@ fn offer(
         Some(c) => Some(*c.get_ref() as u64),
         None => None,
     };
-    let _ = currency;
     if r.errors.len() > errors_before {
         return None;
     }
