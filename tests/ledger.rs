@@ -1,0 +1,236 @@
+//! The ledger under concurrency, on a real SQLite file: pooled codes go out exactly once, and
+//! per-person limits hold when one person claims from several sessions at once.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use perkgate::rewards::{self, Claim};
+use perkgate::rules::{Offer, parse};
+
+const RULES: &str = r#"
+[pools.rush]
+low_threshold = 5
+
+[[offers]]
+id = "rush"
+title = "Rush"
+groups = ["military"]
+percent = 20
+code = { pool = "rush" }
+limit = { claims = 1, per_days = 30 }
+
+[[offers]]
+id = "twice"
+title = "Twice a year"
+groups = ["teacher"]
+percent = 10
+code = { prefix = "T-", length = 8 }
+limit = { claims = 2, per_days = 365 }
+
+[[offers]]
+id = "capped"
+title = "First ten"
+groups = ["nurse"]
+percent = 10
+code = "CARE"
+total_cap = 10
+"#;
+
+async fn setup() -> (tempfile::TempDir, sqlx::SqlitePool, perkgate::rules::Rules) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
+    let db = perkgate::db::connect(&url).await.unwrap();
+    let rules = parse("rules.toml", RULES, None).unwrap().rules;
+    (dir, db, rules)
+}
+
+fn offer<'a>(rules: &'a perkgate::rules::Rules, id: &str) -> &'a Offer {
+    rules.offer(id).unwrap()
+}
+
+const NOW: i64 = 1_790_000_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_parallel_claims_share_fifty_codes_exactly_once() {
+    let (_dir, db, rules) = setup().await;
+    let codes: Vec<String> = (0..50).map(|i| format!("RUSH-{i:03}")).collect();
+    assert_eq!(
+        rewards::import(&db, "rush", &codes, NOW).await.unwrap(),
+        (50, 0)
+    );
+
+    let offer = Arc::new(offer(&rules, "rush").clone());
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let (db, offer) = (db.clone(), offer.clone());
+            tokio::spawn(
+                async move { rewards::claim(&db, &offer, &format!("person-{i}"), NOW).await },
+            )
+        })
+        .collect();
+    let mut issued = Vec::new();
+    let mut ran_out = 0;
+    for t in tasks {
+        match t.await.unwrap().unwrap() {
+            Claim::Issued {
+                code: Some(code),
+                reused: false,
+            } => issued.push(code),
+            Claim::RanOut => ran_out += 1,
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    let elapsed = started.elapsed();
+    let distinct: BTreeSet<&String> = issued.iter().collect();
+    println!(
+        "200 parallel claims on a pool of 50: {} codes issued ({} distinct), {ran_out} ran out, in {elapsed:?}",
+        issued.len(),
+        distinct.len()
+    );
+    assert_eq!(issued.len(), 50);
+    assert_eq!(distinct.len(), 50, "no code handed out twice");
+    assert!(distinct.iter().all(|c| codes.contains(c)));
+    assert_eq!(ran_out, 150);
+    assert_eq!(rewards::remaining(&db, "rush").await.unwrap(), 0);
+    let claims: i64 = sqlx::query_scalar("SELECT count(*) FROM claims WHERE offer_id = 'rush'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(claims, 50, "a ran-out attempt leaves no claim behind");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_person_claiming_from_many_sessions_at_once_gets_one_code() {
+    let (_dir, db, rules) = setup().await;
+    let codes: Vec<String> = (0..10).map(|i| format!("RUSH-{i:03}")).collect();
+    rewards::import(&db, "rush", &codes, NOW).await.unwrap();
+    let offer = Arc::new(offer(&rules, "rush").clone());
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (db, offer) = (db.clone(), offer.clone());
+            tokio::spawn(async move { rewards::claim(&db, &offer, "same-person", NOW).await })
+        })
+        .collect();
+    let mut seen = BTreeSet::new();
+    let mut new_claims = 0;
+    for t in tasks {
+        match t.await.unwrap().unwrap() {
+            Claim::Issued {
+                code: Some(code),
+                reused,
+            } => {
+                seen.insert(code);
+                new_claims += usize::from(!reused);
+            }
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(seen.len(), 1, "every session shows the same code");
+    assert_eq!(new_claims, 1, "one claim; the others re-show it");
+    assert_eq!(rewards::remaining(&db, "rush").await.unwrap(), 9);
+}
+
+#[tokio::test]
+async fn a_limit_counts_redeemed_codes_and_reopens_after_its_period() {
+    let (_dir, db, rules) = setup().await;
+    let twice = offer(&rules, "twice");
+    let Claim::Issued {
+        code: Some(first),
+        reused: false,
+    } = rewards::claim(&db, twice, "p", NOW).await.unwrap()
+    else {
+        panic!("first claim")
+    };
+    assert!(first.starts_with("T-") && first.len() == 10, "{first}");
+    // Unused: shown again, not a second claim.
+    assert_eq!(
+        rewards::claim(&db, twice, "p", NOW + 10).await.unwrap(),
+        Claim::Issued {
+            code: Some(first.clone()),
+            reused: true
+        }
+    );
+    // Used at checkout: the next visit gets a second, different code.
+    assert_eq!(
+        rewards::mark_redeemed(&db, &[first.clone()], NOW + 20)
+            .await
+            .unwrap(),
+        1
+    );
+    let Claim::Issued {
+        code: Some(second),
+        reused: false,
+    } = rewards::claim(&db, twice, "p", NOW + 30).await.unwrap()
+    else {
+        panic!("second claim")
+    };
+    assert_ne!(first, second);
+    rewards::mark_redeemed(&db, &[second], NOW + 40)
+        .await
+        .unwrap();
+    // Two claims in the period: the limit holds until the first claim is a year old.
+    assert_eq!(
+        rewards::claim(&db, twice, "p", NOW + 50).await.unwrap(),
+        Claim::LimitReached {
+            until: NOW + 365 * 86_400
+        }
+    );
+    assert!(matches!(
+        rewards::claim(&db, twice, "p", NOW + 365 * 86_400 + 1)
+            .await
+            .unwrap(),
+        Claim::Issued { reused: false, .. }
+    ));
+    // Another person is unaffected.
+    assert!(matches!(
+        rewards::claim(&db, twice, "q", NOW + 50).await.unwrap(),
+        Claim::Issued { reused: false, .. }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_total_cap_holds_under_a_rush() {
+    let (_dir, db, rules) = setup().await;
+    let capped = Arc::new(offer(&rules, "capped").clone());
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let (db, offer) = (db.clone(), capped.clone());
+            tokio::spawn(async move { rewards::claim(&db, &offer, &format!("p{i}"), NOW).await })
+        })
+        .collect();
+    let mut issued = 0;
+    let mut capped_out = 0;
+    for t in tasks {
+        match t.await.unwrap().unwrap() {
+            Claim::Issued { code, .. } => {
+                assert_eq!(code.as_deref(), Some("CARE"));
+                issued += 1;
+            }
+            Claim::CapReached => capped_out += 1,
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!((issued, capped_out), (10, 30));
+}
+
+#[tokio::test]
+async fn imports_deduplicate_and_status_counts() {
+    let (_dir, db, _rules) = setup().await;
+    let first: Vec<String> = ["A-001", "A-002", "A-002", "A-003"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(
+        rewards::import(&db, "rush", &first, NOW).await.unwrap(),
+        (3, 1)
+    );
+    let second: Vec<String> = ["A-003", "A-004"].map(String::from).to_vec();
+    assert_eq!(
+        rewards::import(&db, "rush", &second, NOW).await.unwrap(),
+        (1, 1)
+    );
+    let status = rewards::pool_status(&db).await.unwrap();
+    assert_eq!(status.len(), 1);
+    assert_eq!((status[0].remaining, status[0].issued), (4, 0));
+}
