@@ -88,15 +88,7 @@ fn parse_time(s: &str) -> Option<i64> {
 }
 
 fn rules_eval(file: &str, attributes: &str, at: Option<&str>) -> ExitCode {
-    let rules = match load_rules(file) {
-        Ok((rules, _)) => rules,
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("error: {e}");
-            }
-            return ExitCode::FAILURE;
-        }
-    };
+    // Usage errors first: they do not depend on the files.
     let at = match at.map(parse_time) {
         None => db::now(),
         Some(Some(t)) => t,
@@ -105,8 +97,23 @@ fn rules_eval(file: &str, attributes: &str, at: Option<&str>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let rules = match load_rules(file) {
+        Ok((rules, warnings)) => {
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            rules
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!("{file}: {} error(s)", errors.len());
+            return ExitCode::FAILURE;
+        }
+    };
     let payload = match std::fs::read(attributes)
-        .map_err(|e| e.to_string())
+        .map_err(|e| format!("cannot read: {e}"))
         .and_then(|b| Payload::parse(&b).map_err(|e| e.to_string()))
     {
         Ok(p) => p,

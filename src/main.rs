@@ -7,7 +7,8 @@ use perkgate::{App, Config};
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        None | Some("serve") => serve(),
+        None => serve(),
+        Some("serve") if args.len() == 1 => serve(),
         Some(_) => perkgate::cli::run(&args),
     }
 }

@@ -218,6 +218,8 @@ pub struct CodesFile {
 /// `code` header are skipped. A code is 3 to 64 letters, digits, '-' or '_'.
 pub fn parse_codes(text: &str) -> CodesFile {
     let mut out = CodesFile::default();
+    // Spreadsheet exports often start with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, line) in text.lines().enumerate() {
         let line_no = i + 1;
         let line = line.trim();

@@ -154,7 +154,7 @@ async fn a_limit_counts_redeemed_codes_and_reopens_after_its_period() {
     );
     // Used at checkout: the next visit gets a second, different code.
     assert_eq!(
-        rewards::mark_redeemed(&db, &[first.clone()], NOW + 20)
+        rewards::mark_redeemed(&db, std::slice::from_ref(&first), NOW + 20)
             .await
             .unwrap(),
         1

@@ -95,7 +95,7 @@ async fn a_veteran_gets_a_pool_code_and_sees_the_same_one_in_a_new_session() {
 
     // Once the merchant marks it used, the limit (1 per 30 days) is reached: the next best
     // offer applies instead.
-    perkgate::rewards::mark_redeemed(&db, &[code.clone()], perkgate::db::now())
+    perkgate::rewards::mark_redeemed(&db, std::slice::from_ref(&code), perkgate::db::now())
         .await
         .unwrap();
     let third = browser();

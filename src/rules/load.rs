@@ -201,10 +201,18 @@ pub fn parse(file: &str, text: &str, base: Option<&Path>) -> Result<Loaded, Vec<
         };
         let seed = pool.seed.map(|s| {
             let p = PathBuf::from(s.get_ref());
-            match base {
+            let p = match base {
                 Some(base) if p.is_relative() => base.join(p),
                 _ => p,
+            };
+            if base.is_some() && !p.exists() {
+                r.warn(
+                    s.span(),
+                    &format!("pools.{id}.seed"),
+                    format!("{} does not exist; the pool starts empty", p.display()),
+                );
             }
+            p
         });
         pools.insert(
             id.clone(),
@@ -217,20 +225,21 @@ pub fn parse(file: &str, text: &str, base: Option<&Path>) -> Result<Loaded, Vec<
     }
 
     let mut offers: Vec<Offer> = Vec::new();
+    // Ids are checked before each offer's own validation, so a duplicate is reported even
+    // when the first offer of that id has mistakes of its own.
     let mut first_line: BTreeMap<String, usize> = BTreeMap::new();
     for raw_offer in raw.offers {
         let offer_span = raw_offer.span();
-        if let Some(offer) = offer(&mut r, raw_offer.into_inner(), offer_span, &pools) {
-            if let Some(first) = first_line.get(&offer.0.id) {
-                let msg = format!(
-                    "duplicate offer id {:?} (first used on line {first})",
-                    offer.0.id
-                );
-                r.error(offer.1, "id", msg);
-            } else {
-                first_line.insert(offer.0.id.clone(), line_col(text, offer.1.start).0);
-                offers.push(offer.0);
-            }
+        let raw_offer = raw_offer.into_inner();
+        let id = raw_offer.id.get_ref().clone();
+        if let Some(first) = first_line.get(&id) {
+            let msg = format!("duplicate offer id {id:?} (first used on line {first})");
+            r.error(raw_offer.id.span(), "id", msg);
+            continue;
+        }
+        first_line.insert(id, line_col(text, raw_offer.id.span().start).0);
+        if let Some(offer) = offer(&mut r, raw_offer, offer_span, &pools) {
+            offers.push(offer);
         }
     }
     if offers.is_empty() && r.errors.is_empty() {
@@ -668,13 +677,13 @@ fn discount(
     }
 }
 
-/// Validates one offer; returns it with the span of its id (for duplicate reports).
+/// Validates one offer.
 fn offer(
     r: &mut Report<'_>,
     o: RawOffer,
     offer_span: std::ops::Range<usize>,
     pools: &BTreeMap<String, Pool>,
-) -> Option<(Offer, std::ops::Range<usize>)> {
+) -> Option<Offer> {
     let errors_before = r.errors.len();
     let id = o.id.get_ref().clone();
     if !is_handle(&id) {
@@ -789,24 +798,21 @@ fn offer(
     if r.errors.len() > errors_before {
         return None;
     }
-    Some((
-        Offer {
-            id,
-            title: o.title.get_ref().trim().to_owned(),
-            description: o.description.as_ref().map(|d| d.trim().to_owned()),
-            groups,
-            subgroups,
-            when,
-            discount: discount?,
-            code: code?,
-            starts,
-            ends,
-            limit,
-            total_cap,
-            priority: o.priority.as_ref().map_or(0, |p| *p.get_ref()),
-        },
-        o.id.span(),
-    ))
+    Some(Offer {
+        id,
+        title: o.title.get_ref().trim().to_owned(),
+        description: o.description.as_ref().map(|d| d.trim().to_owned()),
+        groups,
+        subgroups,
+        when,
+        discount: discount?,
+        code: code?,
+        starts,
+        ends,
+        limit,
+        total_cap,
+        priority: o.priority.as_ref().map_or(0, |p| *p.get_ref()),
+    })
 }
 
 #[cfg(test)]
@@ -912,6 +918,23 @@ code = "X"
         assert_eq!(
             errors[0].to_string(),
             "r.toml:10:6: field `id`: duplicate offer id \"a\" (first used on line 3)"
+        );
+    }
+
+    #[test]
+    fn a_duplicate_is_reported_even_when_the_first_offer_is_invalid() {
+        let text = format!("{}{OK}", OK.replace("percent = 10", "percent = 0"));
+        let errors: Vec<String> = parse("r.toml", &text, None)
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "r.toml:6:11: field `percent`: must be from 1 to 100, got 0",
+                "r.toml:10:6: field `id`: duplicate offer id \"a\" (first used on line 3)",
+            ]
         );
     }
 
