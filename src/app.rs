@@ -8,9 +8,7 @@ use std::time::Duration;
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_sessions::cookie::SameSite;
-use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
-use tower_sessions_sqlx_store::SqliteStore;
 use url::Url;
 
 use crate::config::{Config, Secret};
@@ -21,6 +19,7 @@ use crate::rules::Rules;
 use crate::rules::watch::{self, RuleSet};
 use crate::sandbox::{self, Sandbox};
 use crate::session::Shopper;
+use crate::session_store::Sessions;
 use crate::{db, web};
 
 /// Why the service did not start. The text says what to fix.
@@ -46,7 +45,8 @@ pub struct Inner {
     /// The origin the browser is sent to for ID.me (for the CSP's form-action).
     pub idme_origin: String,
     pub rules: Arc<RuleSet>,
-    pub db: sqlx::SqlitePool,
+    pub db: crate::db::Db,
+    pub sessions: Sessions,
     pub keyer: PersonKeyer,
     pub sandbox: Option<Arc<Sandbox>>,
 }
@@ -111,11 +111,9 @@ impl App {
         let db = db::connect(&config.database_url)
             .await
             .map_err(StartError)?;
-        let store = SqliteStore::new(db.clone());
-        store
-            .migrate()
+        let store = Sessions::open(config.session_url.as_deref(), &db)
             .await
-            .map_err(|e| StartError(format!("session store migration failed: {e}")))?;
+            .map_err(StartError)?;
         let keyer = PersonKeyer::new(
             db::person_key_secret(&db)
                 .await
@@ -191,6 +189,7 @@ impl App {
             idme_origin,
             rules: rules.clone(),
             db: db.clone(),
+            sessions: store.clone(),
             keyer,
             sandbox,
         }));
@@ -240,7 +239,7 @@ impl App {
 }
 
 /// Deletes expired sessions and old callback claims every minute.
-async fn housekeeping(store: SqliteStore, db: sqlx::SqlitePool) {
+async fn housekeeping(store: Sessions, db: crate::db::Db) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;

@@ -192,7 +192,7 @@ pub fn explain(rules: &Rules, facts: &Facts, at: i64) -> String {
 type DbFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ExitCode> + 'a>>;
 
 /// Opens the configured database (and the configured rules, for pool names) and runs `f`.
-fn with_db(f: impl for<'a> FnOnce(&'a sqlx::SqlitePool, &'a Rules) -> DbFuture<'a>) -> ExitCode {
+fn with_db(f: impl for<'a> FnOnce(&'a db::Db, &'a Rules) -> DbFuture<'a>) -> ExitCode {
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -230,12 +230,7 @@ fn with_db(f: impl for<'a> FnOnce(&'a sqlx::SqlitePool, &'a Rules) -> DbFuture<'
     })
 }
 
-async fn codes_import(
-    db: &sqlx::SqlitePool,
-    rules: &Rules,
-    pool: String,
-    file: String,
-) -> ExitCode {
+async fn codes_import(db: &db::Db, rules: &Rules, pool: String, file: String) -> ExitCode {
     if !rules.pools.contains_key(&pool) {
         eprintln!(
             "warning: no pool {pool:?} in the rules; declare [pools.{pool}] for an offer to use these codes"
@@ -274,7 +269,7 @@ async fn codes_import(
     }
 }
 
-async fn codes_status(db: &sqlx::SqlitePool, rules: &Rules) -> ExitCode {
+async fn codes_status(db: &db::Db, rules: &Rules) -> ExitCode {
     let pools = match rewards::pool_status(db).await {
         Ok(p) => p,
         Err(e) => {
@@ -314,7 +309,7 @@ async fn codes_status(db: &sqlx::SqlitePool, rules: &Rules) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn codes_redeemed(db: &sqlx::SqlitePool, file: String) -> ExitCode {
+async fn codes_redeemed(db: &db::Db, file: String) -> ExitCode {
     let text = match std::fs::read_to_string(&file) {
         Ok(t) => t,
         Err(e) => {

@@ -295,17 +295,25 @@ impl Config {
             }
             "rules_poll_ms" => self.rules_poll = Duration::from_millis(number(raw, 50, 3_600_000)?),
             "database_url" => {
-                if !raw.starts_with("sqlite:") {
+                if !["sqlite:", "postgres://", "postgresql://"]
+                    .iter()
+                    .any(|p| raw.starts_with(p))
+                {
                     return Err(format!(
-                        "expected a sqlite:// URL (PostgreSQL support is not built yet), got {raw:?}"
+                        "expected sqlite://FILE or postgres://USER:PASSWORD@HOST/DB, got {}",
+                        redact_url(raw)
                     ));
                 }
                 self.database_url = raw.to_owned();
             }
             "session_url" => {
-                return Err(format!(
-                    "a separate session store is not supported yet (sessions live in the database); got {raw:?}"
-                ));
+                if !(raw.starts_with("redis://") || raw.starts_with("rediss://")) {
+                    return Err(format!(
+                        "expected redis://HOST:PORT (unset keeps sessions in the database), got {}",
+                        redact_url(raw)
+                    ));
+                }
+                self.session_url = Some(raw.to_owned());
             }
             "session_idle_secs" => {
                 self.session.idle = Duration::from_secs(number(raw, 60, 365 * 86_400)?)
@@ -389,6 +397,18 @@ fn parse_base_url(raw: &str) -> Result<Url, String> {
     // Store without a trailing slash so paths can be appended uniformly.
     let trimmed = url.as_str().trim_end_matches('/').to_owned();
     Url::parse(&trimmed).map_err(|e| format!("invalid URL {raw:?} ({e})"))
+}
+
+/// A URL for an error message, with any password replaced.
+fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            format!("{:?}", url.as_str())
+        }
+        Ok(_) | Err(_) if raw.contains('@') => "a URL with credentials (not shown)".to_owned(),
+        _ => format!("{raw:?}"),
+    }
 }
 
 fn non_empty(raw: &str) -> Result<&str, String> {

@@ -3,7 +3,6 @@
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use sqlx::SqlitePool;
 
 use crate::idme::{Payload, PayloadError};
 use crate::rewards::{self, Claim};
@@ -99,7 +98,7 @@ pub fn why_none(evaluation: &Evaluation<'_>) -> NoBenefit {
 
 /// Selects and claims: tries the eligible offers in order until one can be claimed.
 pub async fn unlock(
-    db: &SqlitePool,
+    db: &crate::db::Db,
     rules: &Rules,
     verification: Verification,
     facts: &Facts,

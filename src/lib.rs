@@ -13,6 +13,7 @@ pub mod rewards;
 pub mod rules;
 pub mod sandbox;
 pub mod session;
+pub mod session_store;
 pub mod telemetry;
 pub mod web;
 

@@ -8,7 +8,9 @@
 use std::collections::BTreeSet;
 
 use rand::Rng;
-use sqlx::SqlitePool;
+
+use crate::db::Db;
+use crate::on_db;
 
 use crate::rules::{CodeSource, Offer, Rules};
 
@@ -26,171 +28,165 @@ pub enum Claim {
 }
 
 pub async fn claim(
-    db: &SqlitePool,
+    db: &Db,
     offer: &Offer,
     person_key: &str,
     at: i64,
 ) -> Result<Claim, sqlx::Error> {
-    let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
-
-    // A returning shopper sees their earlier unused code: within the limit's period, or at
-    // any time when the offer has no limit.
-    let since = offer.limit.map_or(i64::MIN, |l| at - l.period_secs());
-    let earlier: Option<Option<String>> = sqlx::query_scalar(
-        "SELECT code FROM claims WHERE offer_id = ? AND person_key = ? AND redeemed_at IS NULL \
-         AND claimed_at > ? ORDER BY claimed_at DESC, id DESC LIMIT 1",
-    )
-    .bind(&offer.id)
-    .bind(person_key)
-    .bind(since)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(code) = earlier {
-        record_event(
-            &mut tx,
-            &offer.id,
-            offer.groups.first().map_or("", String::as_str),
-            "reshown",
-            at,
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok(Claim::Issued { code, reused: true });
-    }
-
-    if let Some(limit) = offer.limit {
-        let recent: Vec<i64> = sqlx::query_scalar(
-            "SELECT claimed_at FROM claims WHERE offer_id = ? AND person_key = ? AND claimed_at > ? \
-             ORDER BY claimed_at ASC",
-        )
-        .bind(&offer.id)
-        .bind(person_key)
-        .bind(since)
-        .fetch_all(&mut *tx)
-        .await?;
-        if recent.len() >= limit.claims as usize {
-            return Ok(Claim::LimitReached {
-                until: recent[0] + limit.period_secs(),
-            });
-        }
-    }
-    if let Some(cap) = offer.total_cap {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM claims WHERE offer_id = ?")
-            .bind(&offer.id)
-            .fetch_one(&mut *tx)
-            .await?;
-        if n as u64 >= cap {
-            return Ok(Claim::CapReached);
-        }
-    }
-
-    let claim_id: i64 = sqlx::query_scalar(
-        "INSERT INTO claims (offer_id, person_key, claimed_at) VALUES (?, ?, ?) RETURNING id",
-    )
-    .bind(&offer.id)
-    .bind(person_key)
-    .bind(at)
-    .fetch_one(&mut *tx)
-    .await?;
-    let code = match &offer.code {
-        CodeSource::Static(code) => Some(code.clone()),
-        CodeSource::None => None,
-        CodeSource::Pool(pool) => {
-            let code: Option<String> = sqlx::query_scalar(
-                "UPDATE pool_codes SET claim_id = ? WHERE pool = ? AND code = \
-                 (SELECT code FROM pool_codes WHERE pool = ? AND claim_id IS NULL \
-                  ORDER BY imported_at, code LIMIT 1) RETURNING code",
+    // The same statements on both databases; only how the claim is serialized differs.
+    macro_rules! claim_in {
+        ($tx:ident, $skip_locked:expr) => {{
+            // A returning shopper sees their earlier unused code: within the limit's period,
+            // or at any time when the offer has no limit.
+            let since = offer.limit.map_or(i64::MIN, |l| at - l.period_secs());
+            let group = offer.groups.first().map_or("", String::as_str);
+            let earlier: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT code FROM claims WHERE offer_id = $1 AND person_key = $2 \
+                 AND redeemed_at IS NULL AND claimed_at > $3 ORDER BY claimed_at DESC, id DESC LIMIT 1",
             )
-            .bind(claim_id)
-            .bind(pool)
-            .bind(pool)
-            .fetch_optional(&mut *tx)
+            .bind(&offer.id)
+            .bind(person_key)
+            .bind(since)
+            .fetch_optional(&mut *$tx)
             .await?;
-            match code {
-                Some(code) => Some(code),
-                // Dropping the transaction rolls the claim row back.
-                None => return Ok(Claim::RanOut),
+            if let Some(code) = earlier {
+                event!($tx, group, "reshown");
+                $tx.commit().await?;
+                return Ok(Claim::Issued { code, reused: true });
             }
+            if let Some(limit) = offer.limit {
+                let recent: Vec<i64> = sqlx::query_scalar(
+                    "SELECT claimed_at FROM claims WHERE offer_id = $1 AND person_key = $2 \
+                     AND claimed_at > $3 ORDER BY claimed_at ASC",
+                )
+                .bind(&offer.id)
+                .bind(person_key)
+                .bind(since)
+                .fetch_all(&mut *$tx)
+                .await?;
+                if recent.len() >= limit.claims as usize {
+                    return Ok(Claim::LimitReached {
+                        until: recent[0] + limit.period_secs(),
+                    });
+                }
+            }
+            if let Some(cap) = offer.total_cap {
+                let n: i64 = sqlx::query_scalar("SELECT count(*) FROM claims WHERE offer_id = $1")
+                    .bind(&offer.id)
+                    .fetch_one(&mut *$tx)
+                    .await?;
+                if n as u64 >= cap {
+                    return Ok(Claim::CapReached);
+                }
+            }
+            let claim_id: i64 = sqlx::query_scalar(
+                "INSERT INTO claims (offer_id, person_key, claimed_at) VALUES ($1, $2, $3) RETURNING id",
+            )
+            .bind(&offer.id)
+            .bind(person_key)
+            .bind(at)
+            .fetch_one(&mut *$tx)
+            .await?;
+            let code = match &offer.code {
+                CodeSource::Static(code) => Some(code.clone()),
+                CodeSource::None => None,
+                CodeSource::Pool(pool) => {
+                    let sql = format!(
+                        "UPDATE pool_codes SET claim_id = $1 WHERE pool = $2 AND code = \
+                         (SELECT code FROM pool_codes WHERE pool = $2 AND claim_id IS NULL \
+                          ORDER BY imported_at, code LIMIT 1{}) RETURNING code",
+                        $skip_locked
+                    );
+                    let code: Option<String> = sqlx::query_scalar(&sql)
+                        .bind(claim_id)
+                        .bind(pool)
+                        .fetch_optional(&mut *$tx)
+                        .await?;
+                    match code {
+                        Some(code) => Some(code),
+                        // Dropping the transaction rolls the claim row back.
+                        None => return Ok(Claim::RanOut),
+                    }
+                }
+                CodeSource::Generated { prefix, length } => loop {
+                    let candidate = generate(prefix, *length);
+                    let taken: Option<String> =
+                        sqlx::query_scalar("SELECT code FROM claims WHERE code = $1 LIMIT 1")
+                            .bind(&candidate)
+                            .fetch_optional(&mut *$tx)
+                            .await?;
+                    if taken.is_none() {
+                        break Some(candidate);
+                    }
+                },
+            };
+            sqlx::query("UPDATE claims SET code = $1 WHERE id = $2")
+                .bind(&code)
+                .bind(claim_id)
+                .execute(&mut *$tx)
+                .await?;
+            event!($tx, group, "claimed");
+            $tx.commit().await?;
+            Ok(Claim::Issued { code, reused: false })
+        }};
+    }
+    macro_rules! event {
+        ($tx:ident, $group:expr, $kind:expr) => {
+            sqlx::query(
+                "INSERT INTO unlock_events (offer_id, grp, at, kind) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&offer.id)
+            .bind($group)
+            .bind(at)
+            .bind($kind)
+            .execute(&mut *$tx)
+            .await?;
+        };
+    }
+    match db {
+        // SQLite: one writer at a time; IMMEDIATE takes the write lock up front, so two
+        // claims never interleave (a deferred transaction could fail to upgrade instead).
+        Db::Sqlite(p) => {
+            let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
+            claim_in!(tx, "")
         }
-        CodeSource::Generated { prefix, length } => {
-            Some(unique_code(&mut tx, prefix, *length).await?)
+        // PostgreSQL: claims of one offer take turns through a transaction-scoped advisory
+        // lock (limits and caps count, then insert); pool rows are also taken with SKIP LOCKED.
+        Db::Postgres(p) => {
+            let mut tx = p.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(&offer.id)
+                .execute(&mut *tx)
+                .await?;
+            claim_in!(tx, " FOR UPDATE SKIP LOCKED")
         }
-    };
-    sqlx::query("UPDATE claims SET code = ? WHERE id = ?")
-        .bind(&code)
-        .bind(claim_id)
-        .execute(&mut *tx)
-        .await?;
-    record_event(
-        &mut tx,
-        &offer.id,
-        offer.groups.first().map_or("", String::as_str),
-        "claimed",
-        at,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Claim::Issued {
-        code,
-        reused: false,
-    })
-}
-
-async fn record_event(
-    tx: &mut sqlx::SqliteConnection,
-    offer_id: &str,
-    group: &str,
-    kind: &str,
-    at: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO unlock_events (offer_id, grp, at, kind) VALUES (?, ?, ?, ?)")
-        .bind(offer_id)
-        .bind(group)
-        .bind(at)
-        .bind(kind)
-        .execute(tx)
-        .await?;
-    Ok(())
+    }
 }
 
 /// Unambiguous characters (no 0/O, 1/I/L) for codes people type.
 const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 
-async fn unique_code(
-    tx: &mut sqlx::SqliteConnection,
-    prefix: &str,
-    length: u8,
-) -> Result<String, sqlx::Error> {
-    loop {
-        let code: String = {
-            let mut rng = rand::thread_rng();
-            let random: String = (0..length)
-                .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-                .collect();
-            format!("{prefix}{random}")
-        };
-        let taken: Option<i64> = sqlx::query_scalar("SELECT 1 FROM claims WHERE code = ? LIMIT 1")
-            .bind(&code)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if taken.is_none() {
-            return Ok(code);
-        }
-    }
+fn generate(prefix: &str, length: u8) -> String {
+    let mut rng = rand::thread_rng();
+    let random: String = (0..length)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect();
+    format!("{prefix}{random}")
 }
 
 /// Codes left in a pool.
-pub async fn remaining(db: &SqlitePool, pool: &str) -> Result<u64, sqlx::Error> {
-    let n: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM pool_codes WHERE pool = ? AND claim_id IS NULL")
-            .bind(pool)
-            .fetch_one(db)
-            .await?;
+pub async fn remaining(db: &Db, pool: &str) -> Result<u64, sqlx::Error> {
+    let n: i64 = on_db!(db, p => sqlx::query_scalar(
+        "SELECT count(*) FROM pool_codes WHERE pool = $1 AND claim_id IS NULL",
+    )
+    .bind(pool)
+    .fetch_one(p)
+    .await?);
     Ok(n as u64)
 }
 
 /// Logs a warning when the pool behind this offer runs low.
-pub async fn check_low(db: &SqlitePool, rules: &Rules, offer: &Offer) {
+pub async fn check_low(db: &Db, rules: &Rules, offer: &Offer) {
     let CodeSource::Pool(pool) = &offer.code else {
         return;
     };
@@ -253,34 +249,35 @@ pub fn parse_codes(text: &str) -> CodesFile {
 
 /// Adds codes to a pool; returns (added, skipped as duplicates). One transaction.
 pub async fn import(
-    db: &SqlitePool,
+    db: &Db,
     pool: &str,
     codes: &[String],
     at: i64,
 ) -> Result<(u64, u64), sqlx::Error> {
-    let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
-    let mut added = 0;
     let mut seen = BTreeSet::new();
-    for code in codes {
-        if !seen.insert(code) {
-            continue;
+    let fresh: Vec<&String> = codes.iter().filter(|c| seen.insert(*c)).collect();
+    let added = on_db!(db, p => {
+        let mut tx = p.begin().await?;
+        let mut added = 0;
+        for code in &fresh {
+            added += sqlx::query(
+                "INSERT INTO pool_codes (pool, code, imported_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(pool)
+            .bind(*code)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         }
-        let done = sqlx::query(
-            "INSERT INTO pool_codes (pool, code, imported_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(pool)
-        .bind(code)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-        added += done.rows_affected();
-    }
-    tx.commit().await?;
+        tx.commit().await?;
+        added
+    });
     Ok((added, codes.len() as u64 - added))
 }
 
 /// Imports each pool's seed file, if it names one. Missing files are reported, not fatal.
-pub async fn seed_pools(db: &SqlitePool, rules: &Rules) {
+pub async fn seed_pools(db: &Db, rules: &Rules) {
     for pool in rules.pools.values() {
         let Some(path) = &pool.seed else { continue };
         let text = match std::fs::read_to_string(path) {
@@ -303,20 +300,21 @@ pub async fn seed_pools(db: &SqlitePool, rules: &Rules) {
 }
 
 /// Marks codes as used at checkout, so a limit counts them and they are not shown again.
-pub async fn mark_redeemed(db: &SqlitePool, codes: &[String], at: i64) -> Result<u64, sqlx::Error> {
-    let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
-    let mut n = 0;
-    for code in codes {
-        n +=
-            sqlx::query("UPDATE claims SET redeemed_at = ? WHERE code = ? AND redeemed_at IS NULL")
+pub async fn mark_redeemed(db: &Db, codes: &[String], at: i64) -> Result<u64, sqlx::Error> {
+    Ok(on_db!(db, p => {
+        let mut tx = p.begin().await?;
+        let mut n = 0;
+        for code in codes {
+            n += sqlx::query("UPDATE claims SET redeemed_at = $1 WHERE code = $2 AND redeemed_at IS NULL")
                 .bind(at)
                 .bind(code)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-    }
-    tx.commit().await?;
-    Ok(n)
+        }
+        tx.commit().await?;
+        n
+    }))
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -327,12 +325,13 @@ pub struct PoolStatus {
 }
 
 /// Every pool in the database with its counts.
-pub async fn pool_status(db: &SqlitePool) -> Result<Vec<PoolStatus>, sqlx::Error> {
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT pool, sum(claim_id IS NULL), sum(claim_id IS NOT NULL) FROM pool_codes GROUP BY pool ORDER BY pool",
+pub async fn pool_status(db: &Db) -> Result<Vec<PoolStatus>, sqlx::Error> {
+    let rows: Vec<(String, i64, i64)> = on_db!(db, p => sqlx::query_as(
+        "SELECT pool, count(*) FILTER (WHERE claim_id IS NULL), count(*) FILTER (WHERE claim_id IS NOT NULL) \
+         FROM pool_codes GROUP BY pool ORDER BY pool",
     )
-    .fetch_all(db)
-    .await?;
+    .fetch_all(p)
+    .await?);
     Ok(rows
         .into_iter()
         .map(|(pool, remaining, issued)| PoolStatus {
@@ -344,13 +343,13 @@ pub async fn pool_status(db: &SqlitePool) -> Result<Vec<PoolStatus>, sqlx::Error
 }
 
 /// Claims per offer (new claims and re-shown codes), for the merchant.
-pub async fn unlock_counts(db: &SqlitePool) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT offer_id, sum(kind = 'claimed'), sum(kind = 'reshown') FROM unlock_events \
-         GROUP BY offer_id ORDER BY offer_id",
+pub async fn unlock_counts(db: &Db) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "SELECT offer_id, count(*) FILTER (WHERE kind = 'claimed'), count(*) FILTER (WHERE kind = 'reshown') \
+         FROM unlock_events GROUP BY offer_id ORDER BY offer_id",
     )
-    .fetch_all(db)
-    .await
+    .fetch_all(p)
+    .await?))
 }
 
 #[cfg(test)]

@@ -746,16 +746,32 @@ fn codes_commands_report_bad_configuration_and_rules() {
     let s = Sandbox::new();
     let run = s.run_with(
         &["codes", "status"],
-        &[("PERKGATE_DATABASE_URL", "postgres://localhost/perkgate")],
+        &[("PERKGATE_DATABASE_URL", "mysql://localhost/perkgate")],
     );
     run.assert_code(2);
     assert!(
         run.stderr.starts_with(
-            "perkgate: configuration error: PERKGATE_DATABASE_URL: expected a sqlite:// URL"
+            "perkgate: configuration error: PERKGATE_DATABASE_URL: expected sqlite://FILE or postgres://"
         ),
         "{run:#?}"
     );
     assert!(!s.db_file().exists());
+
+    // A PostgreSQL nobody answers for: a clear failure, quickly, and never the password.
+    let run = s.run_with(
+        &["codes", "status"],
+        &[(
+            "PERKGATE_DATABASE_URL",
+            "postgres://u:hunter2@127.0.0.1:1/perkgate",
+        )],
+    );
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .starts_with("perkgate: cannot connect to PostgreSQL"),
+        "{run:#?}"
+    );
+    assert!(!run.stderr.contains("hunter2"));
 
     // A named rules file must exist: no silent fallback to the example rules.
     let missing = s.path("gone.toml").display().to_string();

@@ -24,7 +24,14 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<serde_json::V
             "unreachable".to_owned()
         }
     };
-    let ready = database == "ok";
+    let sessions = match state.sessions.ping().await {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: session store unreachable");
+            "unreachable".to_owned()
+        }
+    };
+    let ready = database == "ok" && sessions == "ok";
     let rules = state.rules();
     let rejected = state.rules.rejected();
     (
@@ -36,6 +43,9 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<serde_json::V
         Json(json!({
             "status": if ready { "ready" } else { "unavailable" },
             "database": database,
+            "database_backend": state.db.backend(),
+            "sessions": sessions,
+            "sessions_backend": state.sessions.backend(),
             "rules": {
                 "source": state.rules.source.name(),
                 "offers": rules.offers.len(),

@@ -11,7 +11,6 @@ use axum::Router;
 use axum::http::{HeaderValue, header};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::SessionManagerLayer;
-use tower_sessions_sqlx_store::SqliteStore;
 
 use crate::app::AppState;
 use crate::error::AppError;
@@ -19,7 +18,10 @@ use crate::error::AppError;
 pub use api::valid_callback_name;
 pub use middleware::RequestId;
 
-pub fn router(state: AppState, sessions: SessionManagerLayer<SqliteStore>) -> Router {
+pub fn router(
+    state: AppState,
+    sessions: SessionManagerLayer<crate::session_store::Sessions>,
+) -> Router {
     // Pages that read or change the shopper's session: the session layer and no-store.
     let session_routes = Router::new()
         .merge(storefront::router())

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_idme;
+pub mod stores;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -58,7 +59,12 @@ pub async fn spawn_with(options: Options) -> TestApp {
     let dir = options
         .dir
         .unwrap_or_else(|| Arc::new(tempfile::tempdir().expect("temp dir")));
-    let db_url = format!("sqlite://{}", dir.path().join("data/perkgate.db").display());
+    let db_url = options
+        .vars
+        .iter()
+        .find(|(k, _)| k == "PERKGATE_DATABASE_URL")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("data/perkgate.db").display()));
     let empty_config = dir.path().join("perkgate.toml");
     std::fs::write(&empty_config, "").expect("write empty config");
     let mut vars = Vec::new();
@@ -128,7 +134,7 @@ impl TestApp {
     }
 
     /// A second connection to the app's database, as an operator's command would open.
-    pub async fn db(&self) -> sqlx::SqlitePool {
+    pub async fn db(&self) -> perkgate::db::Db {
         perkgate::db::connect(&self.db_url)
             .await
             .expect("open the app's database")
