@@ -48,6 +48,8 @@ pub struct FakeState {
     pub last_token_form: Mutex<HashMap<String, String>>,
     pub last_token_auth: Mutex<Option<String>>,
     pub last_bearer: Mutex<Option<String>>,
+    /// Replaces `{n}` in attributes bodies, so each call can be a different person.
+    pub people: AtomicU64,
 }
 
 impl FakeIdme {
@@ -60,6 +62,7 @@ impl FakeIdme {
             last_token_form: Mutex::default(),
             last_token_auth: Mutex::default(),
             last_bearer: Mutex::default(),
+            people: AtomicU64::new(0),
         });
         let app = Router::new()
             .route("/oauth/token", post(token))
@@ -184,6 +187,12 @@ async fn attributes(State(state): State<Arc<FakeState>>, headers: HeaderMap) -> 
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let reply = state.attributes_reply.lock().unwrap().clone();
+    let mut reply = state.attributes_reply.lock().unwrap().clone();
+    if let Reply::Json(status, body) = &reply {
+        if body.contains("{n}") {
+            let n = state.people.fetch_add(1, Ordering::SeqCst);
+            reply = Reply::Json(*status, body.replace("{n}", &n.to_string()));
+        }
+    }
     answer(reply).await
 }

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod fake_idme;
+pub mod process;
+pub mod proxy;
 pub mod stores;
 
 use std::net::SocketAddr;

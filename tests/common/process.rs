@@ -1,0 +1,61 @@
+//! perkgate as a separate process (the real binary), for tests of several instances.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Instance {
+    pub base: String,
+    child: Child,
+}
+
+impl Instance {
+    /// Starts the binary on a free loopback port with these variables and waits (bounded)
+    /// until `/healthz` answers.
+    pub async fn start(vars: &[(&str, &str)], dir: &std::path::Path) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let empty = dir.join(format!("empty-{port}.toml"));
+        std::fs::write(&empty, "").expect("write empty config");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_perkgate"));
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("PERKGATE_")) {
+            cmd.env_remove(k);
+        }
+        cmd.env("PERKGATE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("PERKGATE_CONFIG", &empty)
+            .env("PERKGATE_LOG", "warn")
+            .envs(vars.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let child = cmd.spawn().expect("start perkgate");
+        let base = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(res) = client.get(format!("{base}/healthz")).send().await {
+                if res.status() == 200 {
+                    break;
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "perkgate did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Self { base, child }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
