@@ -94,6 +94,7 @@ impl App {
     pub async fn build(config: Config) -> Result<Self, StartError> {
         // One process-wide TLS provider (ring) for the ID.me client; a second install is a no-op.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::metrics::install();
         let (source, loaded) =
             watch::load(&config.rules, config.rules_explicit).map_err(|errors| {
                 StartError(

@@ -48,8 +48,6 @@ pub enum NoBenefit {
 pub enum Outcome {
     Unlocked(Verification, Benefit),
     Verified(Verification, NoBenefit),
-    /// ID.me did not confirm any group (`verified:false` or an empty `status`).
-    NotVerified,
 }
 
 /// Reads the payload: the verification to keep and the facts to select with, or `None` when
@@ -108,6 +106,16 @@ pub async fn unlock(
     let mut first_failure = None;
     for offer in &evaluation.eligible {
         let claim = rewards::claim(db, offer, &verification.person_key, now).await?;
+        crate::metrics::claim(
+            &offer.id,
+            match &claim {
+                Claim::Issued { reused: true, .. } => "reshown",
+                Claim::Issued { .. } => "issued",
+                Claim::RanOut => "ran_out",
+                Claim::LimitReached { .. } => "limit_reached",
+                Claim::CapReached => "cap_reached",
+            },
+        );
         let failure = match claim {
             Claim::Issued { code, reused } => {
                 tracing::info!(offer = %offer.id, reused, "benefit unlocked");

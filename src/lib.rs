@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod flow;
 pub mod idme;
+pub mod metrics;
 pub mod rewards;
 pub mod rules;
 pub mod sandbox;

@@ -193,7 +193,11 @@ pub async fn check_low(db: &Db, rules: &Rules, offer: &Offer) {
     let Some(threshold) = rules.pools.get(pool).map(|p| p.low_threshold) else {
         return;
     };
-    match remaining(db, pool).await {
+    let left = remaining(db, pool).await;
+    if let Ok(n) = &left {
+        crate::metrics::pool_remaining(pool, *n);
+    }
+    match left {
         Ok(left) if left <= threshold => {
             tracing::warn!(pool = %pool, remaining = left, threshold, "code pool is running low")
         }
@@ -295,6 +299,11 @@ pub async fn seed_pools(db: &Db, rules: &Rules) {
             Ok((added, _)) if added > 0 => tracing::info!(pool = %pool.id, added, "pool seeded"),
             Ok(_) => {}
             Err(e) => tracing::warn!(pool = %pool.id, error = %e, "cannot seed pool"),
+        }
+    }
+    for pool in rules.pools.keys() {
+        if let Ok(n) = remaining(db, pool).await {
+            crate::metrics::pool_remaining(pool, n);
         }
     }
 }

@@ -737,3 +737,31 @@ async fn wrong_methods_and_unknown_paths_get_a_page() {
     assert_eq!(res.status(), 404);
     assert!(res.text().await.unwrap().contains("Page not found"));
 }
+
+#[tokio::test]
+async fn metrics_count_requests_verifications_and_idme_calls_without_personal_data() {
+    let app = spawn_app().await;
+    let client = browser();
+    verify_as(&client, &app, "military", "service_member").await;
+    verify_as(&browser(), &app, "military", "unverified").await;
+    let res = reqwest::get(app.url("/metrics")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = res.text().await.unwrap();
+    for expected in [
+        r#"http_requests_total{method="GET",route="/",status="200"}"#,
+        r#"http_requests_total{method="POST",route="/verify/{group}",status="303"}"#,
+        r#"perkgate_verifications_total{outcome="unlocked",group="military"}"#,
+        r#"perkgate_verifications_total{outcome="not_verified",group="military"}"#,
+        r#"perkgate_idme_request_duration_seconds_count{endpoint="token"}"#,
+        r#"perkgate_claims_total{offer="military",result="issued"}"#,
+        r#"perkgate_pool_codes_remaining{pool="veteran-codes"}"#,
+        "http_request_duration_seconds_bucket",
+    ] {
+        assert!(text.contains(expected), "missing {expected} in:\n{text}");
+    }
+    // Labels are templates and handles: no persona data, no codes, no tokens.
+    for secret in ["Sergio", "Testerman", "sandbox.invalid", "5a0dbe7e", "SALUTE15", "state="] {
+        assert!(!text.contains(secret), "metrics contain {secret}");
+    }
+}

@@ -209,8 +209,17 @@ impl IdmeClient {
     /// Redeems the code once (never retried: ID.me revokes tokens on a second redemption) and
     /// reads the attributes once with the token, which is dropped on return.
     pub async fn verify(&self, code: &str, pkce_verifier: &str) -> Result<Payload, IdmeError> {
-        let token = self.exchange(code, pkce_verifier).await?;
-        self.attributes(&token).await
+        let started = std::time::Instant::now();
+        let token = self.exchange(code, pkce_verifier).await;
+        crate::metrics::idme_call("token", started.elapsed(), token.as_ref().err().map(IdmeError::kind));
+        let started = std::time::Instant::now();
+        let payload = self.attributes(&token?).await;
+        crate::metrics::idme_call(
+            "attributes",
+            started.elapsed(),
+            payload.as_ref().err().map(IdmeError::kind),
+        );
+        payload
     }
 
     async fn exchange(&self, code: &str, pkce_verifier: &str) -> Result<String, IdmeError> {

@@ -117,6 +117,10 @@ async fn callback(
         return Err(AppError::State(StateProblem::Missing));
     };
     if let Some(error) = params.error {
+        crate::metrics::verification(
+            if error == "access_denied" { "declined" } else { "idme_refused" },
+            "unknown",
+        );
         return Err(match error.as_str() {
             "access_denied" => AppError::Declined,
             // Only documented codes reach the log; anything else is labelled, not echoed.
@@ -148,6 +152,9 @@ async fn callback(
         Ok((_, verified)) if *verified => ClaimOutcome::Verified,
         _ => ClaimOutcome::Failed,
     };
+    if let Err(e) = &result {
+        crate::metrics::verification(e.page().code, "unknown");
+    }
     db::finish_claim(&state.db, &oauth_state, outcome).await?;
     result.map(|(response, _)| response)
 }
@@ -209,17 +216,19 @@ async fn finish(
             shopper.rotate().await?;
             match outcome {
                 Outcome::Unlocked(verification, benefit) => {
+                    crate::metrics::verification("unlocked", &pending.group);
                     shopper.verify(verification, Ok(benefit))
                 }
                 Outcome::Verified(verification, reason) => {
+                    crate::metrics::verification("no_benefit", &pending.group);
                     shopper.verify(verification, Err(reason))
                 }
-                Outcome::NotVerified => {}
             }
             true
         }
         None => {
             tracing::info!(group = %pending.group, "ID.me did not confirm the group");
+            crate::metrics::verification("not_verified", &pending.group);
             shopper.notify(Notice::NotVerified);
             false
         }

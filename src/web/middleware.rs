@@ -16,6 +16,23 @@ use crate::error::{AppError, ErrorPage};
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The route template that served a request (`/verify/{group}`), for metrics labels.
+#[derive(Clone, Debug)]
+pub struct RouteLabel(pub String);
+
+/// Copies the matched route template into the response, where `request_context` reads it.
+pub async fn label_route(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let mut res = next.run(req).await;
+    if let Some(route) = route {
+        res.extensions_mut().insert(RouteLabel(route));
+    }
+    res
+}
+
 /// The request's id: taken from `x-request-id` when it is a sane token, made up otherwise.
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
@@ -43,12 +60,20 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         .unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     let path: String = req.uri().path().chars().take(128).collect();
+    let method = req.method().clone();
     let span =
         tracing::info_span!("request", request_id = %id, method = %req.method(), path = %path);
     let started = Instant::now();
     let mut res = next.run(req).instrument(span.clone()).await;
     let status = res.status().as_u16();
-    let micros = started.elapsed().as_micros() as u64;
+    let elapsed = started.elapsed();
+    let micros = elapsed.as_micros() as u64;
+    // Unmatched paths share one label: a label per probed URL would grow without bound.
+    let route = res
+        .extensions()
+        .get::<RouteLabel>()
+        .map_or("unmatched", |r| r.0.as_str());
+    crate::metrics::http(method.as_str(), route, status, elapsed);
     span.in_scope(|| {
         if status >= 400 {
             tracing::info!(status, micros, "response");

@@ -43,6 +43,7 @@ pub fn router(
     let csp = middleware::content_security_policy(&state.idme_origin);
     app.fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .route_layer(axum::middleware::from_fn(middleware::label_route))
         .layer(axum::middleware::from_fn_with_state(
             csp,
             middleware::security_headers,

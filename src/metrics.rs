@@ -1,0 +1,93 @@
+//! Prometheus metrics. Every label is a bounded, non-personal value: a route template, a
+//! status code, a group handle from the rules, an offer id, a pool name, an outcome label.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide recorder once (several apps in one test process share it).
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let latency = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &latency)
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            describe();
+            // Without the exporter's own runtime, histograms need a periodic upkeep.
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("metrics-upkeep".to_owned())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(Duration::from_secs(5));
+                        upkeep.run_upkeep();
+                    }
+                })
+                .ok()?;
+            Some(handle)
+        })
+        .as_ref()
+}
+
+pub fn render() -> String {
+    install().map(|h| h.render()).unwrap_or_default()
+}
+
+fn describe() {
+    metrics::describe_counter!("http_requests_total", "HTTP requests by method, route and status");
+    metrics::describe_histogram!(
+        "http_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "HTTP request latency by method, route and status"
+    );
+    metrics::describe_counter!(
+        "perkgate_verifications_total",
+        "Finished verifications by outcome and requested group"
+    );
+    metrics::describe_histogram!(
+        "perkgate_idme_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Latency of calls to ID.me by endpoint"
+    );
+    metrics::describe_counter!("perkgate_idme_errors_total", "Failed calls to ID.me by endpoint and kind");
+    metrics::describe_counter!("perkgate_claims_total", "Claim attempts by offer and result");
+    metrics::describe_gauge!("perkgate_pool_codes_remaining", "Unclaimed codes per pool");
+}
+
+pub fn http(method: &str, route: &str, status: u16, elapsed: Duration) {
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route.to_owned()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+}
+
+pub fn verification(outcome: &'static str, group: &str) {
+    metrics::counter!("perkgate_verifications_total", "outcome" => outcome, "group" => group.to_owned())
+        .increment(1);
+}
+
+pub fn idme_call(endpoint: &'static str, elapsed: Duration, error: Option<&'static str>) {
+    metrics::histogram!("perkgate_idme_request_duration_seconds", "endpoint" => endpoint)
+        .record(elapsed.as_secs_f64());
+    if let Some(kind) = error {
+        metrics::counter!("perkgate_idme_errors_total", "endpoint" => endpoint, "kind" => kind).increment(1);
+    }
+}
+
+pub fn claim(offer: &str, result: &'static str) {
+    metrics::counter!("perkgate_claims_total", "offer" => offer.to_owned(), "result" => result).increment(1);
+}
+
+pub fn pool_remaining(pool: &str, remaining: u64) {
+    metrics::gauge!("perkgate_pool_codes_remaining", "pool" => pool.to_owned()).set(remaining as f64);
+}
