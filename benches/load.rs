@@ -526,6 +526,8 @@ fn start_perkgate(
         )
         .env("PERKGATE_CONFIG", &config)
         .env("PERKGATE_LOG", "warn")
+        // One load generator on one address: the per-client limit would stop it.
+        .env("PERKGATE_RATE_LIMIT_PER_MINUTE", "0")
         .env("PERKGATE_IDME_URL", format!("http://{idme}"))
         .env("PERKGATE_IDME_CLIENT_ID", "bench-client")
         .env("PERKGATE_IDME_CLIENT_SECRET", "bench-secret");

@@ -201,7 +201,16 @@ impl App {
             let db = db.clone();
             async move { crate::rewards::seed_pools(&db, &rules).await }
         }));
-        let router = web::router(state.clone(), sessions);
+        let (router, pruner) = web::router(state.clone(), sessions);
+        if let Some(pruner) = pruner {
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    tick.tick().await;
+                    pruner.prune();
+                }
+            });
+        }
         Ok(Self {
             listener,
             router,
@@ -233,9 +242,14 @@ impl App {
             rules = %self.state.rules.source.name(),
             "perkgate ready"
         );
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        // Peer addresses feed the per-client rate limits.
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
 }
 

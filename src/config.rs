@@ -71,6 +71,16 @@ pub struct SessionConfig {
     pub auth_timeout: Duration,
 }
 
+/// Requests per minute per client on the routes that start or finish a verification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// 0 turns the limit off.
+    pub per_minute: u32,
+    pub burst: u32,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -93,6 +103,7 @@ pub struct Config {
     pub session_url: Option<String>,
     pub session: SessionConfig,
     pub allow_sandbox: bool,
+    pub rate_limit: RateLimit,
     pub log_filter: String,
     pub log_format: LogFormat,
     /// Settings that were ignored, reported once logging is up.
@@ -124,6 +135,11 @@ impl Default for Config {
                 auth_timeout: Duration::from_secs(600),
             },
             allow_sandbox: false,
+            rate_limit: RateLimit {
+                per_minute: 30,
+                burst: 10,
+                trusted_proxies: Vec::new(),
+            },
             log_filter: "info".to_owned(),
             log_format: LogFormat::Text,
             warnings: Vec::new(),
@@ -162,6 +178,9 @@ const SETTINGS: &[&str] = &[
     "session_absolute_secs",
     "auth_timeout_secs",
     "allow_sandbox",
+    "rate_limit_per_minute",
+    "rate_limit_burst",
+    "trusted_proxies",
     "log",
     "log_format",
 ];
@@ -325,6 +344,20 @@ impl Config {
                 self.session.auth_timeout = Duration::from_secs(number(raw, 1, 3600)?)
             }
             "allow_sandbox" => self.allow_sandbox = boolean(raw)?,
+            "rate_limit_per_minute" => self.rate_limit.per_minute = number(raw, 0, 100_000)? as u32,
+            "rate_limit_burst" => self.rate_limit.burst = number(raw, 1, 10_000)? as u32,
+            "trusted_proxies" => {
+                self.rate_limit.trusted_proxies = raw
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| {
+                        s.parse::<ipnet::IpNet>()
+                            .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                            .map_err(|_| format!("expected IP addresses or CIDR ranges, got {s:?}"))
+                    })
+                    .collect::<Result<_, _>>()?
+            }
             "log" => self.log_filter = non_empty(raw)?.to_owned(),
             "log_format" => {
                 self.log_format = match raw {

@@ -25,6 +25,7 @@ pub enum AppError {
     Csrf,
     NotFound,
     MethodNotAllowed,
+    TooManyRequests,
     /// The shopper declined at ID.me (`error=access_denied`).
     Declined,
     /// ID.me sent another `error=` back.
@@ -100,6 +101,13 @@ impl AppError {
                 "Go back to the store and try again.",
                 "alert",
             ),
+            TooManyRequests => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "Too many attempts",
+                "Please wait a minute, then try again from the store.",
+                "alert",
+            ),
             Declined => (
                 StatusCode::OK,
                 "declined",
@@ -167,6 +175,7 @@ impl AppError {
             Self::BadRequest(why) => tracing::info!(reason = why, "bad request"),
             Self::Csrf => tracing::info!("CSRF token rejected"),
             Self::Declined => tracing::info!("shopper declined at ID.me"),
+            Self::TooManyRequests => tracing::info!("rate limit reached"),
             Self::NotFound | Self::MethodNotAllowed => {}
         }
     }

@@ -12,7 +12,9 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 pub fn install() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
-            let latency = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+            let latency = [
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ];
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &latency)
                 .ok()?
@@ -41,7 +43,10 @@ pub fn render() -> String {
 }
 
 fn describe() {
-    metrics::describe_counter!("http_requests_total", "HTTP requests by method, route and status");
+    metrics::describe_counter!(
+        "http_requests_total",
+        "HTTP requests by method, route and status"
+    );
     metrics::describe_histogram!(
         "http_request_duration_seconds",
         metrics::Unit::Seconds,
@@ -56,8 +61,14 @@ fn describe() {
         metrics::Unit::Seconds,
         "Latency of calls to ID.me by endpoint"
     );
-    metrics::describe_counter!("perkgate_idme_errors_total", "Failed calls to ID.me by endpoint and kind");
-    metrics::describe_counter!("perkgate_claims_total", "Claim attempts by offer and result");
+    metrics::describe_counter!(
+        "perkgate_idme_errors_total",
+        "Failed calls to ID.me by endpoint and kind"
+    );
+    metrics::describe_counter!(
+        "perkgate_claims_total",
+        "Claim attempts by offer and result"
+    );
     metrics::describe_gauge!("perkgate_pool_codes_remaining", "Unclaimed codes per pool");
 }
 
@@ -80,14 +91,17 @@ pub fn idme_call(endpoint: &'static str, elapsed: Duration, error: Option<&'stat
     metrics::histogram!("perkgate_idme_request_duration_seconds", "endpoint" => endpoint)
         .record(elapsed.as_secs_f64());
     if let Some(kind) = error {
-        metrics::counter!("perkgate_idme_errors_total", "endpoint" => endpoint, "kind" => kind).increment(1);
+        metrics::counter!("perkgate_idme_errors_total", "endpoint" => endpoint, "kind" => kind)
+            .increment(1);
     }
 }
 
 pub fn claim(offer: &str, result: &'static str) {
-    metrics::counter!("perkgate_claims_total", "offer" => offer.to_owned(), "result" => result).increment(1);
+    metrics::counter!("perkgate_claims_total", "offer" => offer.to_owned(), "result" => result)
+        .increment(1);
 }
 
 pub fn pool_remaining(pool: &str, remaining: u64) {
-    metrics::gauge!("perkgate_pool_codes_remaining", "pool" => pool.to_owned()).set(remaining as f64);
+    metrics::gauge!("perkgate_pool_codes_remaining", "pool" => pool.to_owned())
+        .set(remaining as f64);
 }

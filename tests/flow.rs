@@ -746,7 +746,12 @@ async fn metrics_count_requests_verifications_and_idme_calls_without_personal_da
     verify_as(&browser(), &app, "military", "unverified").await;
     let res = reqwest::get(app.url("/metrics")).await.unwrap();
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
     let text = res.text().await.unwrap();
     for expected in [
         r#"http_requests_total{method="GET",route="/",status="200"}"#,
@@ -761,7 +766,44 @@ async fn metrics_count_requests_verifications_and_idme_calls_without_personal_da
         assert!(text.contains(expected), "missing {expected} in:\n{text}");
     }
     // Labels are templates and handles: no persona data, no codes, no tokens.
-    for secret in ["Sergio", "Testerman", "sandbox.invalid", "5a0dbe7e", "SALUTE15", "state="] {
+    for secret in [
+        "Sergio",
+        "Testerman",
+        "sandbox.invalid",
+        "5a0dbe7e",
+        "SALUTE15",
+        "state=",
+    ] {
         assert!(!text.contains(secret), "metrics contain {secret}");
     }
+}
+
+#[tokio::test]
+async fn verification_routes_are_rate_limited_per_client_with_a_page() {
+    let app = spawn_with(
+        Options::default()
+            .var("PERKGATE_RATE_LIMIT_PER_MINUTE", "60")
+            .var("PERKGATE_RATE_LIMIT_BURST", "3"),
+    )
+    .await;
+    let client = browser();
+    let csrf = hidden(&home(&client, &app).await.1, "csrf");
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let res = client
+            .post(app.url("/verify/military"))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+        if res.status() == 429 {
+            assert!(res.headers().contains_key("retry-after"));
+            let page = res.text().await.unwrap();
+            assert!(page.contains("Too many attempts") && page.contains("data-testid=\"message\""));
+        }
+    }
+    assert_eq!(statuses, [303, 303, 303, 429, 429]);
+    // Pages that only read are not limited.
+    assert_eq!(home(&client, &app).await.0, 200);
 }

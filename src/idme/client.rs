@@ -211,7 +211,11 @@ impl IdmeClient {
     pub async fn verify(&self, code: &str, pkce_verifier: &str) -> Result<Payload, IdmeError> {
         let started = std::time::Instant::now();
         let token = self.exchange(code, pkce_verifier).await;
-        crate::metrics::idme_call("token", started.elapsed(), token.as_ref().err().map(IdmeError::kind));
+        crate::metrics::idme_call(
+            "token",
+            started.elapsed(),
+            token.as_ref().err().map(IdmeError::kind),
+        );
         let started = std::time::Instant::now();
         let payload = self.attributes(&token?).await;
         crate::metrics::idme_call(

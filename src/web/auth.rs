@@ -23,11 +23,15 @@ use crate::flow::{self, Outcome};
 use crate::idme::IdmeError;
 use crate::session::{Notice, Pending};
 
-pub fn router() -> Router<AppState> {
+/// The routes that start or finish a verification (rate limited by the caller).
+pub fn limited_router() -> Router<AppState> {
     Router::new()
         .route("/verify/{group}", post(start))
         .route("/auth/idme/callback", get(callback))
-        .route("/reset", post(reset))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/reset", post(reset))
 }
 
 #[derive(Deserialize)]
@@ -118,7 +122,11 @@ async fn callback(
     };
     if let Some(error) = params.error {
         crate::metrics::verification(
-            if error == "access_denied" { "declined" } else { "idme_refused" },
+            if error == "access_denied" {
+                "declined"
+            } else {
+                "idme_refused"
+            },
             "unknown",
         );
         return Err(match error.as_str() {

@@ -3,6 +3,7 @@
 mod api;
 mod auth;
 mod health;
+pub mod limits;
 mod middleware;
 mod pages;
 mod storefront;
@@ -21,11 +22,15 @@ pub use middleware::RequestId;
 pub fn router(
     state: AppState,
     sessions: SessionManagerLayer<crate::session_store::Sessions>,
-) -> Router {
+) -> (Router, Option<limits::Pruner>) {
+    let client_ip = limits::ClientIp::new(state.config.rate_limit.trusted_proxies.clone());
+    let (limited, pruner) =
+        limits::apply(auth::limited_router(), &state.config.rate_limit, client_ip);
     // Pages that read or change the shopper's session: the session layer and no-store.
     let session_routes = Router::new()
         .merge(storefront::router())
         .merge(auth::router())
+        .merge(limited)
         .merge(api::router())
         .layer(sessions)
         .layer(SetResponseHeaderLayer::overriding(
@@ -41,7 +46,8 @@ pub fn router(
         app = app.nest(crate::sandbox::PATH, sandbox.clone().router());
     }
     let csp = middleware::content_security_policy(&state.idme_origin);
-    app.fallback(|| async { AppError::NotFound })
+    let app = app
+        .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .route_layer(axum::middleware::from_fn(middleware::label_route))
         .layer(axum::middleware::from_fn_with_state(
@@ -53,5 +59,6 @@ pub fn router(
             middleware::render_errors,
         ))
         .layer(axum::middleware::from_fn(middleware::request_context))
-        .with_state(state)
+        .with_state(state);
+    (app, pruner)
 }

@@ -88,6 +88,8 @@ pub async fn spawn_with(options: Options) -> TestApp {
             "1000".to_owned(),
         ),
         ("PERKGATE_RULES_POLL_MS".to_owned(), "100".to_owned()),
+        // Tests drive many flows from one address; the limit has a test of its own.
+        ("PERKGATE_RATE_LIMIT_PER_MINUTE".to_owned(), "0".to_owned()),
     ]);
     vars.extend(options.vars);
     let config = Config::from_vars(vars).expect("test config");

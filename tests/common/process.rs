@@ -26,6 +26,7 @@ impl Instance {
         cmd.env("PERKGATE_LISTEN", format!("127.0.0.1:{port}"))
             .env("PERKGATE_CONFIG", &empty)
             .env("PERKGATE_LOG", "warn")
+            .env("PERKGATE_RATE_LIMIT_PER_MINUTE", "0")
             .envs(vars.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
