@@ -105,3 +105,121 @@ async fn on_every_backend_the_flow_works_and_a_restart_loses_no_session() {
         app.stop().await;
     }
 }
+
+/// Everything a backend holds, as bytes to search.
+async fn dump(db_url: &str, session_url: Option<&str>, dir: &std::path::Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    match perkgate::db::connect(db_url).await.unwrap() {
+        perkgate::db::Db::Sqlite(_) => {
+            // The database file and its write-ahead log, byte for byte.
+            for entry in walk(dir) {
+                out.extend(std::fs::read(entry).unwrap_or_default());
+            }
+        }
+        perkgate::db::Db::Postgres(p) => {
+            let tables: Vec<(String, String)> = sqlx::query_as(
+                "SELECT table_schema, table_name FROM information_schema.tables \
+                 WHERE table_schema NOT IN ('pg_catalog', 'information_schema')",
+            )
+            .fetch_all(&p)
+            .await
+            .unwrap();
+            for (schema, table) in tables {
+                let rows: Vec<String> =
+                    sqlx::query_scalar(&format!("SELECT t::text FROM \"{schema}\".\"{table}\" t"))
+                        .fetch_all(&p)
+                        .await
+                        .unwrap();
+                for row in rows {
+                    out.extend(row.into_bytes());
+                }
+            }
+        }
+    }
+    if let Some(url) = session_url {
+        let client = redis_values(url).await;
+        out.extend(client);
+    }
+    out
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// Every value in the Redis test server (the store keeps one string per session).
+async fn redis_values(url: &str) -> Vec<u8> {
+    use tower_sessions_redis_store::fred::prelude::*;
+    use tower_sessions_redis_store::fred::types::{ClusterHash, CustomCommand};
+    let client = Builder::from_config(Config::from_url(url).unwrap())
+        .build()
+        .unwrap();
+    client.init().await.unwrap();
+    let keys: Vec<String> = client
+        .custom(
+            CustomCommand::new_static("KEYS", ClusterHash::FirstKey, false),
+            vec!["*"],
+        )
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for key in keys {
+        let value: Option<Vec<u8>> = client.get(&key).await.unwrap_or(None);
+        out.extend(value.unwrap_or_default());
+    }
+    out
+}
+
+#[tokio::test]
+async fn no_store_keeps_a_name_an_email_a_raw_uuid_or_a_token() {
+    use common::fake_idme::FakeIdme;
+    let dir = tempfile::tempdir().unwrap();
+    for (name, db_url, session_url) in backends(dir.path()).await {
+        let idme = FakeIdme::start().await;
+        let mut options = Options::default()
+            .idme(&idme.url())
+            .var("PERKGATE_DATABASE_URL", &db_url);
+        if let Some(url) = &session_url {
+            options = options.var("PERKGATE_SESSION_URL", url);
+        }
+        let app = spawn_with(options).await;
+        for _ in 0..2 {
+            let client = browser();
+            let authorize = start_verify(&client, &app, "military").await;
+            let state = query_param(&authorize, "state").unwrap();
+            let res = client
+                .get(app.url(&format!("/auth/idme/callback?code=c&state={state}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 303);
+            assert_verified(&home(&client, &app).await.1, "SALUTE15");
+        }
+        app.stop().await;
+        let bytes = dump(&db_url, session_url.as_deref(), dir.path()).await;
+        assert!(!bytes.is_empty(), "{name}: nothing dumped");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            text.contains("SALUTE15"),
+            "{name}: the dump holds the benefit (sanity check)"
+        );
+        for secret in [
+            "Sunny",
+            "Nader",
+            "sunny.nader@id.me",
+            "d733a89e2e634f04ac2fe66c97f71612",
+            "tok-SECRET-123",
+        ] {
+            assert!(!text.contains(secret), "{name}: the store holds {secret:?}");
+        }
+    }
+}
