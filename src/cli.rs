@@ -129,25 +129,11 @@ fn rules_eval(file: &str, attributes: &str, at: Option<&str>) -> ExitCode {
 /// The text of `rules eval`: the offer that applies and, for every other offer, why not.
 pub fn explain(rules: &Rules, facts: &Facts, at: i64) -> String {
     let mut out = String::new();
-    let groups: Vec<String> = facts
-        .groups
-        .iter()
-        .map(|g| {
-            if g.subgroups.is_empty() {
-                g.group.clone()
-            } else {
-                format!("{} ({})", g.group, g.subgroups.join(", "))
-            }
-        })
-        .collect();
+    let groups = crate::rules::describe_groups(&facts.groups);
     out.push_str(&format!(
         "at {}: verified groups: {}\n",
         date(at),
-        if groups.is_empty() {
-            "none".to_owned()
-        } else {
-            groups.join("; ")
-        }
+        if groups.is_empty() { "none" } else { &groups }
     ));
     let evaluation = evaluate(rules, facts, at);
     let describe = |o: &crate::rules::Offer| {

@@ -279,6 +279,21 @@ pub struct VerifiedGroup {
     pub subgroups: Vec<String>,
 }
 
+/// "military (Veteran, Retiree)", "student"; several groups joined with "; ".
+pub fn describe_groups(groups: &[VerifiedGroup]) -> String {
+    groups
+        .iter()
+        .map(|g| {
+            if g.subgroups.is_empty() {
+                g.group.clone()
+            } else {
+                format!("{} ({})", g.group, g.subgroups.join(", "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// What a successful verification leaves behind.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verification {

@@ -63,17 +63,7 @@ async fn show(State(state): State<AppState>, session: Session) -> Result<Html<St
 
 /// "military (Veteran)", "student": group handles and subgroup names, nothing personal.
 pub fn verified_as(v: &Verification) -> String {
-    v.groups
-        .iter()
-        .map(|g| {
-            if g.subgroups.is_empty() {
-                g.group.clone()
-            } else {
-                format!("{} ({})", g.group, g.subgroups.join(", "))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+    crate::rules::describe_groups(&v.groups)
 }
 
 /// The shopper's own outcome in words; never anything about other shoppers.
