@@ -171,17 +171,20 @@ impl App {
         .map_err(|e| StartError(format!("cannot build the HTTP client: {e}")))?;
 
         let https = public_url.scheme() == "https";
-        let sessions = SessionManagerLayer::new(store.clone())
-            // `__Host-` binds the cookie to this host and path `/`, and requires Secure.
-            .with_name(if https { "__Host-perkgate" } else { "perkgate" })
-            .with_secure(https)
-            .with_http_only(true)
-            // Strict would drop the cookie on the redirect back from ID.me.
-            .with_same_site(SameSite::Lax)
-            .with_path("/")
-            .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
-                config.session.idle.as_secs() as i64,
-            )));
+        let sessions = SessionManagerLayer::new(crate::session_store::CachedSessions::new(
+            store.clone(),
+            config.session.read_cache,
+        ))
+        // `__Host-` binds the cookie to this host and path `/`, and requires Secure.
+        .with_name(if https { "__Host-perkgate" } else { "perkgate" })
+        .with_secure(https)
+        .with_http_only(true)
+        // Strict would drop the cookie on the redirect back from ID.me.
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+            config.session.idle.as_secs() as i64,
+        )));
 
         let state = AppState(Arc::new(Inner {
             config,

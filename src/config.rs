@@ -67,6 +67,8 @@ pub struct SessionConfig {
     pub idle: Duration,
     /// A session older than this expires however active it is.
     pub absolute: Duration,
+    /// How long a read-only page may reuse a session read by this instance (0 = never).
+    pub read_cache: Duration,
     /// How long a shopper may take at ID.me before the authorization is refused.
     pub auth_timeout: Duration,
 }
@@ -133,6 +135,7 @@ impl Default for Config {
                 idle: Duration::from_secs(2 * 3600),
                 absolute: Duration::from_secs(24 * 3600),
                 auth_timeout: Duration::from_secs(600),
+                read_cache: Duration::from_millis(1000),
             },
             allow_sandbox: false,
             rate_limit: RateLimit {
@@ -177,6 +180,7 @@ const SETTINGS: &[&str] = &[
     "session_idle_secs",
     "session_absolute_secs",
     "auth_timeout_secs",
+    "session_cache_ms",
     "allow_sandbox",
     "rate_limit_per_minute",
     "rate_limit_burst",
@@ -339,6 +343,9 @@ impl Config {
             }
             "session_absolute_secs" => {
                 self.session.absolute = Duration::from_secs(number(raw, 60, 365 * 86_400)?)
+            }
+            "session_cache_ms" => {
+                self.session.read_cache = Duration::from_millis(number(raw, 0, 60_000)?)
             }
             "auth_timeout_secs" => {
                 self.session.auth_timeout = Duration::from_secs(number(raw, 1, 3600)?)

@@ -139,11 +139,6 @@ impl Shopper {
         Some(self.state.pending.remove(i))
     }
 
-    /// Takes the one-time notice (the caller saves if there was one).
-    pub fn take_notice(&mut self) -> Option<Notice> {
-        self.state.notice.take()
-    }
-
     /// A new session id for a change of privilege: verification or reset. The old id stops
     /// working, so a fixated or leaked pre-verification id is worth nothing.
     pub async fn rotate(&mut self) -> Result<(), AppError> {

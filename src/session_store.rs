@@ -135,3 +135,120 @@ impl SessionStore for Sessions {
         }
     }
 }
+
+tokio::task_local! {
+    /// Set while a read-only page is being served: only then may a session come from the cache.
+    static READ_ONLY: ();
+}
+
+/// Serves `f` with cached session reads allowed. For pages that only show state (`GET /`,
+/// `GET /api/v1/benefit`); the callback and every form read the store itself.
+pub async fn cached_reads<F: std::future::Future>(f: F) -> F::Output {
+    READ_ONLY.scope((), f).await
+}
+
+/// The session store with a short read-through cache in front, for the read path.
+///
+/// Correct across instances because every change of privilege (verification, reset) gives
+/// the shopper a new session id, which no cache has seen; what can be stale for at most `ttl`
+/// on another instance is only what changes under the same id (a pending authorization, which
+/// read-only pages do not use). Writes go through and refresh this instance's entry.
+#[derive(Clone, Debug)]
+pub struct CachedSessions {
+    inner: Sessions,
+    cache: Option<std::sync::Arc<ReadCache>>,
+}
+
+#[derive(Debug)]
+struct ReadCache {
+    ttl: Duration,
+    entries: std::sync::Mutex<std::collections::HashMap<Id, (Record, std::time::Instant)>>,
+}
+
+/// Enough for every active shopper of a busy store; past it, stale entries go first.
+const CACHE_CAPACITY: usize = 50_000;
+
+impl CachedSessions {
+    /// `ttl` zero turns the cache off.
+    pub fn new(inner: Sessions, ttl: Duration) -> Self {
+        Self {
+            inner,
+            cache: (!ttl.is_zero()).then(|| {
+                std::sync::Arc::new(ReadCache {
+                    ttl,
+                    entries: std::sync::Mutex::default(),
+                })
+            }),
+        }
+    }
+
+    fn entries(
+        cache: &ReadCache,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<Id, (Record, std::time::Instant)>>
+    {
+        cache.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn remember(&self, record: &Record) {
+        let Some(cache) = &self.cache else { return };
+        let mut entries = Self::entries(cache);
+        if entries.len() >= CACHE_CAPACITY {
+            entries.retain(|_, (_, at)| at.elapsed() < cache.ttl);
+            if entries.len() >= CACHE_CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(record.id, (record.clone(), std::time::Instant::now()));
+    }
+
+    fn forget(&self, id: &Id) {
+        if let Some(cache) = &self.cache {
+            Self::entries(cache).remove(id);
+        }
+    }
+
+    fn cached(&self, id: &Id) -> Option<Record> {
+        let cache = self.cache.as_ref()?;
+        READ_ONLY.try_with(|_| ()).ok()?;
+        let entries = Self::entries(cache);
+        let (record, at) = entries.get(id)?;
+        (at.elapsed() < cache.ttl && record.expiry_date > time::OffsetDateTime::now_utc())
+            .then(|| record.clone())
+    }
+
+    pub fn inner(&self) -> &Sessions {
+        &self.inner
+    }
+}
+
+#[async_trait]
+impl SessionStore for CachedSessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        self.inner.create(record).await?;
+        self.remember(record);
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.inner.save(record).await?;
+        self.remember(record);
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        if let Some(record) = self.cached(id) {
+            return Ok(Some(record));
+        }
+        let record = self.inner.load(id).await?;
+        match &record {
+            Some(r) => self.remember(r),
+            None => self.forget(id),
+        }
+        Ok(record)
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.forget(id);
+        self.inner.delete(id).await
+    }
+}

@@ -223,3 +223,40 @@ async fn no_store_keeps_a_name_an_email_a_raw_uuid_or_a_token() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_read_cache_serves_only_read_only_pages_and_only_briefly() {
+    use perkgate::session_store::{CachedSessions, cached_reads};
+    let dir = tempfile::tempdir().unwrap();
+    let db = perkgate::db::connect(&format!("sqlite://{}", dir.path().join("c.db").display()))
+        .await
+        .unwrap();
+    let store = Sessions::open(None, &db).await.unwrap();
+    let cached = CachedSessions::new(store.clone(), std::time::Duration::from_millis(300));
+    let mut r = record("one", time::Duration::hours(1));
+    cached.create(&mut r).await.unwrap();
+
+    // Another instance changes the session under the same id.
+    let mut changed = r.clone();
+    changed.data.insert("k".into(), serde_json::json!("two"));
+    store.save(&changed).await.unwrap();
+
+    // A read-only page may see this instance's copy for the TTL...
+    let seen = cached_reads(cached.load(&r.id)).await.unwrap().unwrap();
+    assert_eq!(seen.data["k"], "one");
+    // ...every other request reads the store...
+    assert_eq!(cached.load(&r.id).await.unwrap().unwrap().data["k"], "two");
+    // ...which also refreshes the copy, and a copy is never older than the TTL.
+    let seen = cached_reads(cached.load(&r.id)).await.unwrap().unwrap();
+    assert_eq!(seen.data["k"], "two");
+    let mut third = changed.clone();
+    third.data.insert("k".into(), serde_json::json!("three"));
+    store.save(&third).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+    let seen = cached_reads(cached.load(&r.id)).await.unwrap().unwrap();
+    assert_eq!(seen.data["k"], "three");
+
+    // A deleted session is gone from the cache at once on this instance.
+    cached.delete(&r.id).await.unwrap();
+    assert!(cached_reads(cached.load(&r.id)).await.unwrap().is_none());
+}

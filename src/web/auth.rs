@@ -64,6 +64,8 @@ async fn start(
     if shopper.state.benefit.is_some() {
         return Ok(Redirect::to("/").into_response());
     }
+    // A new attempt replaces the message about the previous one.
+    shopper.state.notice = None;
     let authorization = state.idme.authorize(&[group.as_str()]);
     shopper.add_pending(
         Pending {

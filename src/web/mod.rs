@@ -21,17 +21,25 @@ pub use middleware::RequestId;
 
 pub fn router(
     state: AppState,
-    sessions: SessionManagerLayer<crate::session_store::Sessions>,
+    sessions: SessionManagerLayer<crate::session_store::CachedSessions>,
 ) -> (Router, Option<limits::Pruner>) {
     let client_ip = limits::ClientIp::new(state.config.rate_limit.trusted_proxies.clone());
     let (limited, pruner) =
         limits::apply(auth::limited_router(), &state.config.rate_limit, client_ip);
     // Pages that read or change the shopper's session: the session layer and no-store.
-    let session_routes = Router::new()
+    // The pages that only show state may read a session from the short read cache.
+    let read_only = Router::new()
         .merge(storefront::router())
+        .merge(api::router())
+        .route_layer(axum::middleware::from_fn(
+            |req: axum::extract::Request, next: axum::middleware::Next| {
+                crate::session_store::cached_reads(next.run(req))
+            },
+        ));
+    let session_routes = Router::new()
+        .merge(read_only)
         .merge(auth::router())
         .merge(limited)
-        .merge(api::router())
         .layer(sessions)
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,

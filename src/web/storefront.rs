@@ -19,11 +19,10 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn show(State(state): State<AppState>, session: Session) -> Result<Html<String>, AppError> {
-    let mut shopper = state.shopper(session).await?;
-    let notice = shopper.take_notice();
-    if notice.is_some() {
-        shopper.save().await?;
-    }
+    // Reading never writes (but for a new or stale session): the notice stays with the state
+    // it explains, so a refresh shows the same page.
+    let shopper = state.shopper(session).await?;
+    let notice = shopper.state.notice;
     let rules = state.rules();
     let now = db::now();
     let mut shown: Vec<&str> = Vec::new();
