@@ -72,14 +72,39 @@ fn describe() {
     metrics::describe_gauge!("perkgate_pool_codes_remaining", "Unclaimed codes per pool");
 }
 
+/// Label values for the common cases without an allocation per request.
+fn method_label(method: &str) -> metrics::SharedString {
+    match method {
+        "GET" => "GET".into(),
+        "POST" => "POST".into(),
+        "HEAD" => "HEAD".into(),
+        other => other.to_owned().into(),
+    }
+}
+
+fn status_label(status: u16) -> metrics::SharedString {
+    match status {
+        200 => "200".into(),
+        204 => "204".into(),
+        303 => "303".into(),
+        400 => "400".into(),
+        403 => "403".into(),
+        404 => "404".into(),
+        429 => "429".into(),
+        502 => "502".into(),
+        503 => "503".into(),
+        other => other.to_string().into(),
+    }
+}
+
 pub fn http(method: &str, route: &str, status: u16, elapsed: Duration) {
-    let labels = [
-        ("method", method.to_owned()),
-        ("route", route.to_owned()),
-        ("status", status.to_string()),
+    let labels = vec![
+        metrics::Label::new("method", method_label(method)),
+        metrics::Label::new("route", route.to_owned()),
+        metrics::Label::new("status", status_label(status)),
     ];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+    metrics::counter!("http_requests_total", labels.clone()).increment(1);
+    metrics::histogram!("http_request_duration_seconds", labels).record(elapsed.as_secs_f64());
 }
 
 pub fn verification(outcome: &'static str, group: &str) {

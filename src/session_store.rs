@@ -165,8 +165,10 @@ struct ReadCache {
     entries: std::sync::Mutex<std::collections::HashMap<Id, (Record, std::time::Instant)>>,
 }
 
-/// Enough for every active shopper of a busy store; past it, stale entries go first.
-const CACHE_CAPACITY: usize = 50_000;
+/// Past this many entries, those older than the TTL (useless anyway) are dropped.
+const CACHE_PRUNE_AT: usize = 2_048;
+/// A hard cap on memory: past it the cache starts over.
+const CACHE_CAPACITY: usize = 10_000;
 
 impl CachedSessions {
     /// `ttl` zero turns the cache off.
@@ -192,7 +194,7 @@ impl CachedSessions {
     fn remember(&self, record: &Record) {
         let Some(cache) = &self.cache else { return };
         let mut entries = Self::entries(cache);
-        if entries.len() >= CACHE_CAPACITY {
+        if entries.len() >= CACHE_PRUNE_AT {
             entries.retain(|_, (_, at)| at.elapsed() < cache.ttl);
             if entries.len() >= CACHE_CAPACITY {
                 entries.clear();
