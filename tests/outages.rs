@@ -108,6 +108,9 @@ async fn losing_redis_gives_a_clear_page_and_service_resumes_with_sessions_intac
     assert_verified(&home(&client, &s.app).await.1, "SALUTE15");
 
     s.redis.cut();
+    // The read cache may answer `GET /` for up to PERKGATE_SESSION_CACHE_MS (1 s) with the
+    // session this instance just read; past that, the store's absence shows.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let started = Instant::now();
     let res = client.get(s.app.url("/")).send().await.unwrap();
     assert_eq!(res.status(), 503);
