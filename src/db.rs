@@ -93,6 +93,9 @@ pub async fn connect(url: &str) -> Result<Db, String> {
     }
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
+        // An embedded file's connection does not go stale; the default ping before every
+        // checkout is a round trip through the connection's worker thread for nothing.
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(options)
         .await
