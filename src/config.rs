@@ -108,6 +108,8 @@ pub struct Config {
     pub rate_limit: RateLimit,
     pub log_filter: String,
     pub log_format: LogFormat,
+    /// How long requests in flight may take to finish after SIGTERM.
+    pub shutdown_grace: Duration,
     /// Settings that were ignored, reported once logging is up.
     pub warnings: Vec<String>,
 }
@@ -145,6 +147,7 @@ impl Default for Config {
             },
             log_filter: "info".to_owned(),
             log_format: LogFormat::Text,
+            shutdown_grace: Duration::from_secs(10),
             warnings: Vec::new(),
         }
     }
@@ -187,6 +190,7 @@ const SETTINGS: &[&str] = &[
     "trusted_proxies",
     "log",
     "log_format",
+    "shutdown_grace_secs",
 ];
 
 /// Variables with our prefix that are not settings but are expected (test and CI switches).
@@ -364,6 +368,9 @@ impl Config {
                             .map_err(|_| format!("expected IP addresses or CIDR ranges, got {s:?}"))
                     })
                     .collect::<Result<_, _>>()?
+            }
+            "shutdown_grace_secs" => {
+                self.shutdown_grace = Duration::from_secs(number(raw, 0, 3600)?)
             }
             "log" => self.log_filter = non_empty(raw)?.to_owned(),
             "log_format" => {

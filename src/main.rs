@@ -35,6 +35,7 @@ fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let grace = config.shutdown_grace;
     runtime.block_on(async {
         let app = match App::build(config).await {
             Ok(app) => app,
@@ -44,14 +45,41 @@ fn serve() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        match app.serve(shutdown_signal()).await {
-            Ok(()) => {
+        // On a signal the server stops accepting and lets requests in flight finish, for at
+        // most the grace period; then the process exits regardless.
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut server = tokio::spawn(app.serve(async {
+            let _ = stopped.await;
+        }));
+        let ended = tokio::select! {
+            () = shutdown_signal() => None,
+            // The server ended by itself (it could not go on serving).
+            result = &mut server => Some(result),
+        };
+        let _ = stop.send(());
+        let outcome = match ended {
+            Some(result) => Ok(result),
+            None => tokio::time::timeout(grace, server).await,
+        };
+        match outcome {
+            Ok(Ok(Ok(()))) => {
                 tracing::info!("stopped");
                 ExitCode::SUCCESS
             }
-            Err(e) => {
+            Ok(Ok(Err(e))) => {
                 tracing::error!("server error: {e}");
                 ExitCode::FAILURE
+            }
+            Ok(Err(e)) => {
+                tracing::error!("server task failed: {e}");
+                ExitCode::FAILURE
+            }
+            Err(_) => {
+                tracing::warn!(
+                    grace_secs = grace.as_secs(),
+                    "requests still in flight after the grace period; exiting"
+                );
+                ExitCode::SUCCESS
             }
         }
     })

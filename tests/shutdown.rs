@@ -1,0 +1,114 @@
+//! SIGTERM: the process stops accepting, lets requests in flight finish within
+//! `PERKGATE_SHUTDOWN_GRACE_SECS`, and exits; past the grace period it exits anyway.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::fake_idme::{FakeIdme, Reply, TOKEN_OK};
+use common::process::Instance;
+use common::*;
+
+async fn slow_instance(
+    grace: &str,
+    delay: Duration,
+    dir: &std::path::Path,
+) -> (Instance, FakeIdme) {
+    let idme = FakeIdme::start().await;
+    idme.on_token(Reply::After(
+        delay,
+        Box::new(Reply::Json(200, TOKEN_OK.into())),
+    ));
+    let db = format!("sqlite://{}", dir.join("perkgate.db").display());
+    let url = idme.url();
+    let instance = Instance::start(
+        &[
+            ("PERKGATE_DATABASE_URL", db.as_str()),
+            ("PERKGATE_IDME_URL", url.as_str()),
+            ("PERKGATE_IDME_CLIENT_ID", "test-client"),
+            ("PERKGATE_IDME_CLIENT_SECRET", "test-secret-value"),
+            ("PERKGATE_IDME_TIMEOUT_MS", "20000"),
+            ("PERKGATE_SHUTDOWN_GRACE_SECS", grace),
+        ],
+        dir,
+    )
+    .await;
+    (instance, idme)
+}
+
+/// Starts a verification and sends its callback, which will wait on the slow token call.
+async fn callback_in_flight(i: &Instance) -> tokio::task::JoinHandle<Result<u16, String>> {
+    let client = browser();
+    let html = client
+        .get(i.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&html, "csrf");
+    let res = client
+        .post(i.url("/verify/military"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let state = query_param(&location(&res), "state").unwrap();
+    let url = i.url(&format!("/auth/idme/callback?code=c&state={state}"));
+    tokio::spawn(async move {
+        client
+            .get(url)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .map_err(|e| e.to_string())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_requests_in_flight_finish_then_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut instance, idme) = slow_instance("10", Duration::from_millis(1500), dir.path()).await;
+    let in_flight = callback_in_flight(&instance).await;
+    while idme.token_calls() == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    instance.terminate();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // No new connections once the signal is in.
+    assert!(
+        reqwest::get(instance.url("/healthz")).await.is_err(),
+        "still accepting"
+    );
+    // The callback that was in flight completes normally.
+    assert_eq!(in_flight.await.unwrap(), Ok(303));
+    assert_eq!(
+        instance.exited_within(Duration::from_secs(5)).await,
+        Some(0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_grace_period_the_process_exits_anyway() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut instance, idme) = slow_instance("1", Duration::from_secs(15), dir.path()).await;
+    let in_flight = callback_in_flight(&instance).await;
+    while idme.token_calls() == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let started = Instant::now();
+    instance.terminate();
+    assert_eq!(
+        instance.exited_within(Duration::from_secs(5)).await,
+        Some(0)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "exited after about the 1 s grace"
+    );
+    assert!(
+        in_flight.await.unwrap().is_err(),
+        "the unfinished request was cut off"
+    );
+}
