@@ -108,12 +108,7 @@ async fn double_submit_makes_one_flow_and_verify_after_unlock_calls_nothing() {
     let csrf = hidden(&page, "csrf");
     let mut authorize = Vec::new();
     for _ in 0..2 {
-        let res = client
-            .post(app.url("/verify/military"))
-            .form(&[("csrf", csrf.as_str())])
-            .send()
-            .await
-            .unwrap();
+        let res = post_csrf(&client, &app.url("/verify/military"), &csrf).await;
         assert_eq!(res.status(), 303);
         authorize.push(location(&res));
     }
@@ -133,12 +128,7 @@ async fn double_submit_makes_one_flow_and_verify_after_unlock_calls_nothing() {
     let (_, page) = home(&client, &app).await;
     assert_verified(&page, "SALUTE15");
     let csrf = hidden(&page, "csrf");
-    let res = client
-        .post(app.url("/verify/military"))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = post_csrf(&client, &app.url("/verify/military"), &csrf).await;
     assert_eq!(
         (res.status().as_u16(), location(&res)),
         (303, "/".to_owned())
@@ -486,12 +476,7 @@ async fn forms_without_the_csrf_token_are_refused() {
     // A real token from another session is no better.
     let other = browser();
     let csrf = hidden(&home(&other, &app).await.1, "csrf");
-    let res = client
-        .post(app.url("/verify/military"))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = post_csrf(&client, &app.url("/verify/military"), &csrf).await;
     assert_eq!(res.status(), 403);
     assert_eq!(
         app.token_calls()
@@ -511,12 +496,7 @@ async fn an_unknown_group_is_not_found() {
     let client = browser();
     let csrf = hidden(&home(&client, &app).await.1, "csrf");
     for group in ["government", "mil.itary", "military%20student", "MILITARY"] {
-        let res = client
-            .post(app.url(&format!("/verify/{group}")))
-            .form(&[("csrf", csrf.as_str())])
-            .send()
-            .await
-            .unwrap();
+        let res = post_csrf(&client, &app.url(&format!("/verify/{group}")), &csrf).await;
         assert_eq!(res.status(), 404, "{group}");
     }
 }
@@ -528,12 +508,7 @@ async fn reset_forgets_the_verification_under_a_new_session_id() {
     verify_as(&client, &app, "military", "service_member").await;
     let (_, page) = home(&client, &app).await;
     let csrf = hidden(&page, "csrf");
-    let res = client
-        .post(app.url("/reset"))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = post_csrf(&client, &app.url("/reset"), &csrf).await;
     assert_eq!(
         (res.status().as_u16(), location(&res)),
         (303, "/".to_owned())
@@ -790,12 +765,7 @@ async fn verification_routes_are_rate_limited_per_client_with_a_page() {
     let csrf = hidden(&home(&client, &app).await.1, "csrf");
     let mut statuses = Vec::new();
     for _ in 0..5 {
-        let res = client
-            .post(app.url("/verify/military"))
-            .form(&[("csrf", csrf.as_str())])
-            .send()
-            .await
-            .unwrap();
+        let res = post_csrf(&client, &app.url("/verify/military"), &csrf).await;
         statuses.push(res.status().as_u16());
         if res.status() == 429 {
             assert!(res.headers().contains_key("retry-after"));

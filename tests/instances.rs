@@ -81,15 +81,7 @@ async fn page(client: &reqwest::Client, i: &Instance) -> (String, String) {
 
 /// Starts a verification on `start`; returns the callback path ID.me would redirect to.
 async fn begin(client: &reqwest::Client, start: &Instance) -> String {
-    let (_, csrf) = page(client, start).await;
-    let res = client
-        .post(start.url("/verify/military"))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    let state = query_param(&location(&res), "state").unwrap();
+    let state = query_param(&begin_at(client, &start.base, "military").await, "state").unwrap();
     format!("/auth/idme/callback?code=c&state={state}")
 }
 
@@ -116,12 +108,7 @@ async fn a_flow_started_on_one_instance_finishes_on_the_other() {
 
     // A reset on A is seen on B at once.
     let (_, csrf) = page(&client, &p.a).await;
-    let res = client
-        .post(p.a.url("/reset"))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = post_csrf(&client, &p.a.url("/reset"), &csrf).await;
     assert_eq!(res.status(), 303);
     let (html, _) = page(&client, &p.b).await;
     assert!(!html.contains("data-testid=\"benefit\""));
@@ -168,22 +155,7 @@ async fn a_pool_is_exactly_once_across_instances() {
         };
         tasks.push(tokio::spawn(async move {
             let client = browser();
-            let html = client
-                .get(format!("{base}/"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            let csrf = hidden(&html, "csrf");
-            let res = client
-                .post(format!("{base}/verify/military"))
-                .form(&[("csrf", csrf.as_str())])
-                .send()
-                .await
-                .unwrap();
-            let state = query_param(&location(&res), "state").unwrap();
+            let state = query_param(&begin_at(&client, &base, "military").await, "state").unwrap();
             client
                 .get(format!("{base}/auth/idme/callback?code=c&state={state}"))
                 .send()

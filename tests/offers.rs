@@ -188,12 +188,7 @@ async fn offers_outside_their_window_are_not_offered_and_explain_themselves() {
     assert!(!page.contains("Students: 10% off"));
     assert!(!page.contains("verify-student"));
     let csrf = hidden(&page, "csrf");
-    let res = client
-        .post(app.url("/verify/student"))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = post_csrf(&client, &app.url("/verify/student"), &csrf).await;
     assert_eq!(
         res.status(),
         404,

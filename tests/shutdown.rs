@@ -39,22 +39,7 @@ async fn slow_instance(
 /// Starts a verification and sends its callback, which will wait on the slow token call.
 async fn callback_in_flight(i: &Instance) -> tokio::task::JoinHandle<Result<u16, String>> {
     let client = browser();
-    let html = client
-        .get(i.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden(&html, "csrf");
-    let res = client
-        .post(i.url("/verify/military"))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
-    let state = query_param(&location(&res), "state").unwrap();
+    let state = query_param(&begin_at(&client, &i.base, "military").await, "state").unwrap();
     let url = i.url(&format!("/auth/idme/callback?code=c&state={state}"));
     tokio::spawn(async move {
         client

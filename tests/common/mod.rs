@@ -195,18 +195,36 @@ pub async fn home(client: &reqwest::Client, app: &TestApp) -> (u16, String) {
     (res.status().as_u16(), res.text().await.expect("body"))
 }
 
-/// Loads the store and submits the verify form for `group`; returns the redirect to ID.me.
-pub async fn start_verify(client: &reqwest::Client, app: &TestApp, group: &str) -> String {
-    let (_, page) = home(client, app).await;
-    let csrf = hidden(&page, "csrf");
-    let res = client
-        .post(app.url(&format!("/verify/{group}")))
-        .form(&[("csrf", csrf.as_str())])
+/// Submits a form that carries only the CSRF token.
+pub async fn post_csrf(client: &reqwest::Client, url: &str, csrf: &str) -> reqwest::Response {
+    client
+        .post(url)
+        .form(&[("csrf", csrf)])
         .send()
         .await
-        .expect("POST /verify");
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"))
+}
+
+/// Loads the store at `base` and submits the verify form for `group`; returns the redirect to
+/// ID.me. For the in-process app and for separate processes alike.
+pub async fn begin_at(client: &reqwest::Client, base: &str, group: &str) -> String {
+    let page = client
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .expect("GET /")
+        .text()
+        .await
+        .expect("body");
+    let csrf = hidden(&page, "csrf");
+    let res = post_csrf(client, &format!("{base}/verify/{group}"), &csrf).await;
     assert_eq!(res.status(), 303, "verify redirects to ID.me");
     location(&res)
+}
+
+/// Loads the store and submits the verify form for `group`; returns the redirect to ID.me.
+pub async fn start_verify(client: &reqwest::Client, app: &TestApp, group: &str) -> String {
+    begin_at(client, &app.base, group).await
 }
 
 /// On the sandbox's page, picks a persona; returns the callback URL ID.me would send back.
