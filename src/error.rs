@@ -205,8 +205,8 @@ impl From<tower_sessions::session::Error> for AppError {
     }
 }
 
-impl From<sqlx::Error> for AppError {
-    fn from(e: sqlx::Error) -> Self {
+impl From<crate::db::Error> for AppError {
+    fn from(e: crate::db::Error) -> Self {
         Self::Store(format!("database: {e}"))
     }
 }

@@ -101,7 +101,7 @@ pub async fn unlock(
     verification: Verification,
     facts: &Facts,
     now: i64,
-) -> Result<Outcome, sqlx::Error> {
+) -> Result<Outcome, crate::db::Error> {
     let evaluation = evaluate(rules, facts, now);
     let mut first_failure = None;
     for offer in &evaluation.eligible {

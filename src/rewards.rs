@@ -1,18 +1,19 @@
 //! The ledger: hands out codes (static, pooled, generated or none), enforces per-person limits
 //! and total caps, and shows a returning shopper their earlier unused code.
 //!
-//! Each claim runs in one `BEGIN IMMEDIATE` transaction: SQLite then serializes claims, so a
-//! pool code goes to exactly one claim and two sessions of one person cannot both slip under
-//! a limit, however many requests race.
+//! A claim's logic ([`claim_in`]) is written once over the [`Ledger`] statements, which each
+//! database implements. Claims are serialized so a pool code goes to exactly one claim and two
+//! sessions of one person cannot both slip under a limit, however many requests race: on
+//! SQLite by its single database thread, on PostgreSQL by a per-offer advisory lock.
 
 use std::collections::BTreeSet;
 
 use rand::Rng;
+use rusqlite::OptionalExtension;
+use sqlx::PgConnection;
 
-use crate::db::Db;
-use crate::on_db;
-
-use crate::rules::{CodeSource, Offer, Rules};
+use crate::db::{Db, Error, sqlite};
+use crate::rules::{CodeSource, Limit, Offer, Rules};
 
 /// What a claim attempt came to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,139 +28,305 @@ pub enum Claim {
     CapReached,
 }
 
-pub async fn claim(
-    db: &Db,
-    offer: &Offer,
-    person_key: &str,
-    at: i64,
-) -> Result<Claim, sqlx::Error> {
-    // The same statements on both databases; only how the claim is serialized differs.
-    macro_rules! claim_in {
-        ($tx:ident, $skip_locked:expr) => {{
-            // A returning shopper sees their earlier unused code: within the limit's period,
-            // or at any time when the offer has no limit.
-            let since = offer.limit.map_or(i64::MIN, |l| at - l.period_secs());
-            let group = offer.groups.first().map_or("", String::as_str);
-            let earlier: Option<Option<String>> = sqlx::query_scalar(
-                "SELECT code FROM claims WHERE offer_id = $1 AND person_key = $2 \
-                 AND redeemed_at IS NULL AND claimed_at > $3 ORDER BY claimed_at DESC, id DESC LIMIT 1",
-            )
-            .bind(&offer.id)
-            .bind(person_key)
-            .bind(since)
-            .fetch_optional(&mut *$tx)
-            .await?;
-            if let Some(code) = earlier {
-                event!($tx, group, "reshown");
-                $tx.commit().await?;
-                return Ok(Claim::Issued { code, reused: true });
-            }
-            if let Some(limit) = offer.limit {
-                let recent: Vec<i64> = sqlx::query_scalar(
-                    "SELECT claimed_at FROM claims WHERE offer_id = $1 AND person_key = $2 \
-                     AND claimed_at > $3 ORDER BY claimed_at ASC",
-                )
-                .bind(&offer.id)
-                .bind(person_key)
-                .bind(since)
-                .fetch_all(&mut *$tx)
-                .await?;
-                if recent.len() >= limit.claims as usize {
-                    return Ok(Claim::LimitReached {
-                        until: recent[0] + limit.period_secs(),
-                    });
-                }
-            }
-            if let Some(cap) = offer.total_cap {
-                let n: i64 = sqlx::query_scalar("SELECT count(*) FROM claims WHERE offer_id = $1")
-                    .bind(&offer.id)
-                    .fetch_one(&mut *$tx)
-                    .await?;
-                if n as u64 >= cap {
-                    return Ok(Claim::CapReached);
-                }
-            }
-            let claim_id: i64 = sqlx::query_scalar(
-                "INSERT INTO claims (offer_id, person_key, claimed_at) VALUES ($1, $2, $3) RETURNING id",
-            )
-            .bind(&offer.id)
-            .bind(person_key)
-            .bind(at)
-            .fetch_one(&mut *$tx)
-            .await?;
-            let code = match &offer.code {
-                CodeSource::Static(code) => Some(code.clone()),
-                CodeSource::None => None,
-                CodeSource::Pool(pool) => {
-                    let sql = format!(
-                        "UPDATE pool_codes SET claim_id = $1 WHERE pool = $2 AND code = \
-                         (SELECT code FROM pool_codes WHERE pool = $2 AND claim_id IS NULL \
-                          ORDER BY imported_at, code LIMIT 1{}) RETURNING code",
-                        $skip_locked
-                    );
-                    let code: Option<String> = sqlx::query_scalar(&sql)
-                        .bind(claim_id)
-                        .bind(pool)
-                        .fetch_optional(&mut *$tx)
-                        .await?;
-                    match code {
-                        Some(code) => Some(code),
-                        // Dropping the transaction rolls the claim row back.
-                        None => return Ok(Claim::RanOut),
-                    }
-                }
-                CodeSource::Generated { prefix, length } => loop {
-                    let candidate = generate(prefix, *length);
-                    let taken: Option<String> =
-                        sqlx::query_scalar("SELECT code FROM claims WHERE code = $1 LIMIT 1")
-                            .bind(&candidate)
-                            .fetch_optional(&mut *$tx)
-                            .await?;
-                    if taken.is_none() {
-                        break Some(candidate);
-                    }
-                },
-            };
-            sqlx::query("UPDATE claims SET code = $1 WHERE id = $2")
-                .bind(&code)
-                .bind(claim_id)
-                .execute(&mut *$tx)
-                .await?;
-            event!($tx, group, "claimed");
-            $tx.commit().await?;
-            Ok(Claim::Issued { code, reused: false })
-        }};
+impl Claim {
+    /// Whether the claim's writes are kept.
+    fn keeps(&self) -> bool {
+        matches!(self, Self::Issued { .. })
     }
-    macro_rules! event {
-        ($tx:ident, $group:expr, $kind:expr) => {
-            sqlx::query(
-                "INSERT INTO unlock_events (offer_id, grp, at, kind) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&offer.id)
-            .bind($group)
-            .bind(at)
-            .bind($kind)
-            .execute(&mut *$tx)
-            .await?;
-        };
-    }
-    match db {
-        // SQLite: one writer at a time; IMMEDIATE takes the write lock up front, so two
-        // claims never interleave (a deferred transaction could fail to upgrade instead).
-        Db::Sqlite(p) => {
-            let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
-            claim_in!(tx, "")
+}
+
+/// What a claim needs of an offer, owned: on SQLite it travels to the database thread.
+struct Terms {
+    offer_id: String,
+    /// Recorded with the unlock event (the offer's first group).
+    group: String,
+    limit: Option<Limit>,
+    total_cap: Option<u64>,
+    code: CodeSource,
+}
+
+impl Terms {
+    fn of(offer: &Offer) -> Self {
+        Self {
+            offer_id: offer.id.clone(),
+            group: offer.groups.first().cloned().unwrap_or_default(),
+            limit: offer.limit,
+            total_cap: offer.total_cap,
+            code: offer.code.clone(),
         }
-        // PostgreSQL: claims of one offer take turns through a transaction-scoped advisory
-        // lock (limits and caps count, then insert); pool rows are also taken with SKIP LOCKED.
+    }
+}
+
+/// Claims `offer` for a person: their earlier unused code, a new one, or why not.
+pub async fn claim(db: &Db, offer: &Offer, person_key: &str, at: i64) -> Result<Claim, Error> {
+    let terms = Terms::of(offer);
+    match db {
+        Db::Sqlite(s) => {
+            let person = person_key.to_owned();
+            s.call(move |c| {
+                // A savepoint of its own: a claim that comes to nothing leaves nothing behind.
+                let sp = c.savepoint()?;
+                let claim = sqlite::run_now(claim_in(&mut OnSqlite(&sp), &terms, &person, at))
+                    .unwrap_or_else(|| Err(Error::Other("a SQLite claim waited".to_owned())))?;
+                if claim.keeps() {
+                    sp.commit()?;
+                }
+                Ok(claim)
+            })
+            .await
+        }
         Db::Postgres(p) => {
             let mut tx = p.begin().await?;
+            // Claims of one offer take turns (limits and caps count, then insert); pool rows
+            // are also taken with SKIP LOCKED.
             sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-                .bind(&offer.id)
+                .bind(&terms.offer_id)
                 .execute(&mut *tx)
                 .await?;
-            claim_in!(tx, " FOR UPDATE SKIP LOCKED")
+            let claim = claim_in(&mut *tx, &terms, person_key, at).await?;
+            if claim.keeps() {
+                tx.commit().await?;
+            }
+            Ok(claim)
         }
+    }
+}
+
+/// The claim itself. Writes are kept only when it ends in `Issued`.
+async fn claim_in<L: Ledger>(l: &mut L, t: &Terms, person: &str, at: i64) -> Result<Claim, Error> {
+    // A returning shopper sees their earlier unused code: within the limit's period, or at
+    // any time when the offer has no limit.
+    let since = t.limit.map_or(i64::MIN, |l| at - l.period_secs());
+    if let Some(code) = l.earlier_code(&t.offer_id, person, since).await? {
+        l.event(&t.offer_id, &t.group, at, "reshown").await?;
+        return Ok(Claim::Issued { code, reused: true });
+    }
+    if let Some(limit) = t.limit {
+        let recent = l.recent(&t.offer_id, person, since).await?;
+        if recent.len() >= limit.claims as usize {
+            let oldest = recent.first().copied().unwrap_or(at);
+            return Ok(Claim::LimitReached {
+                until: oldest + limit.period_secs(),
+            });
+        }
+    }
+    if let Some(cap) = t.total_cap
+        && l.total(&t.offer_id).await? >= cap
+    {
+        return Ok(Claim::CapReached);
+    }
+    let claim_id = l.insert_claim(&t.offer_id, person, at).await?;
+    let code = match &t.code {
+        CodeSource::Static(code) => Some(code.clone()),
+        CodeSource::None => None,
+        CodeSource::Pool(pool) => match l.take_pool_code(claim_id, pool).await? {
+            Some(code) => Some(code),
+            None => return Ok(Claim::RanOut),
+        },
+        CodeSource::Generated { prefix, length } => loop {
+            let candidate = generate(prefix, *length);
+            if !l.code_taken(&candidate).await? {
+                break Some(candidate);
+            }
+        },
+    };
+    l.set_code(claim_id, code.as_deref()).await?;
+    l.event(&t.offer_id, &t.group, at, "claimed").await?;
+    Ok(Claim::Issued {
+        code,
+        reused: false,
+    })
+}
+
+// The statements of a claim, the same text on both databases.
+const EARLIER_CODE: &str = "SELECT code FROM claims WHERE offer_id = $1 AND person_key = $2 \
+     AND redeemed_at IS NULL AND claimed_at > $3 ORDER BY claimed_at DESC, id DESC LIMIT 1";
+const RECENT: &str = "SELECT claimed_at FROM claims WHERE offer_id = $1 AND person_key = $2 \
+     AND claimed_at > $3 ORDER BY claimed_at ASC";
+const TOTAL: &str = "SELECT count(*) FROM claims WHERE offer_id = $1";
+const INSERT_CLAIM: &str =
+    "INSERT INTO claims (offer_id, person_key, claimed_at) VALUES ($1, $2, $3) RETURNING id";
+macro_rules! take_pool_code {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE pool_codes SET claim_id = $1 WHERE pool = $2 AND code = \
+             (SELECT code FROM pool_codes WHERE pool = $2 AND claim_id IS NULL \
+             ORDER BY imported_at, code LIMIT 1",
+            $lock,
+            ") RETURNING code"
+        )
+    };
+}
+const CODE_TAKEN: &str = "SELECT count(*) FROM claims WHERE code = $1";
+const SET_CODE: &str = "UPDATE claims SET code = $1 WHERE id = $2";
+const EVENT: &str = "INSERT INTO unlock_events (offer_id, grp, at, kind) VALUES ($1, $2, $3, $4)";
+
+/// The statements [`claim_in`] is made of, one implementation per database.
+trait Ledger {
+    /// The person's latest unredeemed claim since `since`: `Some(code)` (a code-less offer's
+    /// claim has `None`).
+    async fn earlier_code(
+        &mut self,
+        offer: &str,
+        person: &str,
+        since: i64,
+    ) -> Result<Option<Option<String>>, Error>;
+    /// When the person claimed since `since`, oldest first.
+    async fn recent(&mut self, offer: &str, person: &str, since: i64) -> Result<Vec<i64>, Error>;
+    async fn total(&mut self, offer: &str) -> Result<u64, Error>;
+    async fn insert_claim(&mut self, offer: &str, person: &str, at: i64) -> Result<i64, Error>;
+    async fn take_pool_code(&mut self, claim_id: i64, pool: &str) -> Result<Option<String>, Error>;
+    async fn code_taken(&mut self, code: &str) -> Result<bool, Error>;
+    async fn set_code(&mut self, claim_id: i64, code: Option<&str>) -> Result<(), Error>;
+    async fn event(&mut self, offer: &str, group: &str, at: i64, kind: &str) -> Result<(), Error>;
+}
+
+/// On the SQLite database thread: nothing here ever waits.
+struct OnSqlite<'c>(&'c rusqlite::Connection);
+
+impl Ledger for OnSqlite<'_> {
+    async fn earlier_code(
+        &mut self,
+        offer: &str,
+        person: &str,
+        since: i64,
+    ) -> Result<Option<Option<String>>, Error> {
+        Ok(self
+            .0
+            .prepare_cached(EARLIER_CODE)?
+            .query_row(rusqlite::params![offer, person, since], |r| r.get(0))
+            .optional()?)
+    }
+
+    async fn recent(&mut self, offer: &str, person: &str, since: i64) -> Result<Vec<i64>, Error> {
+        let mut stmt = self.0.prepare_cached(RECENT)?;
+        let rows = stmt.query_map(rusqlite::params![offer, person, since], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    async fn total(&mut self, offer: &str) -> Result<u64, Error> {
+        Ok(self
+            .0
+            .prepare_cached(TOTAL)?
+            .query_row([offer], |r| r.get(0))?)
+    }
+
+    async fn insert_claim(&mut self, offer: &str, person: &str, at: i64) -> Result<i64, Error> {
+        Ok(self
+            .0
+            .prepare_cached(INSERT_CLAIM)?
+            .query_row(rusqlite::params![offer, person, at], |r| r.get(0))?)
+    }
+
+    async fn take_pool_code(&mut self, claim_id: i64, pool: &str) -> Result<Option<String>, Error> {
+        Ok(self
+            .0
+            .prepare_cached(take_pool_code!(""))?
+            .query_row(rusqlite::params![claim_id, pool], |r| r.get(0))
+            .optional()?)
+    }
+
+    async fn code_taken(&mut self, code: &str) -> Result<bool, Error> {
+        let n: i64 = self
+            .0
+            .prepare_cached(CODE_TAKEN)?
+            .query_row([code], |r| r.get(0))?;
+        Ok(n > 0)
+    }
+
+    async fn set_code(&mut self, claim_id: i64, code: Option<&str>) -> Result<(), Error> {
+        self.0
+            .prepare_cached(SET_CODE)?
+            .execute(rusqlite::params![code, claim_id])?;
+        Ok(())
+    }
+
+    async fn event(&mut self, offer: &str, group: &str, at: i64, kind: &str) -> Result<(), Error> {
+        self.0
+            .prepare_cached(EVENT)?
+            .execute(rusqlite::params![offer, group, at, kind])?;
+        Ok(())
+    }
+}
+
+/// On a PostgreSQL transaction.
+impl Ledger for PgConnection {
+    async fn earlier_code(
+        &mut self,
+        offer: &str,
+        person: &str,
+        since: i64,
+    ) -> Result<Option<Option<String>>, Error> {
+        Ok(sqlx::query_scalar(EARLIER_CODE)
+            .bind(offer)
+            .bind(person)
+            .bind(since)
+            .fetch_optional(self)
+            .await?)
+    }
+
+    async fn recent(&mut self, offer: &str, person: &str, since: i64) -> Result<Vec<i64>, Error> {
+        Ok(sqlx::query_scalar(RECENT)
+            .bind(offer)
+            .bind(person)
+            .bind(since)
+            .fetch_all(self)
+            .await?)
+    }
+
+    async fn total(&mut self, offer: &str) -> Result<u64, Error> {
+        let n: i64 = sqlx::query_scalar(TOTAL)
+            .bind(offer)
+            .fetch_one(self)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn insert_claim(&mut self, offer: &str, person: &str, at: i64) -> Result<i64, Error> {
+        Ok(sqlx::query_scalar(INSERT_CLAIM)
+            .bind(offer)
+            .bind(person)
+            .bind(at)
+            .fetch_one(self)
+            .await?)
+    }
+
+    async fn take_pool_code(&mut self, claim_id: i64, pool: &str) -> Result<Option<String>, Error> {
+        Ok(
+            sqlx::query_scalar(take_pool_code!(" FOR UPDATE SKIP LOCKED"))
+                .bind(claim_id)
+                .bind(pool)
+                .fetch_optional(self)
+                .await?,
+        )
+    }
+
+    async fn code_taken(&mut self, code: &str) -> Result<bool, Error> {
+        let n: i64 = sqlx::query_scalar(CODE_TAKEN)
+            .bind(code)
+            .fetch_one(self)
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn set_code(&mut self, claim_id: i64, code: Option<&str>) -> Result<(), Error> {
+        sqlx::query(SET_CODE)
+            .bind(code)
+            .bind(claim_id)
+            .execute(self)
+            .await?;
+        Ok(())
+    }
+
+    async fn event(&mut self, offer: &str, group: &str, at: i64, kind: &str) -> Result<(), Error> {
+        sqlx::query(EVENT)
+            .bind(offer)
+            .bind(group)
+            .bind(at)
+            .bind(kind)
+            .execute(self)
+            .await?;
+        Ok(())
     }
 }
 
@@ -175,13 +342,34 @@ fn generate(prefix: &str, length: u8) -> String {
 }
 
 /// Codes left in a pool.
-pub async fn remaining(db: &Db, pool: &str) -> Result<u64, sqlx::Error> {
-    let n: i64 = on_db!(db, p => sqlx::query_scalar(
-        "SELECT count(*) FROM pool_codes WHERE pool = $1 AND claim_id IS NULL",
-    )
-    .bind(pool)
-    .fetch_one(p)
-    .await?);
+pub async fn remaining(db: &Db, pool: &str) -> Result<u64, Error> {
+    const SQL: &str = "SELECT count(*) FROM pool_codes WHERE pool = $1 AND claim_id IS NULL";
+    let n: i64 = match db {
+        Db::Sqlite(s) => {
+            let pool = pool.to_owned();
+            s.call(move |c| Ok(c.prepare_cached(SQL)?.query_row([pool], |r| r.get(0))?))
+                .await?
+        }
+        Db::Postgres(p) => sqlx::query_scalar(SQL).bind(pool).fetch_one(p).await?,
+    };
+    Ok(n as u64)
+}
+
+/// Claims ever made for an offer (a claim that ran out leaves none).
+pub async fn claim_count(db: &Db, offer_id: &str) -> Result<u64, Error> {
+    let n: i64 = match db {
+        Db::Sqlite(s) => {
+            let offer = offer_id.to_owned();
+            s.call(move |c| Ok(c.prepare_cached(TOTAL)?.query_row([offer], |r| r.get(0))?))
+                .await?
+        }
+        Db::Postgres(p) => {
+            sqlx::query_scalar(TOTAL)
+                .bind(offer_id)
+                .fetch_one(p)
+                .await?
+        }
+    };
     Ok(n as u64)
 }
 
@@ -252,31 +440,40 @@ pub fn parse_codes(text: &str) -> CodesFile {
 }
 
 /// Adds codes to a pool; returns (added, skipped as duplicates). One transaction.
-pub async fn import(
-    db: &Db,
-    pool: &str,
-    codes: &[String],
-    at: i64,
-) -> Result<(u64, u64), sqlx::Error> {
+pub async fn import(db: &Db, pool: &str, codes: &[String], at: i64) -> Result<(u64, u64), Error> {
+    const SQL: &str = "INSERT INTO pool_codes (pool, code, imported_at) VALUES ($1, $2, $3) \
+                       ON CONFLICT DO NOTHING";
     let mut seen = BTreeSet::new();
-    let fresh: Vec<&String> = codes.iter().filter(|c| seen.insert(*c)).collect();
-    let added = on_db!(db, p => {
-        let mut tx = p.begin().await?;
-        let mut added = 0;
-        for code in &fresh {
-            added += sqlx::query(
-                "INSERT INTO pool_codes (pool, code, imported_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            )
-            .bind(pool)
-            .bind(*code)
-            .bind(at)
-            .execute(&mut *tx)
+    let fresh: Vec<String> = codes.iter().filter(|c| seen.insert(*c)).cloned().collect();
+    let added = match db {
+        Db::Sqlite(s) => {
+            let pool = pool.to_owned();
+            s.call(move |c| {
+                let mut stmt = c.prepare_cached(SQL)?;
+                let mut added = 0;
+                for code in &fresh {
+                    added += stmt.execute(rusqlite::params![pool, code, at])? as u64;
+                }
+                Ok(added)
+            })
             .await?
-            .rows_affected();
         }
-        tx.commit().await?;
-        added
-    });
+        Db::Postgres(p) => {
+            let mut tx = p.begin().await?;
+            let mut added = 0;
+            for code in &fresh {
+                added += sqlx::query(SQL)
+                    .bind(pool)
+                    .bind(code)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            tx.commit().await?;
+            added
+        }
+    };
     Ok((added, codes.len() as u64 - added))
 }
 
@@ -309,21 +506,36 @@ pub async fn seed_pools(db: &Db, rules: &Rules) {
 }
 
 /// Marks codes as used at checkout, so a limit counts them and they are not shown again.
-pub async fn mark_redeemed(db: &Db, codes: &[String], at: i64) -> Result<u64, sqlx::Error> {
-    Ok(on_db!(db, p => {
-        let mut tx = p.begin().await?;
-        let mut n = 0;
-        for code in codes {
-            n += sqlx::query("UPDATE claims SET redeemed_at = $1 WHERE code = $2 AND redeemed_at IS NULL")
-                .bind(at)
-                .bind(code)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+pub async fn mark_redeemed(db: &Db, codes: &[String], at: i64) -> Result<u64, Error> {
+    const SQL: &str = "UPDATE claims SET redeemed_at = $1 WHERE code = $2 AND redeemed_at IS NULL";
+    Ok(match db {
+        Db::Sqlite(s) => {
+            let codes = codes.to_vec();
+            s.call(move |c| {
+                let mut stmt = c.prepare_cached(SQL)?;
+                let mut n = 0;
+                for code in &codes {
+                    n += stmt.execute(rusqlite::params![at, code])? as u64;
+                }
+                Ok(n)
+            })
+            .await?
         }
-        tx.commit().await?;
-        n
-    }))
+        Db::Postgres(p) => {
+            let mut tx = p.begin().await?;
+            let mut n = 0;
+            for code in codes {
+                n += sqlx::query(SQL)
+                    .bind(at)
+                    .bind(code)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            tx.commit().await?;
+            n
+        }
+    })
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -334,13 +546,11 @@ pub struct PoolStatus {
 }
 
 /// Every pool in the database with its counts.
-pub async fn pool_status(db: &Db) -> Result<Vec<PoolStatus>, sqlx::Error> {
-    let rows: Vec<(String, i64, i64)> = on_db!(db, p => sqlx::query_as(
-        "SELECT pool, count(*) FILTER (WHERE claim_id IS NULL), count(*) FILTER (WHERE claim_id IS NOT NULL) \
-         FROM pool_codes GROUP BY pool ORDER BY pool",
-    )
-    .fetch_all(p)
-    .await?);
+pub async fn pool_status(db: &Db) -> Result<Vec<PoolStatus>, Error> {
+    const SQL: &str = "SELECT pool, count(*) FILTER (WHERE claim_id IS NULL), \
+                       count(*) FILTER (WHERE claim_id IS NOT NULL) \
+                       FROM pool_codes GROUP BY pool ORDER BY pool";
+    let rows = triples(db, SQL).await?;
     Ok(rows
         .into_iter()
         .map(|(pool, remaining, issued)| PoolStatus {
@@ -352,13 +562,26 @@ pub async fn pool_status(db: &Db) -> Result<Vec<PoolStatus>, sqlx::Error> {
 }
 
 /// Claims per offer (new claims and re-shown codes), for the merchant.
-pub async fn unlock_counts(db: &Db) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
-    Ok(on_db!(db, p => sqlx::query_as(
-        "SELECT offer_id, count(*) FILTER (WHERE kind = 'claimed'), count(*) FILTER (WHERE kind = 'reshown') \
-         FROM unlock_events GROUP BY offer_id ORDER BY offer_id",
-    )
-    .fetch_all(p)
-    .await?))
+pub async fn unlock_counts(db: &Db) -> Result<Vec<(String, i64, i64)>, Error> {
+    const SQL: &str = "SELECT offer_id, count(*) FILTER (WHERE kind = 'claimed'), \
+                       count(*) FILTER (WHERE kind = 'reshown') \
+                       FROM unlock_events GROUP BY offer_id ORDER BY offer_id";
+    triples(db, SQL).await
+}
+
+/// The rows of a (text, count, count) report.
+async fn triples(db: &Db, sql: &'static str) -> Result<Vec<(String, i64, i64)>, Error> {
+    Ok(match db {
+        Db::Sqlite(s) => {
+            s.call(move |c| {
+                let mut stmt = c.prepare(sql)?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await?
+        }
+        Db::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await?,
+    })
 }
 
 #[cfg(test)]

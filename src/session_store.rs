@@ -1,6 +1,7 @@
 //! Where sessions live: the database by default (SQLite or PostgreSQL), or Redis with
 //! `PERKGATE_SESSION_URL=redis://…` for many instances. One enum so the session layer has one
-//! concrete type whatever the backend.
+//! concrete type whatever the backend. SQLite's store is our own, on the database thread
+//! ([`SqliteSessions`]); the others are tower-sessions' stores.
 
 use std::time::Duration;
 
@@ -12,13 +13,13 @@ use tower_sessions_redis_store::fred::prelude::{
     ClientLike, Config as RedisConfig, Pool, ReconnectPolicy,
 };
 use tower_sessions_redis_store::fred::types::Builder;
-use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
+use tower_sessions_sqlx_store::PostgresStore;
 
-use crate::db::Db;
+use crate::db::{Db, Sqlite};
 
 #[derive(Clone, Debug)]
 pub enum Sessions {
-    Sqlite(SqliteStore),
+    Sqlite(SqliteSessions),
     Postgres(PostgresStore),
     Redis(RedisStore<Pool>, Pool),
 }
@@ -55,14 +56,8 @@ impl Sessions {
                 Ok(Self::Redis(RedisStore::new(pool.clone()), pool))
             }
             None => match db {
-                Db::Sqlite(p) => {
-                    let store = SqliteStore::new(p.clone());
-                    store
-                        .migrate()
-                        .await
-                        .map_err(|e| format!("session store migration failed: {e}"))?;
-                    Ok(Self::Sqlite(store))
-                }
+                // The table comes with the database's migrations.
+                Db::Sqlite(s) => Ok(Self::Sqlite(SqliteSessions(s.clone()))),
                 Db::Postgres(p) => {
                     let store = PostgresStore::new(p.clone());
                     store
@@ -133,6 +128,107 @@ impl SessionStore for Sessions {
             Self::Postgres(s) => s.delete(id).await,
             Self::Redis(s, _) => s.delete(id).await,
         }
+    }
+}
+
+/// Sessions in the SQLite database, one row each: the data as JSON and the expiry in Unix
+/// seconds. Each call is one closure on the database thread (see `db::sqlite`).
+#[derive(Clone, Debug)]
+pub struct SqliteSessions(Sqlite);
+
+fn backend(e: impl std::fmt::Display) -> session_store::Error {
+    session_store::Error::Backend(e.to_string())
+}
+
+impl SqliteSessions {
+    async fn delete_expired(&self) -> session_store::Result<()> {
+        let now = crate::db::now();
+        self.0
+            .call(move |c| Ok(c.execute("DELETE FROM sessions WHERE expiry_date < $1", [now])?))
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteSessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        let data = serde_json::to_vec(&record.data)
+            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let (mut id, expiry) = (record.id, record.expiry_date.unix_timestamp());
+        record.id = self
+            .0
+            .call(move |c| {
+                let mut insert = c.prepare_cached(
+                    "INSERT INTO sessions (id, data, expiry_date) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                )?;
+                // A new id must not take over an existing session: draw again on a collision.
+                while insert.execute(rusqlite::params![id.to_string(), data, expiry])? == 0 {
+                    id = Id::default();
+                }
+                Ok(id)
+            })
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let data = serde_json::to_vec(&record.data)
+            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let (id, expiry) = (record.id.to_string(), record.expiry_date.unix_timestamp());
+        self.0
+            .call(move |c| {
+                Ok(c.prepare_cached(
+                    "INSERT INTO sessions (id, data, expiry_date) VALUES ($1, $2, $3) \
+                     ON CONFLICT (id) DO UPDATE SET data = excluded.data, \
+                     expiry_date = excluded.expiry_date",
+                )?
+                .execute(rusqlite::params![id, data, expiry])?)
+            })
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let (key, now) = (id.to_string(), crate::db::now());
+        let row: Option<(Vec<u8>, i64)> = self
+            .0
+            .call(move |c| {
+                use rusqlite::OptionalExtension;
+                Ok(c.prepare_cached(
+                    "SELECT data, expiry_date FROM sessions WHERE id = $1 AND expiry_date > $2",
+                )?
+                .query_row(rusqlite::params![key, now], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?)
+            })
+            .await
+            .map_err(backend)?;
+        let Some((data, expiry)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(Record {
+            id: *id,
+            data: serde_json::from_slice(&data)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+            expiry_date: time::OffsetDateTime::from_unix_timestamp(expiry)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+        }))
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        let key = id.to_string();
+        self.0
+            .call(move |c| {
+                Ok(c.prepare_cached("DELETE FROM sessions WHERE id = $1")?
+                    .execute([key])?)
+            })
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 }
 

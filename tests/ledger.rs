@@ -120,12 +120,11 @@ async fn two_hundred_parallel_claims_share_fifty_codes_exactly_once_on(
     assert!(distinct.iter().all(|c| codes.contains(c)));
     assert_eq!(ran_out, 150);
     assert_eq!(rewards::remaining(db, "rush").await.unwrap(), 0);
-    let sql = "SELECT count(*) FROM claims WHERE offer_id = 'rush'";
-    let claims: i64 = match db {
-        Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
-        Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
-    };
-    assert_eq!(claims, 50, "a ran-out attempt leaves no claim behind");
+    assert_eq!(
+        rewards::claim_count(db, "rush").await.unwrap(),
+        50,
+        "a ran-out attempt leaves no claim behind"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
