@@ -48,6 +48,8 @@ pub struct Inner {
     pub db: crate::db::Db,
     pub sessions: Sessions,
     pub keyer: PersonKeyer,
+    /// CSRF tokens for visitors without a session.
+    pub forms: crate::web::csrf::AnonymousForms,
     pub sandbox: Option<Arc<Sandbox>>,
 }
 
@@ -115,11 +117,9 @@ impl App {
         let store = Sessions::open(config.session_url.as_deref(), &db)
             .await
             .map_err(StartError)?;
-        let keyer = PersonKeyer::new(
-            db::person_key_secret(&db)
-                .await
-                .map_err(|e| StartError(format!("cannot read the person key secret: {e}")))?,
-        );
+        let secret = db::person_key_secret(&db)
+            .await
+            .map_err(|e| StartError(format!("cannot read the person key secret: {e}")))?;
 
         let listener = TcpListener::bind(config.listen).await.map_err(|e| {
             StartError(format!(
@@ -194,7 +194,8 @@ impl App {
             rules: rules.clone(),
             db: db.clone(),
             sessions: store.clone(),
-            keyer,
+            forms: crate::web::csrf::AnonymousForms::new(&secret, https),
+            keyer: PersonKeyer::new(secret),
             sandbox,
         }));
         crate::rewards::seed_pools(&db, &rules.get()).await;

@@ -61,9 +61,10 @@ pub struct Shopper {
 }
 
 impl Shopper {
-    /// Loads the session. A session past its absolute lifetime starts over under a new id;
-    /// one whose idle timer is more than a quarter used is written back, so the idle expiry
-    /// slides without a store write on every page view.
+    /// Loads the session. Nothing is stored for a visitor until a form changes something
+    /// (`save`): a page view alone writes nothing. A session past its absolute lifetime is
+    /// dropped and starts over; one whose idle timer is more than a quarter used is written
+    /// back, so the idle expiry slides without a store write on every page view.
     pub async fn load(
         session: Session,
         idle_secs: i64,
@@ -75,20 +76,18 @@ impl Shopper {
             session,
             state: stored.unwrap_or_default(),
         };
-        if shopper.state.created_at == 0 || now - shopper.state.created_at > absolute_secs {
-            if shopper.state.created_at != 0 {
-                shopper.session.cycle_id().await?;
-            }
-            shopper.state = ShopperState {
-                created_at: now,
-                csrf: random_token(),
-                ..ShopperState::default()
-            };
-            shopper.save().await?;
-        } else if now - shopper.state.touched_at > idle_secs / 4 {
+        if shopper.is_stored() && now - shopper.state.created_at > absolute_secs {
+            shopper.session.flush().await?;
+            shopper.state = ShopperState::default();
+        } else if shopper.is_stored() && now - shopper.state.touched_at > idle_secs / 4 {
             shopper.save().await?;
         }
         Ok(shopper)
+    }
+
+    /// Whether this shopper has a stored session (else forms use the signed cookie token).
+    pub fn is_stored(&self) -> bool {
+        self.state.created_at != 0
     }
 
     /// Reads the state without creating, extending or writing anything (the read-only API).
@@ -100,9 +99,17 @@ impl Shopper {
         Ok(state.filter(|s| now() - s.created_at <= absolute_secs))
     }
 
-    /// Writes the state back (the session layer stores it after the response).
+    /// Writes the state back (the session layer stores it after the response); the first
+    /// write creates the session, with its own CSRF token.
     pub async fn save(&mut self) -> Result<(), AppError> {
-        self.state.touched_at = now();
+        let now = now();
+        if !self.is_stored() {
+            self.state.created_at = now;
+            if self.state.csrf.is_empty() {
+                self.state.csrf = random_token();
+            }
+        }
+        self.state.touched_at = now;
         self.session.insert(KEY, &self.state).await?;
         Ok(())
     }

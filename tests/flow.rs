@@ -301,8 +301,12 @@ async fn the_session_id_rotates_on_verification_and_the_old_one_is_worthless() {
     let app = spawn_app().await;
     let client = browser();
     let first = client.get(app.url("/")).send().await.unwrap();
-    let before = session_cookie(&first).expect("a session cookie on the first visit");
-    let res = verify_as(&client, &app, "military", "service_member").await;
+    assert_eq!(session_cookie(&first), None, "a look stores no session");
+    let csrf = hidden(&first.text().await.unwrap(), "csrf");
+    let start = post_csrf(&client, &app.url("/verify/military"), &csrf).await;
+    let before = session_cookie(&start).expect("a session cookie once a form starts one");
+    let callback = sandbox_pick(&client, &location(&start), "service_member").await;
+    let res = client.get(&callback).send().await.unwrap();
     let after = session_cookie(&res).expect("a new cookie on verification");
     assert_ne!(before, after);
     // The pre-verification id (say, a fixated one) shows nothing.
@@ -357,22 +361,51 @@ async fn the_session_survives_a_restart_on_the_same_sqlite_file() {
 
 #[tokio::test]
 async fn cookies_are_httponly_lax_and_secure_with_host_prefix_behind_https() {
+    // The form-token cookie of a first look, then the session cookie the form creates.
+    async fn cookies(app: &TestApp) -> (String, String) {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let res = client.get(app.url("/")).send().await.unwrap();
+        let set: Vec<&str> = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(set.len(), 1, "one cookie, for the form token: {set:?}");
+        let csrf_cookie = set[0].to_owned();
+        let pair = csrf_cookie.split(';').next().unwrap().to_owned();
+        let csrf = hidden(&res.text().await.unwrap(), "csrf");
+        let res = client
+            .post(app.url("/verify/military"))
+            .header("cookie", pair)
+            .form(&[("csrf", csrf)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303);
+        let session = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+        (csrf_cookie, session)
+    }
     let app = spawn_app().await;
-    let res = reqwest::Client::new()
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap();
-    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.starts_with("perkgate="), "{cookie}");
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/")
-    );
-    assert!(
-        !cookie.contains("Secure"),
-        "plain http cannot keep a Secure cookie"
-    );
-    assert!(!cookie.to_ascii_lowercase().contains("idp_"));
+    let (csrf, session) = cookies(&app).await;
+    assert!(csrf.starts_with("perkgate-csrf="), "{csrf}");
+    assert!(session.starts_with("perkgate="), "{session}");
+    for cookie in [&csrf, &session] {
+        assert!(
+            cookie.contains("HttpOnly")
+                && cookie.contains("SameSite=Lax")
+                && cookie.contains("Path=/"),
+            "{cookie}"
+        );
+        assert!(
+            !cookie.contains("Secure"),
+            "plain http cannot keep a Secure cookie"
+        );
+        assert!(!cookie.to_ascii_lowercase().contains("idp_"));
+    }
 
     let app = spawn_with(
         Options::default()
@@ -380,17 +413,18 @@ async fn cookies_are_httponly_lax_and_secure_with_host_prefix_behind_https() {
             .var("PERKGATE_ALLOW_SANDBOX", "1"),
     )
     .await;
-    let res = reqwest::Client::new()
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap();
-    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.starts_with("__Host-perkgate="), "{cookie}");
-    assert!(
-        cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax")
-    );
-    assert!(cookie.contains("Path=/") && !cookie.contains("Domain="));
+    let (csrf, session) = cookies(&app).await;
+    assert!(csrf.starts_with("__Host-perkgate-csrf="), "{csrf}");
+    assert!(session.starts_with("__Host-perkgate="), "{session}");
+    for cookie in [&csrf, &session] {
+        assert!(
+            cookie.contains("Secure")
+                && cookie.contains("HttpOnly")
+                && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
+        assert!(cookie.contains("Path=/") && !cookie.contains("Domain="));
+    }
 }
 
 #[tokio::test]
@@ -478,6 +512,14 @@ async fn forms_without_the_csrf_token_are_refused() {
     let csrf = hidden(&home(&other, &app).await.1, "csrf");
     let res = post_csrf(&client, &app.url("/verify/military"), &csrf).await;
     assert_eq!(res.status(), 403);
+    // Once a form has made a session, the session's token rules, and the same forgeries fail.
+    let own = hidden(&home(&client, &app).await.1, "csrf");
+    let res = post_csrf(&client, &app.url("/verify/military"), &own).await;
+    assert_eq!(res.status(), 303);
+    for token in ["forged", "", csrf.as_str()] {
+        let res = post_csrf(&client, &app.url("/reset"), token).await;
+        assert_eq!(res.status(), 403, "{token:?}");
+    }
     assert_eq!(
         app.token_calls()
             + app

@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
+use super::csrf;
 use crate::app::AppState;
 use crate::db::{self, ClaimOutcome};
 use crate::error::{AppError, StateProblem};
@@ -48,11 +49,12 @@ fn csrf_field(form: Result<Form<CsrfForm>, FormRejection>) -> String {
 async fn start(
     State(state): State<AppState>,
     Path(group): Path<String>,
+    headers: HeaderMap,
     session: Session,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, AppError> {
     let mut shopper = state.shopper(session).await?;
-    shopper.check_csrf(&csrf_field(form))?;
+    csrf::check(&state.forms, &mut shopper, &headers, &csrf_field(form))?;
     // Only groups with an offer: the path segment becomes the scope, so it must be one of ours.
     if !state
         .rules()
@@ -250,11 +252,16 @@ async fn finish(
 /// `POST /reset`: forget the verification and benefit, under a new session id.
 async fn reset(
     State(state): State<AppState>,
+    headers: HeaderMap,
     session: Session,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, AppError> {
     let mut shopper = state.shopper(session).await?;
-    shopper.check_csrf(&csrf_field(form))?;
+    csrf::check(&state.forms, &mut shopper, &headers, &csrf_field(form))?;
+    if !shopper.is_stored() {
+        // Nothing to forget.
+        return Ok(Redirect::to("/").into_response());
+    }
     shopper.forget();
     shopper.rotate().await?;
     shopper.save().await?;

@@ -2,6 +2,7 @@
 
 mod api;
 mod auth;
+pub mod csrf;
 mod health;
 pub mod limits;
 mod middleware;

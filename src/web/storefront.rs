@@ -2,7 +2,8 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::response::Html;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_sessions::Session;
 
@@ -18,10 +19,20 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/", get(show))
 }
 
-async fn show(State(state): State<AppState>, session: Session) -> Result<Html<String>, AppError> {
-    // Reading never writes (but for a new or stale session): the notice stays with the state
-    // it explains, so a refresh shows the same page.
+async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Session,
+) -> Result<Response, AppError> {
+    // Reading never writes (but to slide an idle session's expiry): the notice stays with the
+    // state it explains, so a refresh shows the same page. A visitor without a session gets
+    // none; their forms carry a signed token and its cookie instead.
     let shopper = state.shopper(session).await?;
+    let (csrf, csrf_cookie) = if shopper.is_stored() {
+        (shopper.csrf_token().to_owned(), None)
+    } else {
+        state.forms.token(&headers)
+    };
     let notice = shopper.state.notice;
     let rules = state.rules();
     let now = db::now();
@@ -48,7 +59,7 @@ async fn show(State(state): State<AppState>, session: Session) -> Result<Html<St
         })
         .collect();
     let s = &shopper.state;
-    html(&StorefrontView {
+    let mut page = html(&StorefrontView {
         sandbox: state.sandbox.is_some(),
         offers,
         benefit: s.benefit.as_ref(),
@@ -56,8 +67,13 @@ async fn show(State(state): State<AppState>, session: Session) -> Result<Html<St
         verified_as: s.verification.as_ref().map(verified_as).unwrap_or_default(),
         notice: notice.map(message),
         show_verify: s.benefit.is_none(),
-        csrf: shopper.csrf_token(),
-    })
+        csrf: &csrf,
+    })?
+    .into_response();
+    if let Some(cookie) = csrf_cookie {
+        page.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(page)
 }
 
 /// "military (Veteran)", "student": group handles and subgroup names, nothing personal.
