@@ -736,15 +736,19 @@ async fn send(
         .await
         .map_err(|e| format!("send: {e}"))?;
     let status = res.status();
-    let cookie = res
+    // The session cookie (`perkgate=`), or else the form-token cookie of a visitor without a
+    // session (`perkgate-csrf=`): what the next request of the flow must send.
+    let cookies: Vec<&str> = res
         .headers()
         .get_all(header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .filter(|v| v.starts_with("perkgate="))
         .filter_map(|v| v.split(';').next())
-        .next_back()
-        .map(str::to_owned);
+        .collect();
+    let cookie = ["perkgate=", "perkgate-csrf="]
+        .iter()
+        .find_map(|name| cookies.iter().rev().find(|c| c.starts_with(name)))
+        .map(|c| (*c).to_owned());
     let location = res
         .headers()
         .get(header::LOCATION)
@@ -798,14 +802,15 @@ async fn flow(client: &HttpClient, base: SocketAddr) -> Result<(String, [Duratio
     if home.status != StatusCode::OK {
         return Err(format!("GET / answered {}", home.status));
     }
-    let cookie = home.cookie.ok_or("GET / set no perkgate cookie")?;
+    // A first look stores no session: only the cookie behind the form's token.
+    let csrf_cookie = home.cookie.ok_or("GET / set no form-token cookie")?;
     let csrf = hidden_csrf(&home.body).ok_or("no csrf field on the storefront")?;
     let t = Instant::now();
     let start = send(
         client,
         Method::POST,
         uri(base, "/verify/military")?,
-        Some(&cookie),
+        Some(&csrf_cookie),
         Some(format!("csrf={csrf}")),
     )
     .await?;
@@ -813,6 +818,10 @@ async fn flow(client: &HttpClient, base: SocketAddr) -> Result<(String, [Duratio
     if start.status != StatusCode::SEE_OTHER {
         return Err(format!("POST /verify/military answered {}", start.status));
     }
+    let cookie = start
+        .cookie
+        .filter(|c| c.starts_with("perkgate="))
+        .ok_or("POST /verify/military set no session cookie")?;
     let authorize = start.location.ok_or("POST /verify/military: no Location")?;
     let state = url::Url::parse(&authorize)
         .ok()
