@@ -194,7 +194,15 @@ const SETTINGS: &[&str] = &[
 ];
 
 /// Variables with our prefix that are not settings but are expected (test and CI switches).
-const OTHER_VARS: &[&str] = &["PERKGATE_CONFIG", "PERKGATE_REQUIRE_BROWSER"];
+const OTHER_VARS: &[&str] = &[
+    "PERKGATE_CONFIG",
+    // Read by the test suite, not by the service.
+    "PERKGATE_REQUIRE_BROWSER",
+    "PERKGATE_REQUIRE_STORES",
+    "PERKGATE_TEST_POSTGRES_URL",
+    "PERKGATE_TEST_REDIS_URL",
+    "PERKGATE_SOAK_SECS",
+];
 
 impl Config {
     /// Reads the process environment and the configuration file it points to.

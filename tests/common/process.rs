@@ -53,6 +53,11 @@ impl Instance {
         format!("{}{path}", self.base)
     }
 
+    /// The process id, for reading `/proc/<pid>` (memory, open files).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM, as an orchestrator stopping the container would.
     pub fn terminate(&self) {
         let status = Command::new("kill")
