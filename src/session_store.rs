@@ -3,7 +3,7 @@
 //! concrete type whatever the backend. SQLite's store is our own, on the database thread
 //! ([`SqliteSessions`]); the others are tower-sessions' stores.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tower_sessions::session::{Id, Record};
@@ -258,10 +258,19 @@ pub struct CachedSessions {
 #[derive(Debug)]
 struct ReadCache {
     ttl: Duration,
-    entries: std::sync::Mutex<std::collections::HashMap<Id, (Record, std::time::Instant)>>,
+    entries: std::sync::Mutex<Entries>,
 }
 
-/// Past this many entries, those older than the TTL (useless anyway) are dropped.
+#[derive(Debug)]
+struct Entries {
+    map: std::collections::HashMap<Id, (Record, Instant)>,
+    /// When stale entries were last dropped.
+    pruned: Instant,
+}
+
+/// Past this many entries, those older than the TTL (useless anyway) are dropped, at most
+/// once per TTL: under a stream of new sessions, pruning on every insert would scan the whole
+/// map each time.
 const CACHE_PRUNE_AT: usize = 2_048;
 /// A hard cap on memory: past it the cache starts over.
 const CACHE_CAPACITY: usize = 10_000;
@@ -274,34 +283,38 @@ impl CachedSessions {
             cache: (!ttl.is_zero()).then(|| {
                 std::sync::Arc::new(ReadCache {
                     ttl,
-                    entries: std::sync::Mutex::default(),
+                    entries: std::sync::Mutex::new(Entries {
+                        map: std::collections::HashMap::new(),
+                        pruned: Instant::now(),
+                    }),
                 })
             }),
         }
     }
 
-    fn entries(
-        cache: &ReadCache,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<Id, (Record, std::time::Instant)>>
-    {
+    fn entries(cache: &ReadCache) -> std::sync::MutexGuard<'_, Entries> {
         cache.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn remember(&self, record: &Record) {
         let Some(cache) = &self.cache else { return };
+        let now = Instant::now();
         let mut entries = Self::entries(cache);
-        if entries.len() >= CACHE_PRUNE_AT {
-            entries.retain(|_, (_, at)| at.elapsed() < cache.ttl);
-            if entries.len() >= CACHE_CAPACITY {
-                entries.clear();
-            }
+        if entries.map.len() >= CACHE_PRUNE_AT && now.duration_since(entries.pruned) >= cache.ttl {
+            entries
+                .map
+                .retain(|_, (_, at)| now.duration_since(*at) < cache.ttl);
+            entries.pruned = now;
         }
-        entries.insert(record.id, (record.clone(), std::time::Instant::now()));
+        if entries.map.len() >= CACHE_CAPACITY {
+            entries.map.clear();
+        }
+        entries.map.insert(record.id, (record.clone(), now));
     }
 
     fn forget(&self, id: &Id) {
         if let Some(cache) = &self.cache {
-            Self::entries(cache).remove(id);
+            Self::entries(cache).map.remove(id);
         }
     }
 
@@ -309,7 +322,7 @@ impl CachedSessions {
         let cache = self.cache.as_ref()?;
         READ_ONLY.try_with(|_| ()).ok()?;
         let entries = Self::entries(cache);
-        let (record, at) = entries.get(id)?;
+        let (record, at) = entries.map.get(id)?;
         (at.elapsed() < cache.ttl && record.expiry_date > time::OffsetDateTime::now_utc())
             .then(|| record.clone())
     }
