@@ -273,7 +273,7 @@ struct Entries {
 /// map each time.
 const CACHE_PRUNE_AT: usize = 2_048;
 /// A hard cap on memory: past it the cache starts over.
-const CACHE_CAPACITY: usize = 10_000;
+const CACHE_CAPACITY: usize = 4_096;
 
 impl CachedSessions {
     /// `ttl` zero turns the cache off.
