@@ -2,7 +2,7 @@
 //!
 //! A handler returns `AppError`; its `IntoResponse` logs the cause (inside the request's span,
 //! so the line carries the request id) and leaves an [`ErrorPage`] in the response extensions.
-//! The `render_errors` middleware (in `web`) turns that into the HTML page, or JSON under
+//! The outermost middleware (`web::middleware::edge`) turns that into the HTML page, or JSON under
 //! `/api`, showing the same request id as the correlation id.
 
 use axum::http::StatusCode;

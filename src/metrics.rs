@@ -1,7 +1,8 @@
 //! Prometheus metrics. Every label is a bounded, non-personal value: a route template, a
 //! status code, a group handle from the rules, an offer id, a pool name, an outcome label.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -28,7 +29,7 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                 .name("metrics-upkeep".to_owned())
                 .spawn(move || {
                     loop {
-                        std::thread::sleep(Duration::from_secs(5));
+                        std::thread::sleep(Duration::from_secs(1));
                         upkeep.run_upkeep();
                     }
                 })
@@ -97,14 +98,50 @@ fn status_label(status: u16) -> metrics::SharedString {
     }
 }
 
+/// The request metrics' handles by (method, status) and route, for the common methods: the
+/// registry would build, allocate and hash the labels on every request; here that happens
+/// once per combination.
+type HttpHandles =
+    HashMap<(&'static str, u16), HashMap<Box<str>, (metrics::Counter, metrics::Histogram)>>;
+static HTTP: OnceLock<RwLock<HttpHandles>> = OnceLock::new();
+
 pub fn http(method: &str, route: &str, status: u16, elapsed: Duration) {
-    let labels = vec![
-        metrics::Label::new("method", method_label(method)),
-        metrics::Label::new("route", route.to_owned()),
-        metrics::Label::new("status", status_label(status)),
-    ];
-    metrics::counter!("http_requests_total", labels.clone()).increment(1);
-    metrics::histogram!("http_request_duration_seconds", labels).record(elapsed.as_secs_f64());
+    let make = || {
+        let labels = vec![
+            metrics::Label::new("method", method_label(method)),
+            metrics::Label::new("route", route.to_owned()),
+            metrics::Label::new("status", status_label(status)),
+        ];
+        (
+            metrics::counter!("http_requests_total", labels.clone()),
+            metrics::histogram!("http_request_duration_seconds", labels),
+        )
+    };
+    let common = ["GET", "POST", "HEAD"].into_iter().find(|m| *m == method);
+    let (counter, histogram) = match common {
+        None => make(),
+        Some(method) => {
+            let handles = HTTP.get_or_init(RwLock::default);
+            let known = handles
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&(method, status))
+                .and_then(|routes| routes.get(route))
+                .cloned();
+            known.unwrap_or_else(|| {
+                let made = make();
+                handles
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry((method, status))
+                    .or_default()
+                    .insert(route.into(), made.clone());
+                made
+            })
+        }
+    };
+    counter.increment(1);
+    histogram.record(elapsed.as_secs_f64());
 }
 
 pub fn verification(outcome: &'static str, group: &str) {

@@ -71,7 +71,7 @@ impl Shopper {
         absolute_secs: i64,
     ) -> Result<Self, AppError> {
         let now = now();
-        let stored: Option<ShopperState> = session.get(KEY).await?;
+        let stored = read(&session).await?;
         let mut shopper = Self {
             session,
             state: stored.unwrap_or_default(),
@@ -95,7 +95,7 @@ impl Shopper {
         session: &Session,
         absolute_secs: i64,
     ) -> Result<Option<ShopperState>, AppError> {
-        let state: Option<ShopperState> = session.get(KEY).await?;
+        let state = read(session).await?;
         Ok(state.filter(|s| now() - s.created_at <= absolute_secs))
     }
 
@@ -110,7 +110,9 @@ impl Shopper {
             }
         }
         self.state.touched_at = now;
-        self.session.insert(KEY, &self.state).await?;
+        let text = serde_json::to_string(&self.state)
+            .map_err(|e| AppError::Internal(format!("session state: {e}")))?;
+        self.session.insert(KEY, text).await?;
         Ok(())
     }
 
@@ -179,6 +181,22 @@ impl Shopper {
         self.state.notice = None;
         self.state.pending.clear();
     }
+}
+
+/// The state is kept as one JSON string rather than a tree of JSON values: every read clones
+/// what the store (or the read cache) holds, and one string clones far cheaper than a tree.
+async fn read(session: &Session) -> Result<Option<ShopperState>, AppError> {
+    let decoded = match session.get_value(KEY).await? {
+        Some(serde_json::Value::String(text)) => serde_json::from_str(&text),
+        // Sessions written before the state became a string.
+        Some(tree) => serde_json::from_value(tree),
+        None => return Ok(None),
+    };
+    // A state this version cannot read (written by another) starts over rather than failing
+    // every request until the cookie expires.
+    Ok(decoded
+        .inspect_err(|e| tracing::warn!(error = %e, "unreadable session state; starting over"))
+        .ok())
 }
 
 /// 256 random bits, URL-safe.

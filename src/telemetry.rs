@@ -1,5 +1,5 @@
 //! Logging, set up once. Log lines carry labels and ids, never tokens or personal data: the
-//! code that logs only ever has those in hand (see `error.rs` and `web::request_context`).
+//! code that logs only ever has those in hand (see `error.rs` and `web::middleware::edge`).
 
 use tracing_subscriber::EnvFilter;
 

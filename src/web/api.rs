@@ -11,6 +11,7 @@ use tower_sessions::Session;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::rules::{Benefit, VerifiedGroup};
+use crate::session_store::cached_reads;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/benefit", get(benefit))
@@ -39,10 +40,9 @@ async fn benefit(
             return Err(AppError::BadRequest("invalid JSONP callback name"));
         }
     }
-    // Read-only: an API call never creates or extends a session.
-    let shopper =
-        crate::session::Shopper::peek(&session, state.config.session.absolute.as_secs() as i64)
-            .await?;
+    // Read-only: an API call never creates or extends a session, and may use the read cache.
+    let absolute = state.config.session.absolute.as_secs() as i64;
+    let shopper = cached_reads(crate::session::Shopper::peek(&session, absolute)).await?;
     let verification = shopper.as_ref().and_then(|s| s.verification.as_ref());
     let body = serde_json::to_string(&Status {
         verified: verification.is_some(),

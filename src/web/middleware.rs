@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use askama::Template;
 use axum::body::{Body, HttpBody};
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -18,14 +18,11 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The route template that served a request (`/verify/{group}`), for metrics labels.
 #[derive(Clone, Debug)]
-pub struct RouteLabel(pub String);
+pub struct RouteLabel(pub MatchedPath);
 
-/// Copies the matched route template into the response, where `request_context` reads it.
+/// Copies the matched route template into the response, where `edge` reads it.
 pub async fn label_route(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map(|p| p.as_str().to_owned());
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let mut res = next.run(req).await;
     if let Some(route) = route {
         res.extensions_mut().insert(RouteLabel(route));
@@ -46,28 +43,62 @@ fn acceptable_request_id(value: &HeaderValue) -> Option<String> {
 }
 
 fn new_request_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes: [u8; 8] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut id = String::with_capacity(16);
+    for b in bytes {
+        id.push(HEX[usize::from(b >> 4)] as char);
+        id.push(HEX[usize::from(b & 15)] as char);
+    }
+    id
 }
 
-/// Gives every request an id, a span carrying it, and one log line at the end. Only the path
-/// is logged: the callback's query holds the authorization code and state.
-pub async fn request_context(mut req: Request, next: Next) -> Response {
+/// A path for the log, cut to 128 characters; formatted only when the span is recorded.
+struct LogPath<'a>(&'a str);
+
+impl std::fmt::Display for LogPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.char_indices().nth(128) {
+            Some((end, _)) => f.write_str(&self.0[..end]),
+            None => f.write_str(self.0),
+        }
+    }
+}
+
+/// What the outermost layer needs: the state (for error pages) and the CSP header.
+#[derive(Clone)]
+pub struct Edge {
+    pub state: AppState,
+    pub csp: HeaderValue,
+}
+
+/// The outermost layer, one pass for what every response needs (one layer rather than three:
+/// each layer costs a boxed service clone per request): a request id and a span carrying it;
+/// the error page an `AppError` asked for; the security headers; the metrics and one log line
+/// at the end. Only the path is logged: the callback's query holds the authorization code and
+/// state.
+pub async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get(&X_REQUEST_ID)
         .and_then(acceptable_request_id)
         .unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
-    let path: String = req.uri().path().chars().take(128).collect();
+    let api = req.uri().path().starts_with("/api/");
     let method = req.method().clone();
-    let span =
-        tracing::info_span!("request", request_id = %id, method = %req.method(), path = %path);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %LogPath(req.uri().path())
+    );
     let started = Instant::now();
-    let mut res = next.run(req).instrument(span.clone()).await;
+    let res = next.run(req).instrument(span.clone()).await;
+    let mut res = span.in_scope(|| render_errors(&edge.state, res, &id, api));
+    security_headers(res.headers_mut(), edge.csp);
+
     let status = res.status().as_u16();
     let elapsed = started.elapsed();
-    let micros = elapsed.as_micros() as u64;
     // Unmatched paths share one label: a label per probed URL would grow without bound.
     let route = res
         .extensions()
@@ -75,6 +106,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         .map_or("unmatched", |r| r.0.as_str());
     crate::metrics::http(method.as_str(), route, status, elapsed);
     span.in_scope(|| {
+        let micros = elapsed.as_micros() as u64;
         if status >= 400 {
             tracing::info!(status, micros, "response");
         } else {
@@ -101,13 +133,7 @@ pub fn content_security_policy(idme_origin: &str) -> HeaderValue {
     })
 }
 
-pub async fn security_headers(
-    State(csp): State<HeaderValue>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let mut res = next.run(req).await;
-    let h = res.headers_mut();
+fn security_headers(h: &mut axum::http::HeaderMap, csp: HeaderValue) {
     h.insert(header::CONTENT_SECURITY_POLICY, csp);
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -119,20 +145,12 @@ pub async fn security_headers(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    res
 }
 
 /// Renders the page an `AppError` asked for (JSON under `/api/`), with the request id as the
 /// correlation id. A bare server error from a layer (the session store failing to save, say)
 /// gets the same treatment instead of an empty 500.
-pub async fn render_errors(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
-    let api = req.uri().path().starts_with("/api/");
-    let res = next.run(req).await;
+fn render_errors(state: &AppState, res: Response, id: &str, api: bool) -> Response {
     let page = match res.extensions().get::<ErrorPage>() {
         Some(page) => page.clone(),
         None if res.status().is_server_error() && res.body().size_hint().exact() == Some(0) => {
@@ -172,7 +190,7 @@ pub async fn render_errors(State(state): State<AppState>, req: Request, next: Ne
             title: page.title,
             message: page.message,
             role: page.role,
-            correlation_id: &id,
+            correlation_id: id,
         };
         match view.render() {
             Ok(html) => html,

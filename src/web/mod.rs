@@ -27,18 +27,11 @@ pub fn router(
     let client_ip = limits::ClientIp::new(state.config.rate_limit.trusted_proxies.clone());
     let (limited, pruner) =
         limits::apply(auth::limited_router(), &state.config.rate_limit, client_ip);
-    // Pages that read or change the shopper's session: the session layer and no-store.
-    // The pages that only show state may read a session from the short read cache.
-    let read_only = Router::new()
+    // Pages that read or change the shopper's session: the session layer and no-store. (The
+    // pages that only show state read through the short cache: see `cached_reads`.)
+    let session_routes = Router::new()
         .merge(storefront::router())
         .merge(api::router())
-        .route_layer(axum::middleware::from_fn(
-            |req: axum::extract::Request, next: axum::middleware::Next| {
-                crate::session_store::cached_reads(next.run(req))
-            },
-        ));
-    let session_routes = Router::new()
-        .merge(read_only)
         .merge(auth::router())
         .merge(limited)
         .layer(sessions)
@@ -60,14 +53,12 @@ pub fn router(
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .route_layer(axum::middleware::from_fn(middleware::label_route))
         .layer(axum::middleware::from_fn_with_state(
-            csp,
-            middleware::security_headers,
+            middleware::Edge {
+                state: state.clone(),
+                csp,
+            },
+            middleware::edge,
         ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::render_errors,
-        ))
-        .layer(axum::middleware::from_fn(middleware::request_context))
         .with_state(state);
     (app, pruner)
 }

@@ -14,6 +14,7 @@ use crate::error::AppError;
 use crate::flow::NoBenefit;
 use crate::rules::{Verification, date};
 use crate::session::Notice;
+use crate::session_store::cached_reads;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/", get(show))
@@ -27,7 +28,7 @@ async fn show(
     // Reading never writes (but to slide an idle session's expiry): the notice stays with the
     // state it explains, so a refresh shows the same page. A visitor without a session gets
     // none; their forms carry a signed token and its cookie instead.
-    let shopper = state.shopper(session).await?;
+    let shopper = cached_reads(state.shopper(session)).await?;
     let (csrf, csrf_cookie) = if shopper.is_stored() {
         (shopper.csrf_token().to_owned(), None)
     } else {
