@@ -21,12 +21,18 @@ impl PersonKeyer {
 
     pub fn key(&self, uuid: &str) -> String {
         use base64::Engine;
-        // HMAC accepts keys of any length, so this cannot fail.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-        mac.update(uuid.as_bytes());
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(hmac_sha256(&self.key, uuid.as_bytes()))
     }
+}
+
+/// HMAC-SHA256: person keys here, and the form tokens of visitors without a session.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 /// Why a verified shopper got no benefit: one clear reason, about their own situation only.

@@ -136,7 +136,7 @@ impl SessionStore for Sessions {
 #[derive(Clone, Debug)]
 pub struct SqliteSessions(Sqlite);
 
-fn backend(e: impl std::fmt::Display) -> session_store::Error {
+fn store_error(e: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
 }
 
@@ -146,7 +146,7 @@ impl SqliteSessions {
         self.0
             .call(move |c| Ok(c.execute("DELETE FROM sessions WHERE expiry_date < $1", [now])?))
             .await
-            .map_err(backend)?;
+            .map_err(store_error)?;
         Ok(())
     }
 }
@@ -171,7 +171,7 @@ impl SessionStore for SqliteSessions {
                 Ok(id)
             })
             .await
-            .map_err(backend)?;
+            .map_err(store_error)?;
         Ok(())
     }
 
@@ -189,7 +189,7 @@ impl SessionStore for SqliteSessions {
                 .execute(rusqlite::params![id, data, expiry])?)
             })
             .await
-            .map_err(backend)?;
+            .map_err(store_error)?;
         Ok(())
     }
 
@@ -206,7 +206,7 @@ impl SessionStore for SqliteSessions {
                 .optional()?)
             })
             .await
-            .map_err(backend)?;
+            .map_err(store_error)?;
         let Some((data, expiry)) = row else {
             return Ok(None);
         };
@@ -227,7 +227,7 @@ impl SessionStore for SqliteSessions {
                     .execute([key])?)
             })
             .await
-            .map_err(backend)?;
+            .map_err(store_error)?;
         Ok(())
     }
 }

@@ -8,14 +8,11 @@
 //! database.
 
 use axum::http::{HeaderMap, HeaderValue, header};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::error::AppError;
+use crate::flow::hmac_sha256;
 use crate::session::{Shopper, random_token};
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Signs and checks the tokens of visitors without a session.
 pub struct AnonymousForms {
@@ -28,7 +25,7 @@ impl AnonymousForms {
     /// `secret`: the server secret; the key is derived from it for this use only.
     pub fn new(secret: &[u8], https: bool) -> Self {
         Self {
-            key: mac(secret, b"perkgate anonymous form token v1"),
+            key: hmac_sha256(secret, b"perkgate anonymous form token v1").to_vec(),
             // `__Host-` binds the cookie to this host and path `/`, and requires Secure.
             cookie: if https {
                 "__Host-perkgate-csrf"
@@ -80,16 +77,9 @@ impl AnonymousForms {
 
     fn sign(&self, nonce: &str) -> String {
         use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac(&self.key, nonce.as_bytes()))
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(hmac_sha256(&self.key, nonce.as_bytes()))
     }
-}
-
-fn mac(key: &[u8], message: &[u8]) -> Vec<u8> {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-    mac.update(message);
-    mac.finalize().into_bytes().to_vec()
 }
 
 /// Checks a form's token: the session's when there is a session, else the signed cookie's.
