@@ -1,26 +1,25 @@
 //! Builds the service from a `Config`: the binary and the tests share this.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, Session, SessionManagerLayer};
+use tower_sessions::{Expiry, SessionManagerLayer};
 use url::Url;
 
 use crate::config::{Config, Secret};
-use crate::error::AppError;
-use crate::flow::PersonKeyer;
+use crate::crypto::PersonKeyer;
+use crate::db;
 use crate::idme::{Endpoints, IdmeClient};
-use crate::rules::Rules;
 use crate::rules::watch::{self, RuleSet};
 use crate::sandbox::{self, Sandbox};
-use crate::session::Shopper;
+use crate::session::Lifetimes;
 use crate::session_store::Sessions;
-use crate::{db, web};
+use crate::verification::{Verifier, callback_state};
+use crate::web::{self, AppState};
 
 /// Why the service did not start. The text says what to fix.
 #[derive(Debug)]
@@ -33,57 +32,6 @@ impl std::fmt::Display for StartError {
 }
 
 impl std::error::Error for StartError {}
-
-/// Everything a handler needs, built once.
-#[derive(Clone)]
-pub struct AppState(Arc<Inner>);
-
-pub struct Inner {
-    pub config: Config,
-    pub public_url: Url,
-    pub idme: IdmeClient,
-    /// The origin the browser is sent to for ID.me (for the CSP's form-action).
-    pub idme_origin: String,
-    pub rules: Arc<RuleSet>,
-    pub db: crate::db::Db,
-    pub sessions: Sessions,
-    pub keyer: PersonKeyer,
-    /// CSRF tokens for visitors without a session.
-    pub forms: crate::web::csrf::AnonymousForms,
-    pub sandbox: Option<Arc<Sandbox>>,
-}
-
-impl Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.0
-    }
-}
-
-impl AppState {
-    pub async fn shopper(&self, session: Session) -> Result<Shopper, AppError> {
-        Shopper::load(
-            session,
-            self.config.session.idle.as_secs() as i64,
-            self.config.session.absolute.as_secs() as i64,
-        )
-        .await
-    }
-
-    /// The current offers; hold the `Arc` for the whole request.
-    pub fn rules(&self) -> Arc<Rules> {
-        self.rules.get()
-    }
-
-    pub fn auth_timeout_secs(&self) -> i64 {
-        self.config.session.auth_timeout.as_secs() as i64
-    }
-
-    /// How long a duplicate callback waits for the first one to finish: both ID.me calls.
-    pub fn claim_wait(&self) -> Duration {
-        (self.config.idme.timeout + self.config.idme.connect_timeout) * 2 + Duration::from_secs(1)
-    }
-}
 
 /// A bound, ready-to-serve instance.
 pub struct App {
@@ -186,18 +134,31 @@ impl App {
             config.session.idle.as_secs() as i64,
         )));
 
-        let state = AppState(Arc::new(Inner {
+        let verifier = Verifier {
+            idme,
+            db: db.clone(),
+            rules: rules.clone(),
+            keyer: PersonKeyer::new(secret.clone()),
+            lifetimes: Lifetimes {
+                idle_secs: config.session.idle.as_secs() as i64,
+                absolute_secs: config.session.absolute.as_secs() as i64,
+            },
+            auth_timeout: config.session.auth_timeout,
+            // A duplicate waits for the first request's two ID.me calls, at their longest.
+            duplicate_wait: (config.idme.timeout + config.idme.connect_timeout) * 2
+                + Duration::from_secs(1),
+        };
+        let state = AppState::new(web::Inner {
             config,
             public_url,
-            idme,
             idme_origin,
             rules: rules.clone(),
             db: db.clone(),
             sessions: store.clone(),
-            forms: crate::web::csrf::AnonymousForms::new(&secret, https),
-            keyer: PersonKeyer::new(secret),
+            forms: web::csrf::AnonymousForms::new(&secret, https),
+            verifier,
             sandbox,
-        }));
+        });
         crate::rewards::seed_pools(&db, &rules.get()).await;
         tokio::spawn(housekeeping(store, db.clone()));
         let poll = state.config.rules_poll;
@@ -257,7 +218,7 @@ impl App {
     }
 }
 
-/// Deletes expired sessions and old callback claims every minute.
+/// Deletes expired sessions and old callback states every minute.
 async fn housekeeping(store: Sessions, db: crate::db::Db) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
@@ -265,8 +226,8 @@ async fn housekeeping(store: Sessions, db: crate::db::Db) {
         if let Err(e) = store.delete_expired().await {
             tracing::warn!(error = %e, "could not delete expired sessions");
         }
-        if let Err(e) = db::prune(&db).await {
-            tracing::warn!(error = %e, "could not prune callback claims");
+        if let Err(e) = callback_state::prune(&db).await {
+            tracing::warn!(error = %e, "could not prune callback states");
         }
     }
 }

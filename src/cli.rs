@@ -90,7 +90,7 @@ fn parse_time(s: &str) -> Option<i64> {
 fn rules_eval(file: &str, attributes: &str, at: Option<&str>) -> ExitCode {
     // Usage errors first: they do not depend on the files.
     let at = match at.map(parse_time) {
-        None => db::now(),
+        None => crate::clock::now(),
         Some(Some(t)) => t,
         Some(None) => {
             eprintln!("perkgate: --at: expected 2026-12-31 or 2026-12-31T12:00:00Z");
@@ -240,7 +240,7 @@ async fn codes_import(db: &db::Db, rules: &Rules, pool: String, file: String) ->
         );
         return ExitCode::FAILURE;
     }
-    match rewards::import(db, &pool, &parsed.codes, db::now()).await {
+    match rewards::import(db, &pool, &parsed.codes, crate::clock::now()).await {
         Ok((added, skipped)) => {
             let left = rewards::remaining(db, &pool).await.unwrap_or(0);
             println!(
@@ -310,7 +310,7 @@ async fn codes_redeemed(db: &db::Db, file: String) -> ExitCode {
     if !parsed.rejected.is_empty() {
         return ExitCode::FAILURE;
     }
-    match rewards::mark_redeemed(db, &parsed.codes, db::now()).await {
+    match rewards::mark_redeemed(db, &parsed.codes, crate::clock::now()).await {
         Ok(n) => {
             println!("marked {n} claim(s) as redeemed");
             ExitCode::SUCCESS

@@ -1,12 +1,5 @@
-//! One error type for the whole service.
-//!
-//! A handler returns `AppError`; its `IntoResponse` logs the cause (inside the request's span,
-//! so the line carries the request id) and leaves an [`ErrorPage`] in the response extensions.
-//! The outermost middleware (`web::middleware::edge`) turns that into the HTML page, or JSON under
-//! `/api`, showing the same request id as the correlation id.
-
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+//! The domain's error: what went wrong, in the words of the domain. The web layer decides
+//! what a person sees for each (`web::error`); nothing here knows about HTTP.
 
 use crate::idme::IdmeError;
 
@@ -20,205 +13,63 @@ pub enum StateProblem {
 }
 
 #[derive(Debug)]
-pub enum AppError {
+pub enum Error {
+    /// The callback's state cannot be used: forged, foreign, used or expired.
     State(StateProblem),
-    Csrf,
-    NotFound,
-    MethodNotAllowed,
-    TooManyRequests,
-    /// The shopper declined at ID.me (`error=access_denied`).
-    Declined,
-    /// ID.me sent another `error=` back.
+    /// ID.me sent an `error=` other than the shopper declining (a documented code or
+    /// "unrecognised": never the raw text).
     ProviderRefused(String),
+    /// A call to ID.me failed, or its answer could not be used.
     Provider(IdmeError),
+    /// The database or the session store is unavailable.
     Store(String),
     Internal(String),
-    BadRequest(&'static str),
 }
 
-/// What the error page shows; the middleware adds the correlation id.
-#[derive(Clone, Debug)]
-pub struct ErrorPage {
-    pub status: StatusCode,
-    /// Stable machine-readable code for the JSON form.
-    pub code: &'static str,
-    pub title: &'static str,
-    pub message: &'static str,
-    /// `alert` for failures, `status` for outcomes the shopper chose.
-    pub role: &'static str,
-}
-
-impl AppError {
-    pub fn page(&self) -> ErrorPage {
-        use AppError::*;
-        let (status, code, title, message, role) = match self {
-            State(StateProblem::Missing) => (
-                StatusCode::BAD_REQUEST,
-                "state_missing",
-                "This sign-in link is incomplete",
-                "The answer from ID.me was missing its details. Start the verification again from the store.",
-                "alert",
-            ),
-            State(StateProblem::Unknown) => (
-                StatusCode::BAD_REQUEST,
-                "state_unknown",
-                "This sign-in link does not belong to this browser",
-                "We could not match this answer from ID.me to a verification started here. Start again from the store.",
-                "alert",
-            ),
-            State(StateProblem::Used) => (
-                StatusCode::BAD_REQUEST,
-                "state_used",
-                "This sign-in link was already used",
-                "Each verification can be completed once. Start a new one from the store.",
-                "alert",
-            ),
-            State(StateProblem::Expired) => (
-                StatusCode::BAD_REQUEST,
-                "state_expired",
-                "This verification took too long",
-                "Verifications expire after ten minutes. Start a new one from the store.",
-                "alert",
-            ),
-            Csrf => (
-                StatusCode::FORBIDDEN,
-                "csrf",
-                "This form has expired",
-                "Reload the store and try again.",
-                "alert",
-            ),
-            NotFound => (
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "Page not found",
-                "There is nothing here. The store is one click away.",
-                "alert",
-            ),
-            MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "That action is not available here",
-                "Go back to the store and try again.",
-                "alert",
-            ),
-            TooManyRequests => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_requests",
-                "Too many attempts",
-                "Please wait a minute, then try again from the store.",
-                "alert",
-            ),
-            Declined => (
-                StatusCode::OK,
-                "declined",
-                "You chose not to share your status",
-                "Nothing was shared with us. You can verify any time to unlock your discount.",
-                "status",
-            ),
-            ProviderRefused(_) => (
-                StatusCode::BAD_GATEWAY,
-                "idme_refused",
-                "ID.me could not complete the verification",
-                "Nothing was unlocked and nothing was shared. Please try again.",
-                "alert",
-            ),
-            Provider(_) => (
-                StatusCode::BAD_GATEWAY,
-                "idme_unavailable",
-                "We could not reach ID.me just now",
-                "Your verification did not go through, and nothing was unlocked. Please try again in a moment.",
-                "alert",
-            ),
-            Store(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store_unavailable",
-                "We are having a short technical problem",
-                "Please try again shortly. Nothing you already unlocked is lost.",
-                "alert",
-            ),
-            Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Something went wrong on our side",
-                "Please try again. If it keeps happening, quote the reference below.",
-                "alert",
-            ),
-            BadRequest(_) => (
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "That request could not be understood",
-                "Go back to the store and try again.",
-                "alert",
-            ),
-        };
-        ErrorPage {
-            status,
-            code,
-            title,
-            message,
-            role,
-        }
-    }
-
-    /// The log line. Causes are our own texts or labels: never a token, a payload or a name.
-    fn log(&self) {
+impl Error {
+    /// A short stable label for metrics (the same codes the error pages carry).
+    pub fn label(&self) -> &'static str {
         match self {
-            Self::Provider(e) => {
-                tracing::warn!(kind = e.kind(), error = %e, "ID.me call failed")
-            }
-            Self::ProviderRefused(code) => {
-                tracing::warn!(idme_error = %code, "ID.me returned an error to the callback")
-            }
-            Self::Store(e) => tracing::error!(error = %e, "store unavailable"),
-            Self::Internal(e) => tracing::error!(error = %e, "internal error"),
-            Self::State(p) => tracing::info!(problem = ?p, "callback state refused"),
-            Self::BadRequest(why) => tracing::info!(reason = why, "bad request"),
-            Self::Csrf => tracing::info!("CSRF token rejected"),
-            Self::Declined => tracing::info!("shopper declined at ID.me"),
-            Self::TooManyRequests => tracing::info!("rate limit reached"),
-            Self::NotFound | Self::MethodNotAllowed => {}
+            Self::State(StateProblem::Missing) => "state_missing",
+            Self::State(StateProblem::Unknown) => "state_unknown",
+            Self::State(StateProblem::Used) => "state_used",
+            Self::State(StateProblem::Expired) => "state_expired",
+            Self::ProviderRefused(_) => "idme_refused",
+            Self::Provider(_) => "idme_unavailable",
+            Self::Store(_) => "store_unavailable",
+            Self::Internal(_) => "internal",
         }
     }
 }
 
-impl std::fmt::Display for AppError {
+impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.page().code)
+        match self {
+            Self::State(p) => write!(f, "callback state refused: {p:?}"),
+            Self::ProviderRefused(code) => write!(f, "ID.me answered the callback with {code}"),
+            Self::Provider(e) => write!(f, "{e}"),
+            Self::Store(e) => write!(f, "store unavailable: {e}"),
+            Self::Internal(e) => write!(f, "internal error: {e}"),
+        }
     }
 }
 
-impl std::error::Error for AppError {}
+impl std::error::Error for Error {}
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        self.log();
-        let page = self.page();
-        let mut response = page.status.into_response();
-        response.extensions_mut().insert(page);
-        response
-    }
-}
-
-impl From<tower_sessions::session::Error> for AppError {
+impl From<tower_sessions::session::Error> for Error {
     fn from(e: tower_sessions::session::Error) -> Self {
         Self::Store(format!("session store: {e}"))
     }
 }
 
-impl From<crate::db::Error> for AppError {
+impl From<crate::db::Error> for Error {
     fn from(e: crate::db::Error) -> Self {
         Self::Store(format!("database: {e}"))
     }
 }
 
-impl From<IdmeError> for AppError {
+impl From<IdmeError> for Error {
     fn from(e: IdmeError) -> Self {
         Self::Provider(e)
-    }
-}
-
-impl From<askama::Error> for AppError {
-    fn from(e: askama::Error) -> Self {
-        Self::Internal(format!("template: {e}"))
     }
 }

@@ -4,10 +4,11 @@
 
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod error;
-pub mod flow;
 pub mod idme;
 pub mod metrics;
 pub mod rewards;
@@ -16,7 +17,9 @@ pub mod sandbox;
 pub mod session;
 pub mod session_store;
 pub mod telemetry;
+pub mod verification;
 pub mod web;
 
-pub use app::{App, AppState, StartError};
+pub use app::{App, StartError};
 pub use config::Config;
+pub use web::AppState;

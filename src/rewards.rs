@@ -492,7 +492,7 @@ pub async fn seed_pools(db: &Db, rules: &Rules) {
         for (line, why) in &parsed.rejected {
             tracing::warn!(pool = %pool.id, file = %path.display(), line, "{why}");
         }
-        match import(db, &pool.id, &parsed.codes, crate::db::now()).await {
+        match import(db, &pool.id, &parsed.codes, crate::clock::now()).await {
             Ok((added, _)) if added > 0 => tracing::info!(pool = %pool.id, added, "pool seeded"),
             Ok(_) => {}
             Err(e) => tracing::warn!(pool = %pool.id, error = %e, "cannot seed pool"),

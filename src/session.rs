@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
-use crate::db::now;
-use crate::error::AppError;
-use crate::flow::NoBenefit;
+use crate::clock::now;
+use crate::crypto::random_token;
+use crate::error::Error;
 use crate::rules::{Benefit, Verification};
+use crate::verification::NoBenefit;
 
 const KEY: &str = "shopper";
 /// At most this many authorizations wait at once (one per tab is plenty).
@@ -54,6 +55,13 @@ pub struct ShopperState {
     pub notice: Option<Notice>,
 }
 
+/// How long a session lives: idle and absolute lifetimes, in seconds.
+#[derive(Clone, Copy, Debug)]
+pub struct Lifetimes {
+    pub idle_secs: i64,
+    pub absolute_secs: i64,
+}
+
 /// The typed session of one request.
 pub struct Shopper {
     session: Session,
@@ -65,11 +73,11 @@ impl Shopper {
     /// (`save`): a page view alone writes nothing. A session past its absolute lifetime is
     /// dropped and starts over; one whose idle timer is more than a quarter used is written
     /// back, so the idle expiry slides without a store write on every page view.
-    pub async fn load(
-        session: Session,
-        idle_secs: i64,
-        absolute_secs: i64,
-    ) -> Result<Self, AppError> {
+    pub async fn load(session: Session, lifetimes: Lifetimes) -> Result<Self, Error> {
+        let Lifetimes {
+            idle_secs,
+            absolute_secs,
+        } = lifetimes;
         let now = now();
         let stored = read(&session).await?;
         let mut shopper = Self {
@@ -94,14 +102,14 @@ impl Shopper {
     pub async fn peek(
         session: &Session,
         absolute_secs: i64,
-    ) -> Result<Option<ShopperState>, AppError> {
+    ) -> Result<Option<ShopperState>, Error> {
         let state = read(session).await?;
         Ok(state.filter(|s| now() - s.created_at <= absolute_secs))
     }
 
     /// Writes the state back (the session layer stores it after the response); the first
     /// write creates the session, with its own CSRF token.
-    pub async fn save(&mut self) -> Result<(), AppError> {
+    pub async fn save(&mut self) -> Result<(), Error> {
         let now = now();
         if !self.is_stored() {
             self.state.created_at = now;
@@ -111,22 +119,13 @@ impl Shopper {
         }
         self.state.touched_at = now;
         let text = serde_json::to_string(&self.state)
-            .map_err(|e| AppError::Internal(format!("session state: {e}")))?;
+            .map_err(|e| Error::Internal(format!("session state: {e}")))?;
         self.session.insert(KEY, text).await?;
         Ok(())
     }
 
     pub fn csrf_token(&self) -> &str {
         &self.state.csrf
-    }
-
-    pub fn check_csrf(&self, token: &str) -> Result<(), AppError> {
-        let expected = self.state.csrf.as_bytes();
-        if !expected.is_empty() && bool::from(expected.ct_eq(token.as_bytes())) {
-            Ok(())
-        } else {
-            Err(AppError::Csrf)
-        }
     }
 
     /// Remembers an authorization; drops expired ones and the oldest past the cap.
@@ -150,7 +149,7 @@ impl Shopper {
 
     /// A new session id for a change of privilege: verification or reset. The old id stops
     /// working, so a fixated or leaked pre-verification id is worth nothing.
-    pub async fn rotate(&mut self) -> Result<(), AppError> {
+    pub async fn rotate(&mut self) -> Result<(), Error> {
         self.session.cycle_id().await?;
         self.state.csrf = random_token();
         Ok(())
@@ -170,6 +169,13 @@ impl Shopper {
         }
     }
 
+    /// Forgets the verification under a new session id (the shopper's "forget me").
+    pub async fn reset(&mut self) -> Result<(), Error> {
+        self.forget();
+        self.rotate().await?;
+        self.save().await
+    }
+
     pub fn notify(&mut self, notice: Notice) {
         self.state.notice = Some(notice);
     }
@@ -185,7 +191,7 @@ impl Shopper {
 
 /// The state is kept as one JSON string rather than a tree of JSON values: every read clones
 /// what the store (or the read cache) holds, and one string clones far cheaper than a tree.
-async fn read(session: &Session) -> Result<Option<ShopperState>, AppError> {
+async fn read(session: &Session) -> Result<Option<ShopperState>, Error> {
     let decoded = match session.get_value(KEY).await? {
         Some(serde_json::Value::String(text)) => serde_json::from_str(&text),
         // Sessions written before the state became a string.
@@ -197,10 +203,4 @@ async fn read(session: &Session) -> Result<Option<ShopperState>, AppError> {
     Ok(decoded
         .inspect_err(|e| tracing::warn!(error = %e, "unreadable session state; starting over"))
         .ok())
-}
-
-/// 256 random bits, URL-safe.
-pub fn random_token() -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }

@@ -142,7 +142,7 @@ fn store_error(e: impl std::fmt::Display) -> session_store::Error {
 
 impl SqliteSessions {
     async fn delete_expired(&self) -> session_store::Result<()> {
-        let now = crate::db::now();
+        let now = crate::clock::now();
         self.0
             .call(move |c| Ok(c.execute("DELETE FROM sessions WHERE expiry_date < $1", [now])?))
             .await
@@ -194,7 +194,7 @@ impl SessionStore for SqliteSessions {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let (key, now) = (id.to_string(), crate::db::now());
+        let (key, now) = (id.to_string(), crate::clock::now());
         let row: Option<(Vec<u8>, i64)> = self
             .0
             .call(move |c| {

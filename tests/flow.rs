@@ -176,7 +176,7 @@ async fn forged_missing_and_reused_states_are_refused_before_any_call() {
     let callback = sandbox_pick(&client, &authorize, "service_member").await;
     let code = query_param(&callback, "code").unwrap();
 
-    let forged = perkgate::session::random_token();
+    let forged = perkgate::crypto::random_token();
     for (query, expected) in [
         (
             format!("code={code}&state={forged}"),

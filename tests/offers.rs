@@ -95,7 +95,7 @@ async fn a_veteran_gets_a_pool_code_and_sees_the_same_one_in_a_new_session() {
 
     // Once the merchant marks it used, the limit (1 per 30 days) is reached: the next best
     // offer applies instead.
-    perkgate::rewards::mark_redeemed(&db, std::slice::from_ref(&code), perkgate::db::now())
+    perkgate::rewards::mark_redeemed(&db, std::slice::from_ref(&code), perkgate::clock::now())
         .await
         .unwrap();
     let third = browser();
@@ -152,7 +152,7 @@ ends = 2099-01-01
     verify_as(&client, &app, "military", "veteran").await;
     assert_verified(&home(&client, &app).await.1, "VET-1");
     let db = app.db().await;
-    perkgate::rewards::mark_redeemed(&db, &["VET-1".to_owned()], perkgate::db::now())
+    perkgate::rewards::mark_redeemed(&db, &["VET-1".to_owned()], perkgate::clock::now())
         .await
         .unwrap();
     let again = browser();

@@ -19,10 +19,11 @@ use tokio::sync::{mpsc, oneshot};
 use super::Error;
 
 /// The schema, in order; applied at start-up and tracked in `PRAGMA user_version`.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_ledger.sql"),
     include_str!("../../migrations/sqlite/0003_sessions.sql"),
+    include_str!("../../migrations/sqlite/0004_callback_states.sql"),
 ];
 
 /// At most this many closures share one transaction.

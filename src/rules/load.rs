@@ -744,7 +744,7 @@ fn offer(
         }
     }
     if let (Some(e), Some(raw)) = (ends, &o.ends) {
-        if e < crate::db::now() {
+        if e < crate::clock::now() {
             r.warn(
                 raw.span(),
                 "ends",

@@ -25,9 +25,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use url::Url;
 
+use crate::clock::now;
 use crate::config::Secret;
-use crate::db::now;
-use crate::session::random_token;
+use crate::crypto::random_token;
 
 /// Where the sandbox is mounted.
 pub const PATH: &str = "/sandbox/idme";

@@ -8,8 +8,8 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use crate::app::AppState;
-use crate::error::AppError;
+use super::error::AppError;
+use super::state::AppState;
 use crate::rules::{Benefit, VerifiedGroup};
 use crate::session_store::cached_reads;
 
@@ -41,7 +41,7 @@ async fn benefit(
         }
     }
     // Read-only: an API call never creates or extends a session, and may use the read cache.
-    let absolute = state.config.session.absolute.as_secs() as i64;
+    let absolute = state.verifier.lifetimes.absolute_secs;
     let shopper = cached_reads(crate::session::Shopper::peek(&session, absolute)).await?;
     let verification = shopper.as_ref().and_then(|s| s.verification.as_ref());
     let body = serde_json::to_string(&Status {
@@ -49,7 +49,7 @@ async fn benefit(
         groups: verification.map(|v| v.groups.as_slice()).unwrap_or(&[]),
         benefit: shopper.as_ref().and_then(|s| s.benefit.as_ref()),
     })
-    .map_err(|e| AppError::Internal(format!("json: {e}")))?;
+    .map_err(|e| crate::error::Error::Internal(format!("json: {e}")))?;
     Ok(match params.callback {
         Some(cb) => (
             [(

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use serde_json::json;
 
-use crate::app::AppState;
+use super::state::AppState;
 use crate::db;
 
 pub fn router() -> Router<AppState> {
@@ -61,7 +61,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<serde_json::V
             "rules": {
                 "source": state.rules.source.name(),
                 "offers": rules.offers.len(),
-                "active_offers": rules.active(crate::db::now()).count(),
+                "active_offers": rules.active(crate::clock::now()).count(),
                 // A rejected reload keeps the previous rules; the errors show here until fixed.
                 "reload_errors": rejected,
             },

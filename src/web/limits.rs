@@ -13,8 +13,8 @@ use tower_governor::GovernorError;
 use tower_governor::governor::GovernorConfigBuilder;
 use tower_governor::key_extractor::KeyExtractor;
 
+use super::error::AppError;
 use crate::config::RateLimit;
-use crate::error::AppError;
 
 #[derive(Clone, Debug)]
 pub struct ClientIp {

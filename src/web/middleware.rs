@@ -10,9 +10,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
+use super::error::{AppError, ErrorPage};
 use super::pages::ErrorView;
-use crate::app::AppState;
-use crate::error::{AppError, ErrorPage};
+use super::state::AppState;
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -158,7 +158,10 @@ fn render_errors(state: &AppState, res: Response, id: &str, api: bool) -> Respon
                 status = res.status().as_u16(),
                 "empty server error from a layer"
             );
-            AppError::Store("a layer answered with an empty server error".into()).page()
+            AppError::Domain(crate::error::Error::Store(
+                "a layer answered with an empty server error".into(),
+            ))
+            .page()
         }
         None => return res,
     };

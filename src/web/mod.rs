@@ -1,38 +1,43 @@
 //! HTTP: one `router()` per area, merged here with the cross-cutting layers.
 
 mod api;
-mod auth;
 pub mod csrf;
+pub mod error;
+mod extract;
 mod health;
 pub mod limits;
 mod middleware;
 mod pages;
+mod state;
 mod storefront;
+mod verify;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::SessionManagerLayer;
 
-use crate::app::AppState;
-use crate::error::AppError;
-
 pub use api::valid_callback_name;
+pub use error::AppError;
 pub use middleware::RequestId;
+pub use state::{AppState, Inner};
 
 pub fn router(
     state: AppState,
     sessions: SessionManagerLayer<crate::session_store::CachedSessions>,
 ) -> (Router, Option<limits::Pruner>) {
     let client_ip = limits::ClientIp::new(state.config.rate_limit.trusted_proxies.clone());
-    let (limited, pruner) =
-        limits::apply(auth::limited_router(), &state.config.rate_limit, client_ip);
+    let (limited, pruner) = limits::apply(
+        verify::limited_router(),
+        &state.config.rate_limit,
+        client_ip,
+    );
     // Pages that read or change the shopper's session: the session layer and no-store. (The
     // pages that only show state read through the short cache: see `cached_reads`.)
     let session_routes = Router::new()
         .merge(storefront::router())
         .merge(api::router())
-        .merge(auth::router())
+        .merge(verify::router())
         .merge(limited)
         .layer(sessions)
         .layer(SetResponseHeaderLayer::overriding(

@@ -7,8 +7,8 @@ use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
-use crate::app::AppState;
-use crate::error::AppError;
+use super::error::AppError;
+use super::state::AppState;
 use crate::rules::Benefit;
 
 #[derive(Template)]

@@ -5,16 +5,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tower_sessions::Session;
 
+use super::error::AppError;
+use super::extract::CachedShopper;
 use super::pages::{OfferView, StorefrontView, html};
-use crate::app::AppState;
-use crate::db;
-use crate::error::AppError;
-use crate::flow::NoBenefit;
+use super::state::AppState;
+use crate::clock::now;
 use crate::rules::{Verification, date};
 use crate::session::Notice;
-use crate::session_store::cached_reads;
+use crate::verification::NoBenefit;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/", get(show))
@@ -23,12 +22,11 @@ pub fn router() -> Router<AppState> {
 async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
-    session: Session,
+    CachedShopper(shopper): CachedShopper,
 ) -> Result<Response, AppError> {
     // Reading never writes (but to slide an idle session's expiry): the notice stays with the
     // state it explains, so a refresh shows the same page. A visitor without a session gets
     // none; their forms carry a signed token and its cookie instead.
-    let shopper = cached_reads(state.shopper(session)).await?;
     let (csrf, csrf_cookie) = if shopper.is_stored() {
         (shopper.csrf_token().to_owned(), None)
     } else {
@@ -36,7 +34,7 @@ async fn show(
     };
     let notice = shopper.state.notice;
     let rules = state.rules();
-    let now = db::now();
+    let now = now();
     let mut shown: Vec<&str> = Vec::new();
     let offers = rules
         .active(now)

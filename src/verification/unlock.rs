@@ -1,39 +1,12 @@
 //! What a verification means for the shopper: which offer, which code, or why none.
+//! Plain functions over the payload, the rules and the ledger; no HTTP, no session.
 
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
+use crate::crypto::PersonKeyer;
 use crate::idme::{Payload, PayloadError};
 use crate::rewards::{self, Claim};
 use crate::rules::{Benefit, Evaluation, Facts, Ineligible, Rules, Verification, evaluate};
-
-/// Keys per-person records without keeping ID.me's uuid: HMAC-SHA256 under a server secret.
-#[derive(Clone)]
-pub struct PersonKeyer {
-    key: Vec<u8>,
-}
-
-impl PersonKeyer {
-    pub fn new(key: Vec<u8>) -> Self {
-        Self { key }
-    }
-
-    pub fn key(&self, uuid: &str) -> String {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(hmac_sha256(&self.key, uuid.as_bytes()))
-    }
-}
-
-/// HMAC-SHA256: person keys here, and the form tokens of visitors without a session.
-pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-    mac.update(message);
-    mac.finalize().into_bytes().into()
-}
 
 /// Why a verified shopper got no benefit: one clear reason, about their own situation only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,17 +118,6 @@ pub async fn unlock(
 mod tests {
     use super::*;
     use crate::rules::{VerifiedGroup, parse};
-
-    #[test]
-    fn person_keys_are_keyed_and_stable() {
-        let k = PersonKeyer::new(b"k".to_vec());
-        assert_eq!(k.key("abc123"), k.key("abc123"));
-        assert_ne!(k.key("abc123"), "abc123");
-        assert_ne!(
-            k.key("abc123"),
-            PersonKeyer::new(b"other".to_vec()).key("abc123")
-        );
-    }
 
     #[test]
     fn reading_payloads() {

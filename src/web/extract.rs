@@ -1,0 +1,63 @@
+//! Extractors: the typed shopper session, and a form whose CSRF token has been checked.
+//! Handlers take these instead of repeating the session and CSRF preamble.
+
+use axum::extract::{Form, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::csrf;
+use super::error::AppError;
+use super::state::AppState;
+use crate::session::Shopper;
+
+impl FromRequestParts<AppState> for Shopper {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|(_, why)| AppError::Domain(crate::error::Error::Internal(why.to_owned())))?;
+        Ok(Shopper::load(session, state.verifier.lifetimes).await?)
+    }
+}
+
+/// The shopper's session read through the short read cache: for pages that only show state.
+pub struct CachedShopper(pub Shopper);
+
+impl FromRequestParts<AppState> for CachedShopper {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        crate::session_store::cached_reads(Shopper::from_request_parts(parts, state))
+            .await
+            .map(Self)
+    }
+}
+
+/// A form post from the shopper whose CSRF token matched: the shopper's session or, before
+/// there is one, the signed cookie token (see `csrf`).
+pub struct CsrfForm(pub Shopper);
+
+#[derive(Deserialize)]
+struct Token {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl FromRequest<AppState> for CsrfForm {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
+        let (mut parts, body) = req.into_parts();
+        let mut shopper = Shopper::from_request_parts(&mut parts, state).await?;
+        let headers = parts.headers.clone();
+        // A missing or malformed body has no token: refused like a wrong one.
+        let token = Form::<Token>::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map(|Form(t)| t.csrf)
+            .unwrap_or_default();
+        csrf::check(&state.forms, &mut shopper, &headers, &token)?;
+        Ok(Self(shopper))
+    }
+}

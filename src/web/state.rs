@@ -1,0 +1,50 @@
+//! The state every handler shares, built once by `App::build`.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use url::Url;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::rules::Rules;
+use crate::rules::watch::RuleSet;
+use crate::sandbox::Sandbox;
+use crate::session_store::Sessions;
+use crate::verification::Verifier;
+use crate::web::csrf::AnonymousForms;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub public_url: Url,
+    /// The origin the browser is sent to for ID.me (for the CSP's form-action).
+    pub idme_origin: String,
+    pub rules: Arc<RuleSet>,
+    pub db: Db,
+    pub sessions: Sessions,
+    /// CSRF tokens for visitors without a session.
+    pub forms: AnonymousForms,
+    pub verifier: Verifier,
+    pub sandbox: Option<Arc<Sandbox>>,
+}
+
+impl AppState {
+    pub fn new(inner: Inner) -> Self {
+        Self(Arc::new(inner))
+    }
+
+    /// The current offers; hold the `Arc` for the whole request.
+    pub fn rules(&self) -> Arc<Rules> {
+        self.rules.get()
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

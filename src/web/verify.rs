@@ -1,0 +1,159 @@
+//! `POST /verify/{group}`, `GET /auth/idme/callback`, `POST /reset`: HTTP in, domain call,
+//! HTTP out. The verification itself is `verification::Verifier`.
+//!
+//! The callback's order: a prefetch consumes nothing; an `error=` answer gets a friendly page;
+//! a query that cannot be ours is refused before any lookup; then the domain takes over.
+
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::error::AppError;
+use super::extract::CsrfForm;
+use super::state::AppState;
+use crate::error::{Error, StateProblem};
+use crate::verification::Start;
+
+/// The routes that start or finish a verification (rate limited by the caller).
+pub fn limited_router() -> Router<AppState> {
+    Router::new()
+        .route("/verify/{group}", post(start))
+        .route("/auth/idme/callback", get(callback))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/reset", post(reset))
+}
+
+/// `POST /verify/{group}`: remember a fresh authorization and send the browser to ID.me.
+async fn start(
+    State(state): State<AppState>,
+    Path(group): Path<String>,
+    CsrfForm(mut shopper): CsrfForm,
+) -> Result<Response, AppError> {
+    match state.verifier.start(&mut shopper, &group).await? {
+        Start::ToIdme(url) => Ok(Redirect::to(url.as_str()).into_response()),
+        Start::AlreadyUnlocked => Ok(Redirect::to("/").into_response()),
+        Start::UnknownGroup => Err(AppError::NotFound),
+    }
+}
+
+#[derive(Deserialize)]
+struct CallbackParams {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+fn is_prefetch(headers: &HeaderMap) -> bool {
+    ["sec-purpose", "purpose", "x-purpose", "x-moz"]
+        .iter()
+        .any(|name| {
+            headers
+                .get(*name)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| {
+                    let v = v.to_ascii_lowercase();
+                    v.contains("prefetch") || v.contains("preview")
+                })
+        })
+}
+
+/// States we issue are 43 URL-safe characters; anything else cannot be ours.
+fn plausible_state(state: &str) -> bool {
+    (16..=128).contains(&state.len())
+        && state
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The `error=` ID.me sent back: only documented codes reach the log; anything else is
+/// labelled, not echoed.
+fn refusal(error: &str) -> AppError {
+    crate::metrics::verification(
+        if error == "access_denied" {
+            "declined"
+        } else {
+            "idme_refused"
+        },
+        "unknown",
+    );
+    match error {
+        "access_denied" => AppError::Declined,
+        known @ ("invalid_request"
+        | "invalid_client"
+        | "invalid_scope"
+        | "invalid_redirect_uri"
+        | "unsupported_response_type"
+        | "server_error"
+        | "temporarily_unavailable") => Error::ProviderRefused(known.to_owned()).into(),
+        _ => Error::ProviderRefused("unrecognised".to_owned()).into(),
+    }
+}
+
+/// `GET /auth/idme/callback`.
+async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Session,
+    params: Result<Query<CallbackParams>, QueryRejection>,
+) -> Result<Response, AppError> {
+    if is_prefetch(&headers) {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let Ok(Query(params)) = params else {
+        return Err(Error::State(StateProblem::Missing).into());
+    };
+    if let Some(error) = params.error {
+        return Err(refusal(&error));
+    }
+    let (Some(code), Some(oauth_state)) = (params.code, params.state) else {
+        return Err(Error::State(StateProblem::Missing).into());
+    };
+    if !plausible_state(&oauth_state) || code.is_empty() || code.len() > 2048 {
+        return Err(Error::State(StateProblem::Unknown).into());
+    }
+    state
+        .verifier
+        .complete(session, &code, &oauth_state)
+        .await?;
+    Ok(Redirect::to("/").into_response())
+}
+
+/// `POST /reset`: forget the verification and benefit, under a new session id.
+async fn reset(CsrfForm(mut shopper): CsrfForm) -> Result<Response, AppError> {
+    // Nothing stored, nothing to forget.
+    if shopper.is_stored() {
+        shopper.reset().await?;
+    }
+    Ok(Redirect::to("/").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefetch_headers_are_recognised() {
+        let mut h = HeaderMap::new();
+        assert!(!is_prefetch(&h));
+        h.insert("sec-purpose", "prefetch;prerender".parse().unwrap());
+        assert!(is_prefetch(&h));
+        let mut h = HeaderMap::new();
+        h.insert("purpose", "prefetch".parse().unwrap());
+        assert!(is_prefetch(&h));
+    }
+
+    #[test]
+    fn only_plausible_states_are_looked_up() {
+        assert!(plausible_state(&crate::crypto::random_token()));
+        assert!(!plausible_state("short"));
+        assert!(!plausible_state(&"a".repeat(129)));
+        assert!(!plausible_state("abcdefghijklmnop'; DROP TABLE x"));
+    }
+}
