@@ -34,6 +34,9 @@
 //! The binary only runs with `--bench` (as `cargo bench` passes it), so `cargo test
 //! --all-targets` does not start a load run.
 
+// A benchmark harness: set-up failures may panic with their reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -7,6 +7,7 @@
 //! prints why and passes, unless `PERKGATE_REQUIRE_BROWSER=1` (CI), where it fails. A run that
 //! gets to the end writes `target/browser-test-ran`, and leaves screenshots in
 //! `target/screenshots/`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
 
 mod common;
 

@@ -5,6 +5,7 @@
 //! environment variables on the command: inherited `PERKGATE_*` variables are removed, the
 //! configuration file is an empty one in the folder, the database lives in the folder, and the
 //! rules are a file written there. The repository's own `perkgate.db` is never opened.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,7 @@
 //! The flow against a scripted fake ID.me on a loopback socket: everything ID.me might do
 //! wrong ends on the friendly page with a correlation id, the session intact, and exactly the
 //! calls the rules allow.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
 
 mod common;
 

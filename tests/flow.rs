@@ -1,5 +1,6 @@
 //! The benefit-unlock flow end to end over HTTP, against the embedded sandbox reached over
 //! its socket, with the real SQLite session store.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
 
 mod common;
 

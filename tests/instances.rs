@@ -2,6 +2,7 @@
 //! balancer: a flow may start on one and finish on the other, a replay on either makes no
 //! second call to ID.me, limits and pools hold across both, a reset on one is seen on the
 //! other. Needs `PERKGATE_TEST_POSTGRES_URL` and `PERKGATE_TEST_REDIS_URL` (CI sets both).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
 
 mod common;
 

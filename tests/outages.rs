@@ -2,6 +2,7 @@
 //! proxy, then brought back. Shoppers get a clear "try again shortly" page, `/readyz` turns
 //! 503, nothing stored is lost, and service resumes without a restart. Needs
 //! `PERKGATE_TEST_POSTGRES_URL` and `PERKGATE_TEST_REDIS_URL` (CI sets both).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! SIGTERM: the process stops accepting, lets requests in flight finish within
 //! `PERKGATE_SHUTDOWN_GRACE_SECS`, and exits; past the grace period it exits anyway.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
 
 mod common;
 

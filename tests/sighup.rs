@@ -1,5 +1,6 @@
 //! SIGHUP reloads the rules at once, without waiting for the file poll. In a test binary of its
 //! own: the signal goes to the whole process.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
 
 mod common;
 

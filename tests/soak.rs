@@ -11,6 +11,7 @@
 //! Every phase must end with zero errors (an unexpected status, a transport error or timeout, a
 //! page without the benefit), with many operations done, and with the server's resident memory
 //! flat once warmed up: see [`allowed_growth`].
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
 
 mod common;
 

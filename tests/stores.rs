@@ -1,6 +1,7 @@
 //! One session-store suite, run against every backend: SQLite and PostgreSQL (sessions in the
 //! database) and Redis (`PERKGATE_SESSION_URL`). PostgreSQL and Redis run when
 //! `PERKGATE_TEST_POSTGRES_URL` / `PERKGATE_TEST_REDIS_URL` are set (always in CI).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
 
 mod common;
 
