@@ -10,7 +10,7 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use url::Url;
 
-use crate::config::{Config, Secret};
+use crate::config::{Config, Secret, VerifyButton};
 use crate::crypto::PersonKeyer;
 use crate::db;
 use crate::idme::{Endpoints, IdmeClient};
@@ -86,10 +86,11 @@ impl App {
         };
         let redirect_uri = join(&public_url, "/auth/idme/callback")?;
 
-        let (endpoints, client_id, client_secret, sandbox) = match &config.idme.url {
+        let (endpoints, groups, client_id, client_secret, sandbox) = match &config.idme.url {
             Some(url) => (
                 Endpoints::under(url, url)
                     .map_err(|e| StartError(format!("PERKGATE_IDME_URL: {e}")))?,
+                config.groups_url(),
                 config.idme.client_id.clone().unwrap_or_default(),
                 config.idme.client_secret.clone().unwrap_or(Secret::new("")),
                 None,
@@ -102,19 +103,39 @@ impl App {
                 (
                     Endpoints::under(&browser, &server)
                         .map_err(|e| StartError(format!("sandbox URL: {e}")))?,
+                    // The sandbox emulates the groups endpoint too (pick a community, then a
+                    // persona); its store still defaults to a button per community, like
+                    // ID.me's own sandbox, which has none.
+                    Some(join(&browser, "/groups")?),
                     sandbox.client_id.clone(),
                     sandbox.client_secret.clone(),
                     Some(sandbox),
                 )
             }
         };
-        let idme_origin = endpoints.authorize.origin().ascii_serialization();
+        let unified = config
+            .verify_button
+            .unwrap_or(if groups.is_some() && sandbox.is_none() {
+                VerifyButton::Unified
+            } else {
+                VerifyButton::PerGroup
+            })
+            == VerifyButton::Unified;
+        // The browser is sent to these origins after a verify form (the CSP's form-action).
+        let mut idme_origin = endpoints.authorize.origin().ascii_serialization();
+        if let Some(groups) = groups.as_ref().filter(|_| unified) {
+            let origin = groups.origin().ascii_serialization();
+            if origin != idme_origin {
+                idme_origin = format!("{idme_origin} {origin}");
+            }
+        }
         let idme = IdmeClient::new(
             &config.idme,
             endpoints,
             &client_id,
             &client_secret,
             redirect_uri,
+            groups.filter(|_| unified),
         )
         .map_err(|e| StartError(format!("cannot build the HTTP client: {e}")))?;
 
@@ -157,6 +178,7 @@ impl App {
             sessions: store.clone(),
             forms: web::csrf::AnonymousForms::new(&secret, https),
             verifier,
+            unified,
             sandbox,
         });
         crate::rewards::seed_pools(&db, &rules.get()).await;

@@ -59,6 +59,18 @@ pub struct IdmeConfig {
     pub timeout: Duration,
     /// Largest response body we read from ID.me.
     pub max_body_bytes: usize,
+    /// ID.me's groups endpoint (`https://groups.id.me` for production); `None` where there is
+    /// none. `Some` only when set or derived from a production `url` (see `groups_url`).
+    pub groups_url: Option<Url>,
+}
+
+/// How the storefront offers verification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VerifyButton {
+    /// One "Verify with ID.me" for every community (through the groups endpoint).
+    Unified,
+    /// One section and button per community.
+    PerGroup,
 }
 
 #[derive(Clone, Debug)]
@@ -105,6 +117,8 @@ pub struct Config {
     pub session_url: Option<String>,
     pub session: SessionConfig,
     pub allow_sandbox: bool,
+    /// `None`: unified where a groups endpoint exists, per group elsewhere.
+    pub verify_button: Option<VerifyButton>,
     pub rate_limit: RateLimit,
     pub log_filter: String,
     pub log_format: LogFormat,
@@ -127,6 +141,7 @@ impl Default for Config {
                 connect_timeout: Duration::from_secs(3),
                 timeout: Duration::from_secs(10),
                 max_body_bytes: 64 * 1024,
+                groups_url: None,
             },
             rules: PathBuf::from("config/rules.toml"),
             rules_explicit: false,
@@ -140,6 +155,7 @@ impl Default for Config {
                 read_cache: Duration::from_millis(1000),
             },
             allow_sandbox: false,
+            verify_button: None,
             rate_limit: RateLimit {
                 per_minute: 30,
                 burst: 10,
@@ -176,6 +192,8 @@ const SETTINGS: &[&str] = &[
     "idme_connect_timeout_ms",
     "idme_timeout_ms",
     "idme_max_body_bytes",
+    "idme_groups_url",
+    "verify_button",
     "rules",
     "rules_poll_ms",
     "database_url",
@@ -363,6 +381,14 @@ impl Config {
                 self.session.auth_timeout = Duration::from_secs(number(raw, 1, 3600)?)
             }
             "allow_sandbox" => self.allow_sandbox = boolean(raw)?,
+            "idme_groups_url" => self.idme.groups_url = Some(parse_base_url(raw)?),
+            "verify_button" => {
+                self.verify_button = Some(match raw {
+                    "unified" => VerifyButton::Unified,
+                    "per-group" => VerifyButton::PerGroup,
+                    _ => return Err(format!("expected \"unified\" or \"per-group\", got {raw:?}")),
+                })
+            }
             "rate_limit_per_minute" => self.rate_limit.per_minute = number(raw, 0, 100_000)? as u32,
             "rate_limit_burst" => self.rate_limit.burst = number(raw, 1, 10_000)? as u32,
             "trusted_proxies" => {
@@ -394,6 +420,21 @@ impl Config {
     }
 
     /// Rules that involve several settings.
+    /// The groups endpoint: as set, or `https://groups.id.me` for ID.me production.
+    pub fn groups_url(&self) -> Option<Url> {
+        if let Some(url) = &self.idme.groups_url {
+            return Some(url.clone());
+        }
+        let production = self
+            .idme
+            .url
+            .as_ref()
+            .is_some_and(|u| u.host_str() == Some("api.id.me"));
+        production
+            .then(|| Url::parse("https://groups.id.me/").ok())
+            .flatten()
+    }
+
     fn check(&self) -> Result<(), ConfigError> {
         if self.idme.url.is_some() {
             for (value, name) in [

@@ -27,6 +27,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// The log line. Causes are our own texts or labels: never a token, a payload or a name.
+    pub fn log(&self) {
+        match self {
+            Self::Provider(e) => tracing::warn!(kind = e.kind(), error = %e, "ID.me call failed"),
+            Self::ProviderRefused(code) => {
+                tracing::warn!(idme_error = %code, "ID.me returned an error to the callback")
+            }
+            Self::Store(e) => tracing::error!(error = %e, "store unavailable"),
+            Self::Internal(e) => tracing::error!(error = %e, "internal error"),
+            Self::State(p) => tracing::info!(problem = ?p, "callback state refused"),
+        }
+    }
+
     /// A short stable label for metrics (the same codes the error pages carry).
     pub fn label(&self) -> &'static str {
         match self {

@@ -34,13 +34,23 @@ impl Pending {
     }
 }
 
-/// A one-time message for the next storefront view.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A message for the next storefront view, shown once: what came of the shopper's last
+/// verification. Everything that happened at ID.me ends on the store with one of these.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Notice {
     /// ID.me answered, but did not confirm the group.
     NotVerified,
     /// Verified, but no benefit, for this reason.
     NoBenefit(NoBenefit),
+    /// The shopper declined to share their status at ID.me.
+    Declined,
+    /// ID.me failed, or its answer could not be used. `reference` is the request id that the
+    /// log line carries.
+    Failed { reference: String },
+    /// The shopper came back after the authorization had expired.
+    Expired,
+    /// Unlocked, but not the best offer: that one could not be claimed, for this reason.
+    PassedOver { offer: String, reason: NoBenefit },
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -53,6 +63,10 @@ pub struct ShopperState {
     pub verification: Option<Verification>,
     pub benefit: Option<Benefit>,
     pub notice: Option<Notice>,
+    /// What the notice's "Try again" starts: the group (or groups, comma-separated) of the
+    /// attempt it is about.
+    #[serde(default)]
+    pub retry: Option<String>,
 }
 
 /// How long a session lives: idle and absolute lifetimes, in seconds.
@@ -169,6 +183,13 @@ impl Shopper {
         }
     }
 
+    /// Takes the notice for showing: it is shown once, so the page that shows it saves the
+    /// session without it.
+    pub fn take_notice(&mut self) -> Option<(Notice, Option<String>)> {
+        let notice = self.state.notice.take()?;
+        Some((notice, self.state.retry.take()))
+    }
+
     /// Forgets the verification under a new session id (the shopper's "forget me").
     pub async fn reset(&mut self) -> Result<(), Error> {
         self.forget();
@@ -176,8 +197,10 @@ impl Shopper {
         self.save().await
     }
 
-    pub fn notify(&mut self, notice: Notice) {
+    /// Leaves a notice about the attempt for `retry` (its group or groups).
+    pub fn notify(&mut self, notice: Notice, retry: Option<String>) {
         self.state.notice = Some(notice);
+        self.state.retry = retry;
     }
 
     /// Forgets the verification and benefit; pending authorizations go too.
@@ -185,6 +208,7 @@ impl Shopper {
         self.state.verification = None;
         self.state.benefit = None;
         self.state.notice = None;
+        self.state.retry = None;
         self.state.pending.clear();
     }
 }

@@ -34,8 +34,19 @@ document.querySelectorAll("button[data-copy-target]").forEach(function (button) 
   button.hidden = false;
   button.addEventListener("click", function () {
     var target = document.getElementById(button.dataset.copyTarget);
+    var status = button.parentElement.querySelector("[data-testid=copy-status]");
     navigator.clipboard.writeText(target.textContent.trim()).then(function () {
-      button.textContent = "Copied";
+      // Announced through the live region next to the button (role=status).
+      if (status) { status.textContent = "Code copied"; }
+    }, function () {
+      if (status) { status.textContent = "Could not copy: select the code instead"; }
     });
   });
 });
+
+// Focus moves to the outcome (the message, or the unlocked benefit) so keyboard and screen
+// reader users land on what just happened.
+var outcome = document.querySelector("[data-focus]");
+if (outcome) {
+  outcome.focus();
+}

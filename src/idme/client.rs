@@ -153,6 +153,9 @@ impl Transport {
 #[derive(Clone)]
 pub struct IdmeClient {
     oauth: OAuthClient,
+    /// ID.me's groups endpoint (production's `https://groups.id.me/`), where the shopper
+    /// picks their community; `None` where there is none (ID.me's sandbox).
+    groups: Option<Url>,
     http: reqwest::Client,
     attributes_url: Url,
     max_body: usize,
@@ -165,6 +168,7 @@ impl IdmeClient {
         client_id: &str,
         client_secret: &Secret,
         redirect_uri: Url,
+        groups: Option<Url>,
     ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
@@ -184,6 +188,7 @@ impl IdmeClient {
             });
         Ok(Self {
             oauth,
+            groups,
             http,
             attributes_url: endpoints.attributes,
             max_body: config.max_body_bytes,
@@ -204,6 +209,37 @@ impl IdmeClient {
             state: state.into_secret(),
             pkce_verifier: verifier.into_secret(),
         }
+    }
+
+    /// One authorization for several communities: at the groups endpoint when there is one
+    /// (the shopper picks there; `status[]` in the payload says which was verified), else
+    /// ID.me's own authorize with the scopes space-separated.
+    pub fn authorize_any(&self, scopes: &[&str]) -> Authorization {
+        let Some(groups) = &self.groups else {
+            return self.authorize(scopes);
+        };
+        let authorization = self.authorize(&[]);
+        // The same parameters on the groups host, but `scopes`: plural and comma-separated
+        // (ID.me's SDKs send no `scope` there).
+        let mut url = groups.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            for (k, v) in authorization.url.query_pairs() {
+                if k != "scope" {
+                    query.append_pair(&k, &v);
+                }
+            }
+            query.append_pair("scopes", &scopes.join(","));
+        }
+        Authorization {
+            url,
+            ..authorization
+        }
+    }
+
+    /// Whether the one button goes to a groups endpoint.
+    pub fn has_groups_endpoint(&self) -> bool {
+        self.groups.is_some()
     }
 
     /// Redeems the code once (never retried: ID.me revokes tokens on a second redemption) and

@@ -4,6 +4,7 @@
 //! Everything here is plain data and pure functions; the ledger that hands out codes and
 //! enforces limits lives in `rewards`.
 
+mod communities;
 mod load;
 mod select;
 pub mod watch;
@@ -13,6 +14,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use communities::community_name;
 pub use load::{LoadError, Loaded, parse};
 pub use select::{Evaluation, Facts, Ineligible, evaluate, select_offer};
 

@@ -122,6 +122,7 @@ impl Sandbox {
 
     pub fn router<S: Clone + Send + Sync + 'static>(self: Arc<Self>) -> Router<S> {
         Router::new()
+            .route("/groups", get(groups))
             .route("/oauth/authorize", get(authorize).post(consent))
             .route("/oauth/token", axum::routing::post(token))
             .route("/api/public/v3/attributes.json", get(attributes))
@@ -136,6 +137,12 @@ struct AuthorizePage<'a> {
     scopes: &'a [String],
     matching: Vec<&'static personas::Persona>,
     others: Vec<&'static personas::Persona>,
+}
+
+#[derive(Template)]
+#[template(path = "sandbox_groups.html")]
+struct GroupsPage {
+    communities: Vec<(String, String, String)>,
 }
 
 #[derive(Template)]
@@ -179,6 +186,56 @@ fn redirect_error(
         }
         Err(_) => refuse("The redirect URI is not a URL."),
     }
+}
+
+/// The groups endpoint (production's `groups.id.me`): the shopper picks a community, then
+/// goes on to that community's authorize page with the same parameters and `scope` set to it.
+/// As ID.me's SDKs expect, it takes `scopes` (plural, comma-separated) and no `scope`.
+async fn groups(
+    State(sandbox): State<Arc<Sandbox>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let param = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
+    if param("client_id") != sandbox.client_id {
+        return refuse("Unknown client_id: this sandbox only knows perkgate's own client.");
+    }
+    if param("redirect_uri") != sandbox.redirect_uri {
+        return refuse("The redirect_uri does not exactly match the registered one.");
+    }
+    if q.contains_key("scope") {
+        return refuse("The groups endpoint takes `scopes` (plural, comma-separated), not `scope`.");
+    }
+    let scopes: Vec<&str> = param("scopes")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .take(32)
+        .collect();
+    if scopes.is_empty() {
+        return refuse("scopes is required: the communities the store has offers for.");
+    }
+    let communities = scopes
+        .iter()
+        .map(|scope| {
+            let mut url = Url::parse("http://sandbox.invalid/oauth/authorize").ok();
+            if let Some(url) = url.as_mut() {
+                let mut pairs = url.query_pairs_mut();
+                for (k, v) in &q {
+                    if k != "scopes" {
+                        pairs.append_pair(k, v);
+                    }
+                }
+                pairs.append_pair("scope", scope);
+            }
+            let query = url.and_then(|u| u.query().map(str::to_owned)).unwrap_or_default();
+            (
+                (*scope).to_owned(),
+                crate::rules::community_name(scope),
+                format!("{PATH}/oauth/authorize?{query}"),
+            )
+        })
+        .collect();
+    page(StatusCode::OK, &GroupsPage { communities })
 }
 
 async fn authorize(

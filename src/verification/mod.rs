@@ -22,14 +22,44 @@ use crate::idme::{IdmeClient, IdmeError};
 use crate::rules::watch::RuleSet;
 use crate::session::{Lifetimes, Notice, Pending, Shopper};
 
+/// Which verification the shopper asked for.
+#[derive(Clone, Copy, Debug)]
+pub enum Choice<'a> {
+    /// One community's button (`POST /verify/{group}`).
+    Group(&'a str),
+    /// The one "Verify with ID.me" button: every community with a running offer; the
+    /// shopper picks theirs at ID.me (`POST /verify`).
+    Any,
+}
+
 /// What starting a verification came to.
 pub enum Start {
     /// Send the browser here; the session now holds the pending authorization.
     ToIdme(Url),
     /// The shopper already has a benefit: nothing to verify.
     AlreadyUnlocked,
-    /// No running offer for this group: it cannot become a scope.
+    /// No running offer for this group (or none at all): it cannot become a scope.
     UnknownGroup,
+}
+
+/// What answering a callback came to; every case sends the shopper back to the store.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Completed {
+    /// Verified now: the session has a new id and a new form token.
+    Verified,
+    /// Not verified this time: the session holds a notice saying why, with a way to retry.
+    Noted,
+    /// A duplicate, or a replay from a shopper already verified: nothing changed.
+    Unchanged,
+}
+
+/// Why ID.me sent the shopper back with `error=` instead of a code.
+#[derive(Clone, Debug)]
+pub enum Refusal {
+    /// `access_denied`: the shopper chose not to share.
+    Declined,
+    /// Another documented code (or "unrecognised").
+    Refused(String),
 }
 
 /// Everything a verification needs, built once at start-up.
@@ -46,10 +76,17 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    /// `POST /verify/{group}`: a fresh authorization (state, PKCE) for exactly that group.
-    pub async fn start(&self, shopper: &mut Shopper, group: &str) -> Result<Start, Error> {
-        // Only groups with an offer: the group becomes the scope, so it must be one of ours.
-        if !self.rules.get().active_groups(now()).contains(&group) {
+    /// A fresh authorization (state, PKCE) for exactly the groups asked for.
+    pub async fn start(&self, shopper: &mut Shopper, choice: Choice<'_>) -> Result<Start, Error> {
+        // Only groups with an offer: they become the scopes, so they must be ours.
+        let rules = self.rules.get();
+        let active = rules.active_groups(now());
+        let groups: Vec<&str> = match choice {
+            Choice::Group(group) if active.contains(&group) => vec![group],
+            Choice::Group(_) => Vec::new(),
+            Choice::Any => active,
+        };
+        if groups.is_empty() {
             return Ok(Start::UnknownGroup);
         }
         if shopper.state.benefit.is_some() {
@@ -57,12 +94,15 @@ impl Verifier {
         }
         // A new attempt replaces the message about the previous one.
         shopper.state.notice = None;
-        let authorization = self.idme.authorize(&[group]);
+        let authorization = match choice {
+            Choice::Group(_) => self.idme.authorize(&groups),
+            Choice::Any => self.idme.authorize_any(&groups),
+        };
         shopper.add_pending(
             Pending {
                 state: authorization.state,
                 pkce_verifier: authorization.pkce_verifier,
-                group: group.to_owned(),
+                group: groups.join(","),
                 created_at: now(),
             },
             self.auth_timeout_secs(),
@@ -71,70 +111,97 @@ impl Verifier {
         Ok(Start::ToIdme(authorization.url))
     }
 
-    /// ID.me's callback with a code. `Ok` sends the shopper back to the store.
+    /// ID.me's callback with a code. `reference` (the request id) goes into the notice of a
+    /// failure, so the shopper can quote what the log line carries.
     ///
     /// The state is begun in the database (one winner however many duplicates race) before
     /// the session is even read: a duplicate that lost must not touch the session at all, or
     /// its stale copy could overwrite (or its cookie clear) the verified one the winner is
     /// about to store.
-    pub async fn complete(&self, session: Session, code: &str, state: &str) -> Result<(), Error> {
+    pub async fn complete(
+        &self,
+        session: Session,
+        code: &str,
+        state: &str,
+        reference: &str,
+    ) -> Result<Completed, Error> {
         let guard = match callback_state::begin(&self.db, state, self.duplicate_wait).await? {
             Begin::First(guard) => guard,
             Begin::Duplicate(Settled::Verified) => {
                 tracing::info!("duplicate callback after a successful verification");
-                return Ok(());
+                return Ok(Completed::Unchanged);
             }
             Begin::Duplicate(Settled::Failed) => return Err(Error::State(StateProblem::Used)),
         };
-        let result = self.answer(session, code, state).await;
+        let result = self.answer(session, code, state, reference).await;
         let settled = match &result {
-            Ok(true) => Settled::Verified,
-            Ok(false) => Settled::Failed,
+            Ok(Completed::Verified | Completed::Unchanged) => Settled::Verified,
+            Ok(Completed::Noted) => Settled::Failed,
             Err(e) => {
                 crate::metrics::verification(e.label(), "unknown");
                 Settled::Failed
             }
         };
         guard.settle(settled).await?;
-        result.map(|_| ())
+        result
     }
 
     /// The first request's answer, in the order it happens: pending → ID.me → payload →
-    /// rules → rewards → session. `Ok(true)` when the shopper ends verified.
-    async fn answer(&self, session: Session, code: &str, state: &str) -> Result<bool, Error> {
+    /// rules → rewards → session.
+    async fn answer(
+        &self,
+        session: Session,
+        code: &str,
+        state: &str,
+        reference: &str,
+    ) -> Result<Completed, Error> {
         // Pending: this session must have started the authorization, and recently.
         let mut shopper = Shopper::load(session, self.lifetimes).await?;
         let Some(pending) = shopper.take_pending(state) else {
             // A verified shopper replaying an old link just goes home.
             if shopper.state.verification.is_some() {
-                return Ok(true);
+                return Ok(Completed::Unchanged);
             }
             return Err(Error::State(StateProblem::Unknown));
         };
-        shopper.save().await?;
+        let retry = Some(pending.group.clone());
         if pending.expired(now(), self.auth_timeout_secs()) {
-            return Err(Error::State(StateProblem::Expired));
+            tracing::info!("callback after the authorization expired");
+            crate::metrics::verification("state_expired", "unknown");
+            shopper.notify(Notice::Expired, retry);
+            shopper.save().await?;
+            return Ok(Completed::Noted);
         }
+        shopper.save().await?;
         if shopper.state.benefit.is_some() {
             // Another tab finished first: nothing more to unlock, no call to ID.me.
-            return Ok(true);
+            return Ok(Completed::Unchanged);
         }
 
-        // ID.me: one token call, one attributes call.
-        let payload = self.idme.verify(code, &pending.pkce_verifier).await?;
+        // ID.me: one token call, one attributes call. A failure ends on the store, with the
+        // reference the log line carries.
+        let payload = match self.idme.verify(code, &pending.pkce_verifier).await {
+            Ok(payload) => payload,
+            Err(e) => return self.failed(shopper, e, reference, retry).await,
+        };
 
         // Payload: the groups and a keyed hash of the uuid; names, email and uuid go no
         // further than this function.
         let at = now();
-        let read = read(&payload, &self.keyer, at).map_err(IdmeError::Payload)?;
+        let read = match read(&payload, &self.keyer, at) {
+            Ok(read) => read,
+            Err(e) => return self.failed(shopper, IdmeError::Payload(e), reference, retry).await,
+        };
         drop(payload);
         let Some((verification, facts)) = read else {
-            tracing::info!(group = %pending.group, "ID.me did not confirm the group");
-            crate::metrics::verification("not_verified", &pending.group);
-            shopper.notify(Notice::NotVerified);
+            tracing::info!(asked = %pending.group, "ID.me did not confirm the group");
+            crate::metrics::verification("not_verified", metric_group(&pending.group));
+            shopper.notify(Notice::NotVerified, retry);
             shopper.save().await?;
-            return Ok(false);
+            return Ok(Completed::Noted);
         };
+        // With the one button, ID.me's answer says which community was verified.
+        let group = verification.groups[0].group.clone();
 
         // Rules and rewards: the best offer that can be claimed, or why none.
         let outcome = unlock(&self.db, &self.rules.get(), verification, &facts, at).await?;
@@ -142,20 +209,88 @@ impl Verifier {
         // Session: a new id for the new privilege, then the result.
         shopper.rotate().await?;
         match outcome {
-            Outcome::Unlocked(verification, benefit) => {
-                crate::metrics::verification("unlocked", &pending.group);
+            Outcome::Unlocked {
+                verification,
+                benefit,
+                passed_over,
+            } => {
+                crate::metrics::verification("unlocked", &group);
                 shopper.verify(verification, Ok(benefit));
+                if let Some((offer, reason)) = passed_over {
+                    shopper.notify(Notice::PassedOver { offer, reason }, None);
+                }
             }
             Outcome::Verified(verification, reason) => {
-                crate::metrics::verification("no_benefit", &pending.group);
+                crate::metrics::verification("no_benefit", &group);
                 shopper.verify(verification, Err(reason));
+                shopper.state.retry = retry;
             }
         }
         shopper.save().await?;
-        Ok(true)
+        Ok(Completed::Verified)
+    }
+
+    /// ID.me failed: the log line (in the request's span, so it carries the reference) and a
+    /// notice on the store; the session stays as it was.
+    async fn failed(
+        &self,
+        mut shopper: Shopper,
+        e: IdmeError,
+        reference: &str,
+        retry: Option<String>,
+    ) -> Result<Completed, Error> {
+        let e = Error::Provider(e);
+        e.log();
+        crate::metrics::verification(e.label(), "unknown");
+        shopper.notify(
+            Notice::Failed {
+                reference: reference.to_owned(),
+            },
+            retry,
+        );
+        shopper.save().await?;
+        Ok(Completed::Noted)
+    }
+
+    /// ID.me's callback with `error=`, for a shopper with a session: the pending
+    /// authorization it answers (when ID.me echoed its state) is used up, and the store says
+    /// what happened.
+    pub async fn refused(
+        &self,
+        shopper: &mut Shopper,
+        refusal: Refusal,
+        state: Option<&str>,
+        reference: &str,
+    ) -> Result<Completed, Error> {
+        let pending = match state {
+            Some(state) => shopper.take_pending(state),
+            // ID.me may not echo the state on errors: the latest attempt is the one answered.
+            None => shopper.state.pending.last().cloned(),
+        };
+        let retry = pending.map(|p| p.group);
+        let notice = match refusal {
+            Refusal::Declined => {
+                tracing::info!("shopper declined at ID.me");
+                Notice::Declined
+            }
+            Refusal::Refused(code) => {
+                Error::ProviderRefused(code).log();
+                Notice::Failed {
+                    reference: reference.to_owned(),
+                }
+            }
+        };
+        shopper.notify(notice, retry);
+        shopper.save().await?;
+        Ok(Completed::Noted)
     }
 
     fn auth_timeout_secs(&self) -> i64 {
         self.auth_timeout.as_secs() as i64
     }
+}
+
+/// The metrics label for what was asked: one group, or "any" for the one button.
+fn metric_group(asked: &str) -> &str {
+    if asked.contains(',') { "any" } else { asked }
 }

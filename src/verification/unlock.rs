@@ -25,7 +25,12 @@ pub enum NoBenefit {
 /// The result of a verification.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Unlocked(Verification, Benefit),
+    Unlocked {
+        verification: Verification,
+        benefit: Benefit,
+        /// The better offer that could not be claimed (its title), and why.
+        passed_over: Option<(String, NoBenefit)>,
+    },
     Verified(Verification, NoBenefit),
 }
 
@@ -82,7 +87,7 @@ pub async fn unlock(
     now: i64,
 ) -> Result<Outcome, crate::db::Error> {
     let evaluation = evaluate(rules, facts, now);
-    let mut first_failure = None;
+    let mut first_failure: Option<(&str, NoBenefit)> = None;
     for offer in &evaluation.eligible {
         let claim = rewards::claim(db, offer, &verification.person_key, now).await?;
         crate::metrics::claim(
@@ -100,16 +105,22 @@ pub async fn unlock(
                 tracing::info!(offer = %offer.id, reused, "benefit unlocked");
                 rewards::check_low(db, rules, offer).await;
                 let benefit = Benefit::new(offer, &rules.currency, code);
-                return Ok(Outcome::Unlocked(verification, benefit));
+                // The shopper is told when a better offer was passed over, not left to wonder.
+                let passed_over = first_failure.map(|(title, why)| (title.to_owned(), why));
+                return Ok(Outcome::Unlocked {
+                    verification,
+                    benefit,
+                    passed_over,
+                });
             }
             Claim::RanOut => NoBenefit::RanOut,
             Claim::LimitReached { until } => NoBenefit::LimitReached(until),
             Claim::CapReached => NoBenefit::CapReached,
         };
         tracing::info!(offer = %offer.id, reason = ?failure, "offer not available, trying the next");
-        first_failure.get_or_insert(failure);
+        first_failure.get_or_insert((&offer.title, failure));
     }
-    let reason = first_failure.unwrap_or_else(|| why_none(&evaluation));
+    let reason = first_failure.map_or_else(|| why_none(&evaluation), |(_, why)| why);
     tracing::info!(reason = ?reason, "verified, no benefit");
     Ok(Outcome::Verified(verification, reason))
 }

@@ -51,6 +51,12 @@ impl AnonymousForms {
         (self.sign(&nonce), HeaderValue::from_str(&cookie).ok())
     }
 
+    /// A cookie with a new nonce, replacing the visitor's: after a change of privilege no
+    /// token signed for the old nonce matches.
+    pub fn fresh_cookie(&self) -> Option<HeaderValue> {
+        self.token(&HeaderMap::new()).1
+    }
+
     fn check(&self, headers: &HeaderMap, token: &str) -> Result<(), AppError> {
         let expected = self.nonce(headers).map(|n| self.sign(n));
         match expected {

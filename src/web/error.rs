@@ -150,27 +150,13 @@ impl AppError {
     /// The log line. Causes are our own texts or labels: never a token, a payload or a name.
     fn log(&self) {
         match self {
-            Self::Domain(e) => log(e),
+            Self::Domain(e) => e.log(),
             Self::BadRequest(why) => tracing::info!(reason = why, "bad request"),
             Self::Csrf => tracing::info!("CSRF token rejected"),
             Self::Declined => tracing::info!("shopper declined at ID.me"),
             Self::TooManyRequests => tracing::info!("rate limit reached"),
             Self::NotFound | Self::MethodNotAllowed => {}
         }
-    }
-}
-
-/// The log line for a domain error. Causes are our own texts or labels: never a token, a
-/// payload or a name.
-pub fn log(e: &Error) {
-    match e {
-        Error::Provider(e) => tracing::warn!(kind = e.kind(), error = %e, "ID.me call failed"),
-        Error::ProviderRefused(code) => {
-            tracing::warn!(idme_error = %code, "ID.me returned an error to the callback")
-        }
-        Error::Store(e) => tracing::error!(error = %e, "store unavailable"),
-        Error::Internal(e) => tracing::error!(error = %e, "internal error"),
-        Error::State(p) => tracing::info!(problem = ?p, "callback state refused"),
     }
 }
 

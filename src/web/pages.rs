@@ -29,20 +29,42 @@ pub struct OfferView<'a> {
     pub summary: String,
     /// The offer's last day, if it ends.
     pub until: Option<String>,
-    /// Groups whose verify button sits on this offer.
-    pub buttons: Vec<&'a str>,
+    /// "Military, First responders": who the offer is for.
+    pub communities: String,
+}
+
+/// One community's section (per-group buttons), or all offers under the one button (an empty
+/// handle).
+pub struct CommunityView<'a> {
+    pub handle: String,
+    pub name: String,
+    pub offers: Vec<OfferView<'a>>,
+}
+
+/// What came of the last verification, shown once.
+pub struct MessageView {
+    /// The page title while this message shows ("Not verified").
+    pub title: &'static str,
+    /// `alert` for failures, `status` for outcomes.
+    pub role: &'static str,
+    pub text: String,
+    /// The request id of a failure, as its log line carries it.
+    pub reference: Option<String>,
+    /// Where "Try again" posts (`/verify/military`, `/verify`); `None`: the verify buttons.
+    pub retry: Option<String>,
 }
 
 #[derive(Template)]
 #[template(path = "storefront.html")]
 pub struct StorefrontView<'a> {
     pub sandbox: bool,
-    pub offers: Vec<OfferView<'a>>,
+    pub title: &'static str,
+    pub communities: Vec<CommunityView<'a>>,
     pub benefit: Option<&'a Benefit>,
     pub benefit_until: Option<String>,
-    /// "military (Veteran)", empty when not verified.
+    /// "Military (Veteran)", empty when not verified.
     pub verified_as: String,
-    pub notice: Option<String>,
+    pub message: Option<MessageView>,
     pub show_verify: bool,
     pub csrf: &'a str,
 }

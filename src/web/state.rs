@@ -28,6 +28,8 @@ pub struct Inner {
     /// CSRF tokens for visitors without a session.
     pub forms: AnonymousForms,
     pub verifier: Verifier,
+    /// One "Verify with ID.me" for every community, or one button per community.
+    pub unified: bool,
     pub sandbox: Option<Arc<Sandbox>>,
 }
 

@@ -8,10 +8,10 @@ use axum::routing::get;
 
 use super::error::AppError;
 use super::extract::CachedShopper;
-use super::pages::{OfferView, StorefrontView, html};
+use super::pages::{CommunityView, MessageView, OfferView, StorefrontView, html};
 use super::state::AppState;
 use crate::clock::now;
-use crate::rules::{Verification, date};
+use crate::rules::{Offer, Verification, community_name, date};
 use crate::session::Notice;
 use crate::verification::NoBenefit;
 
@@ -22,49 +22,61 @@ pub fn router() -> Router<AppState> {
 async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
-    CachedShopper(shopper): CachedShopper,
+    CachedShopper(mut shopper): CachedShopper,
 ) -> Result<Response, AppError> {
-    // Reading never writes (but to slide an idle session's expiry): the notice stays with the
-    // state it explains, so a refresh shows the same page. A visitor without a session gets
-    // none; their forms carry a signed token and its cookie instead.
+    // A visitor without a session gets none: their forms carry a signed token and its cookie.
     let (csrf, csrf_cookie) = if shopper.is_stored() {
         (shopper.csrf_token().to_owned(), None)
     } else {
         state.forms.token(&headers)
     };
-    let notice = shopper.state.notice;
+    // The outcome of the last verification is shown once: this view takes it out of the
+    // session (the only write a page view makes, and only when there is a notice).
+    let notice = shopper.take_notice();
+    if notice.is_some() {
+        shopper.save().await?;
+    }
     let rules = state.rules();
-    let now = now();
-    let mut shown: Vec<&str> = Vec::new();
-    let offers = rules
-        .active(now)
-        .map(|o| {
-            // One verify button per group, on the first offer that names it.
-            let buttons: Vec<&str> = o
-                .groups
-                .iter()
-                .map(String::as_str)
-                .filter(|g| !shown.contains(g))
-                .collect();
-            shown.extend(&buttons);
-            OfferView {
-                id: &o.id,
-                title: &o.title,
-                description: o.description.as_deref(),
-                summary: o.discount.describe(&rules.currency),
-                until: o.ends.map(date),
-                buttons,
-            }
-        })
-        .collect();
+    let unified = state.unified;
+    let active = rules.active(now()).collect::<Vec<_>>();
+    // One button for every community, or one section (offers and button) per community.
+    let communities = if unified {
+        vec![CommunityView {
+            handle: String::new(),
+            name: String::new(),
+            offers: active.iter().map(|o| offer_view(o, &rules.currency)).collect(),
+        }]
+    } else {
+        rules
+            .active_groups(now())
+            .into_iter()
+            .map(|g| CommunityView {
+                handle: g.to_owned(),
+                name: community_name(g),
+                offers: active
+                    .iter()
+                    .filter(|o| o.groups.iter().any(|og| og == g))
+                    .map(|o| offer_view(o, &rules.currency))
+                    .collect(),
+            })
+            .collect()
+    };
     let s = &shopper.state;
+    let message = notice.map(|(n, retry)| MessageView::new(&n, retry, unified));
+    let title = match (&message, &s.benefit) {
+        (Some(m), _) => m.title,
+        (None, Some(_)) => "Discount unlocked",
+        (None, None) if s.verification.is_some() => "Verified",
+        (None, None) => "Discounts",
+    };
     let mut page = html(&StorefrontView {
         sandbox: state.sandbox.is_some(),
-        offers,
+        title,
+        communities,
         benefit: s.benefit.as_ref(),
         benefit_until: s.benefit.as_ref().and_then(|b| b.ends).map(date),
         verified_as: s.verification.as_ref().map(verified_as).unwrap_or_default(),
-        notice: notice.map(message),
+        message,
         show_verify: s.benefit.is_none(),
         csrf: &csrf,
     })?
@@ -75,14 +87,90 @@ async fn show(
     Ok(page)
 }
 
-/// "military (Veteran)", "student": group handles and subgroup names, nothing personal.
+fn offer_view<'a>(o: &'a Offer, currency: &str) -> OfferView<'a> {
+    OfferView {
+        id: &o.id,
+        title: &o.title,
+        description: o.description.as_deref(),
+        summary: o.discount.describe(currency),
+        until: o.ends.map(date),
+        communities: o
+            .groups
+            .iter()
+            .map(|g| community_name(g))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// "Military (Veteran)", "Students": community and subgroup names, nothing personal.
 pub fn verified_as(v: &Verification) -> String {
-    crate::rules::describe_groups(&v.groups)
+    v.groups
+        .iter()
+        .map(|g| {
+            let name = community_name(&g.group);
+            if g.subgroups.is_empty() {
+                name
+            } else {
+                format!("{name} ({})", g.subgroups.join(", "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl MessageView {
+    /// The message for a notice, its role, the page title it gives, and its "Try again".
+    fn new(notice: &Notice, retry: Option<String>, unified: bool) -> Self {
+        let (title, role) = match notice {
+            Notice::NotVerified => ("Not verified", "status"),
+            Notice::NoBenefit(_) => ("No discount for you right now", "status"),
+            Notice::Declined => ("Verification declined", "status"),
+            Notice::Failed { .. } => ("Verification failed", "alert"),
+            Notice::Expired => ("Verification expired", "alert"),
+            Notice::PassedOver { .. } => ("Discount unlocked", "status"),
+        };
+        // "Try again" starts the same attempt: that community's button, or the one button.
+        let retry = match notice {
+            Notice::PassedOver { .. } => None,
+            _ => Some(match retry {
+                Some(group) if !unified && !group.contains(',') && !group.is_empty() => {
+                    format!("/verify/{group}")
+                }
+                _ if unified => "/verify".to_owned(),
+                // Per-group without a known group: the buttons below are the way to retry.
+                _ => String::new(),
+            })
+            .filter(|action| !action.is_empty()),
+        };
+        Self {
+            title,
+            role,
+            text: message(notice),
+            reference: match notice {
+                Notice::Failed { reference } => Some(reference.clone()),
+                _ => None,
+            },
+            retry,
+        }
+    }
 }
 
 /// The shopper's own outcome in words; never anything about other shoppers.
-pub fn message(notice: Notice) -> String {
-    match notice {
+pub fn message(notice: &Notice) -> String {
+    match *notice {
+        Notice::Declined => "You chose not to share your status, so nothing was shared with us \
+             and no discount was unlocked. You can verify any time."
+            .to_owned(),
+        Notice::Failed { .. } => "We could not complete your verification with ID.me just now, \
+             and nothing was unlocked. Please try again in a moment."
+            .to_owned(),
+        Notice::Expired => "Your verification took too long and has expired. Please start again."
+            .to_owned(),
+        Notice::PassedOver { ref offer, reason } => format!(
+            "\u{201c}{offer}\u{201d} is not available to you ({}), so you got the next best offer.",
+            passed_over_reason(reason)
+        ),
         Notice::NotVerified => "ID.me could not confirm your status, so no discount was unlocked. \
              If you think this is wrong, verify again or check your status at ID.me."
             .to_owned(),
@@ -114,5 +202,17 @@ pub fn message(notice: Notice) -> String {
                 "You are verified, but this offer has been fully claimed.".to_owned()
             }
         },
+    }
+}
+
+/// Why a better offer was passed over, in a few words.
+fn passed_over_reason(reason: NoBenefit) -> String {
+    match reason {
+        NoBenefit::RanOut => "its codes have run out".to_owned(),
+        NoBenefit::LimitReached(t) => format!("you have used it; again from {}", date(t)),
+        NoBenefit::CapReached => "it has been fully claimed".to_owned(),
+        NoBenefit::NotStarted(t) => format!("it starts on {}", date(t)),
+        NoBenefit::Ended(t) => format!("it ended on {}", date(t)),
+        NoBenefit::NoOfferForGroup | NoBenefit::NotEligible => "you do not qualify".to_owned(),
     }
 }

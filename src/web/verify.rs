@@ -6,8 +6,8 @@
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -15,13 +15,16 @@ use tower_sessions::Session;
 
 use super::error::AppError;
 use super::extract::CsrfForm;
+use super::middleware::RequestId;
 use super::state::AppState;
 use crate::error::{Error, StateProblem};
-use crate::verification::Start;
+use crate::session::Shopper;
+use crate::verification::{Choice, Completed, Refusal, Start};
 
 /// The routes that start or finish a verification (rate limited by the caller).
 pub fn limited_router() -> Router<AppState> {
     Router::new()
+        .route("/verify", post(start_any))
         .route("/verify/{group}", post(start))
         .route("/auth/idme/callback", get(callback))
 }
@@ -36,7 +39,19 @@ async fn start(
     Path(group): Path<String>,
     CsrfForm(mut shopper): CsrfForm,
 ) -> Result<Response, AppError> {
-    match state.verifier.start(&mut shopper, &group).await? {
+    redirect(state.verifier.start(&mut shopper, Choice::Group(&group)).await?)
+}
+
+/// `POST /verify`: the one button; the shopper picks their community at ID.me.
+async fn start_any(
+    State(state): State<AppState>,
+    CsrfForm(mut shopper): CsrfForm,
+) -> Result<Response, AppError> {
+    redirect(state.verifier.start(&mut shopper, Choice::Any).await?)
+}
+
+fn redirect(start: Start) -> Result<Response, AppError> {
+    match start {
         Start::ToIdme(url) => Ok(Redirect::to(url.as_str()).into_response()),
         Start::AlreadyUnlocked => Ok(Redirect::to("/").into_response()),
         Start::UnknownGroup => Err(AppError::NotFound),
@@ -74,7 +89,7 @@ fn plausible_state(state: &str) -> bool {
 
 /// The `error=` ID.me sent back: only documented codes reach the log; anything else is
 /// labelled, not echoed.
-fn refusal(error: &str) -> AppError {
+fn refusal(error: &str) -> Refusal {
     crate::metrics::verification(
         if error == "access_denied" {
             "declined"
@@ -84,21 +99,24 @@ fn refusal(error: &str) -> AppError {
         "unknown",
     );
     match error {
-        "access_denied" => AppError::Declined,
+        "access_denied" => Refusal::Declined,
         known @ ("invalid_request"
         | "invalid_client"
         | "invalid_scope"
         | "invalid_redirect_uri"
         | "unsupported_response_type"
         | "server_error"
-        | "temporarily_unavailable") => Error::ProviderRefused(known.to_owned()).into(),
-        _ => Error::ProviderRefused("unrecognised".to_owned()).into(),
+        | "temporarily_unavailable") => Refusal::Refused(known.to_owned()),
+        _ => Refusal::Refused("unrecognised".to_owned()),
     }
 }
 
-/// `GET /auth/idme/callback`.
+/// `GET /auth/idme/callback`. Whatever happened at ID.me, a shopper with a session ends on
+/// the store (303 to `/`), where the outcome is shown once; only what cannot be tied to a
+/// shopper (no session, a forged or foreign state) gets an error page.
 async fn callback(
     State(state): State<AppState>,
+    Extension(RequestId(reference)): Extension<RequestId>,
     headers: HeaderMap,
     session: Session,
     params: Result<Query<CallbackParams>, QueryRejection>,
@@ -110,7 +128,20 @@ async fn callback(
         return Err(Error::State(StateProblem::Missing).into());
     };
     if let Some(error) = params.error {
-        return Err(refusal(&error));
+        let refusal = refusal(&error);
+        let mut shopper = Shopper::load(session, state.verifier.lifetimes).await?;
+        if !shopper.is_stored() {
+            return Err(match refusal {
+                Refusal::Declined => AppError::Declined,
+                Refusal::Refused(code) => Error::ProviderRefused(code).into(),
+            });
+        }
+        let echoed = params.state.as_deref().filter(|s| plausible_state(s));
+        state
+            .verifier
+            .refused(&mut shopper, refusal, echoed, &reference)
+            .await?;
+        return Ok(Redirect::to("/").into_response());
     }
     let (Some(code), Some(oauth_state)) = (params.code, params.state) else {
         return Err(Error::State(StateProblem::Missing).into());
@@ -118,20 +149,37 @@ async fn callback(
     if !plausible_state(&oauth_state) || code.is_empty() || code.len() > 2048 {
         return Err(Error::State(StateProblem::Unknown).into());
     }
-    state
+    let completed = state
         .verifier
-        .complete(session, &code, &oauth_state)
+        .complete(session, &code, &oauth_state, &reference)
         .await?;
-    Ok(Redirect::to("/").into_response())
+    let mut home = Redirect::to("/").into_response();
+    if completed == Completed::Verified {
+        renew_form_cookie(&state, &mut home);
+    }
+    Ok(home)
+}
+
+/// A change of privilege replaces the pre-session form-token cookie too, so nothing a page
+/// carried before it is accepted after it.
+fn renew_form_cookie(state: &AppState, response: &mut Response) {
+    if let Some(cookie) = state.forms.fresh_cookie() {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
 }
 
 /// `POST /reset`: forget the verification and benefit, under a new session id.
-async fn reset(CsrfForm(mut shopper): CsrfForm) -> Result<Response, AppError> {
+async fn reset(
+    State(state): State<AppState>,
+    CsrfForm(mut shopper): CsrfForm,
+) -> Result<Response, AppError> {
+    let mut home = Redirect::to("/").into_response();
     // Nothing stored, nothing to forget.
     if shopper.is_stored() {
         shopper.reset().await?;
+        renew_form_cookie(&state, &mut home);
     }
-    Ok(Redirect::to("/").into_response())
+    Ok(home)
 }
 
 #[cfg(test)]
