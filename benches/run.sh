@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds perkgate in release mode and runs the load benchmark (benches/load.rs), which prints
+# Builds perkgate in release mode and runs the load benchmark (benches/load/main.rs), which prints
 # its figures and a PASS/MISS table against the performance targets. It never fails on timing.
 #
 #   benches/run.sh                                      # 5 s per scenario, sessions in SQLite
@@ -8,7 +8,7 @@
 #   BENCH_BREAKDOWN=1 benches/run.sh                    # also /healthz and the JSON API without a cookie
 #   BENCH_PERKGATE_LOG=info benches/run.sh              # any PERKGATE_X for perkgate as BENCH_PERKGATE_X
 #
-# Other knobs (see the top of benches/load.rs): BENCH_WARMUP_MS, BENCH_CONNS, BENCH_FLOW_CONNS,
+# Other knobs (see the top of benches/load/main.rs): BENCH_WARMUP_MS, BENCH_CONNS, BENCH_FLOW_CONNS,
 # BENCH_CLIENT_THREADS, BENCH_SCENARIOS (baseline,read,flows), BENCH_PERKGATE_BIN.
 # Run it on a quiet machine: the load generator and the server share the CPUs, and the bench
 # warns when other processes used CPU during a measurement.

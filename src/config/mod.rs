@@ -1,0 +1,253 @@
+//! One typed configuration, read once at start-up.
+//!
+//! Layers, lowest first: built-in defaults < `perkgate.toml` (or `PERKGATE_CONFIG`) <
+//! `PERKGATE_*` environment variables. Both sources go through the same per-setting parser, so
+//! a bad value is reported the same way: the file, line, column and field for the file, the
+//! variable's name for the environment. Secrets are wrapped in [`Secret`], whose `Debug` and
+//! `Display` never show the value.
+//!
+//! We parse the file with `toml` ourselves instead of using a layering crate because those
+//! lose the position of a value once merged, and an operator deserves "line 4, field
+//! `listen`" rather than "somewhere in perkgate.toml".
+
+mod settings;
+mod sources;
+#[cfg(test)]
+mod tests;
+mod values;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+pub use sources::line_col;
+
+/// A value that must never reach a log line or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The only way to read the value: grep for `expose` to audit every use.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// How the client authenticates at ID.me's token endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `client_id` and `client_secret` in the form body (ID.me's documented default).
+    Post,
+    /// HTTP Basic (`client_secret_basic`).
+    Basic,
+}
+
+/// Where ID.me is, and how we talk to it.
+#[derive(Clone, Debug)]
+pub struct IdmeConfig {
+    /// `None`: the embedded sandbox serves ID.me's endpoints under `/sandbox/idme`.
+    pub url: Option<Url>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub client_auth: ClientAuth,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    /// Largest response body we read from ID.me.
+    pub max_body_bytes: usize,
+    /// ID.me's groups endpoint when set (see [`Config::groups_url`] for the default).
+    pub groups_url: Option<Url>,
+}
+
+/// How the storefront offers verification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VerifyButton {
+    /// One "Verify with ID.me" for every community (through the groups endpoint).
+    Unified,
+    /// One section and button per community.
+    PerGroup,
+}
+
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// A session unused for this long expires.
+    pub idle: Duration,
+    /// A session older than this expires however active it is.
+    pub absolute: Duration,
+    /// How long a read-only page may reuse a session read by this instance (0 = never).
+    pub read_cache: Duration,
+    /// How long a shopper may take at ID.me before the authorization is refused.
+    pub auth_timeout: Duration,
+}
+
+/// Requests per minute per client on the routes that start or finish a verification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// 0 turns the limit off.
+    pub per_minute: u32,
+    pub burst: u32,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// `None`: derived from the bound address once the listener is open.
+    pub public_url: Option<Url>,
+    pub idme: IdmeConfig,
+    pub rules: PathBuf,
+    /// True when the operator named the rules file: a missing file is then an error instead of
+    /// falling back to the example rules compiled into the binary.
+    pub rules_explicit: bool,
+    /// How often the rules file is checked for changes.
+    pub rules_poll: Duration,
+    pub database_url: String,
+    pub session_url: Option<String>,
+    pub session: SessionConfig,
+    pub allow_sandbox: bool,
+    /// `None`: unified where ID.me has a groups endpoint, per group elsewhere.
+    pub verify_button: Option<VerifyButton>,
+    pub rate_limit: RateLimit,
+    pub log_filter: String,
+    pub log_format: LogFormat,
+    /// How long requests in flight may take to finish after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// Settings that were ignored, reported once logging is up.
+    pub warnings: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            public_url: None,
+            idme: IdmeConfig {
+                url: None,
+                client_id: None,
+                client_secret: None,
+                client_auth: ClientAuth::Post,
+                connect_timeout: Duration::from_secs(3),
+                timeout: Duration::from_secs(10),
+                max_body_bytes: 64 * 1024,
+                groups_url: None,
+            },
+            rules: PathBuf::from("config/rules.toml"),
+            rules_explicit: false,
+            rules_poll: Duration::from_secs(2),
+            database_url: "sqlite://perkgate.db".to_owned(),
+            session_url: None,
+            session: SessionConfig {
+                idle: Duration::from_secs(2 * 3600),
+                absolute: Duration::from_secs(24 * 3600),
+                auth_timeout: Duration::from_secs(600),
+                read_cache: Duration::from_millis(1000),
+            },
+            allow_sandbox: false,
+            verify_button: None,
+            rate_limit: RateLimit {
+                per_minute: 30,
+                burst: 10,
+                trusted_proxies: Vec::new(),
+            },
+            log_filter: "info".to_owned(),
+            log_format: LogFormat::Text,
+            shutdown_grace: Duration::from_secs(10),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// Why the configuration was refused. The text names where the bad value came from.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Rules that involve several settings.
+    /// The groups endpoint: as set, or `https://groups.id.me` for ID.me production; `None`
+    /// elsewhere (ID.me's sandbox has none).
+    pub fn groups_url(&self) -> Option<Url> {
+        if let Some(url) = &self.idme.groups_url {
+            return Some(url.clone());
+        }
+        let production = self
+            .idme
+            .url
+            .as_ref()
+            .is_some_and(|u| u.host_str() == Some("api.id.me"));
+        production
+            .then(|| Url::parse("https://groups.id.me/").ok())
+            .flatten()
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.idme.url.is_some() {
+            for (value, name) in [
+                (self.idme.client_id.is_some(), "PERKGATE_IDME_CLIENT_ID"),
+                (
+                    self.idme.client_secret.is_some(),
+                    "PERKGATE_IDME_CLIENT_SECRET",
+                ),
+            ] {
+                if !value {
+                    return Err(ConfigError(format!(
+                        "{name}: required when PERKGATE_IDME_URL is set"
+                    )));
+                }
+            }
+        }
+        if self.session.absolute < self.session.idle {
+            return Err(ConfigError(
+                "PERKGATE_SESSION_ABSOLUTE_SECS: must be at least PERKGATE_SESSION_IDLE_SECS"
+                    .to_owned(),
+            ));
+        }
+        if self.sandbox_enabled() && self.is_https() && !self.allow_sandbox {
+            return Err(ConfigError(
+                "PERKGATE_IDME_URL: not set, so the embedded sandbox would answer for ID.me, but \
+                 PERKGATE_PUBLIC_URL is https (a real deployment). Set PERKGATE_IDME_URL, \
+                 PERKGATE_IDME_CLIENT_ID and PERKGATE_IDME_CLIENT_SECRET, or PERKGATE_ALLOW_SANDBOX=1 \
+                 to run the sandbox on purpose"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The embedded sandbox answers for ID.me when no ID.me URL is configured.
+    pub fn sandbox_enabled(&self) -> bool {
+        self.idme.url.is_none()
+    }
+
+    /// Secure cookies and the `__Host-` prefix follow an https public URL.
+    pub fn is_https(&self) -> bool {
+        self.public_url
+            .as_ref()
+            .is_some_and(|u| u.scheme() == "https")
+    }
+}

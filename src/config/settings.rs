@@ -1,0 +1,161 @@
+//! The settings table and the parsing of each setting from its textual value.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::values::{boolean, non_empty, number, parse_base_url, redact_url};
+use super::{ClientAuth, Config, LogFormat, Secret, VerifyButton};
+
+/// Every setting, by its file key. The environment variable is `PERKGATE_` + upper case.
+pub(super) const SETTINGS: &[&str] = &[
+    "listen",
+    "public_url",
+    "idme_url",
+    "idme_client_id",
+    "idme_client_secret",
+    "idme_client_auth",
+    "idme_connect_timeout_ms",
+    "idme_timeout_ms",
+    "idme_max_body_bytes",
+    "idme_groups_url",
+    "verify_button",
+    "rules",
+    "rules_poll_ms",
+    "database_url",
+    "session_url",
+    "session_idle_secs",
+    "session_absolute_secs",
+    "auth_timeout_secs",
+    "session_cache_ms",
+    "allow_sandbox",
+    "rate_limit_per_minute",
+    "rate_limit_burst",
+    "trusted_proxies",
+    "log",
+    "log_format",
+    "shutdown_grace_secs",
+];
+
+/// Variables with our prefix that are not settings but are expected (test and CI switches).
+pub(super) const OTHER_VARS: &[&str] = &[
+    "PERKGATE_CONFIG",
+    // Read by the test suite, not by the service.
+    "PERKGATE_REQUIRE_BROWSER",
+    "PERKGATE_REQUIRE_STORES",
+    "PERKGATE_TEST_POSTGRES_URL",
+    "PERKGATE_TEST_REDIS_URL",
+    "PERKGATE_SOAK_SECS",
+];
+
+impl Config {
+    /// Sets one setting from its textual value; the error says what was expected.
+    pub(super) fn set(&mut self, key: &str, raw: &str) -> Result<(), String> {
+        let raw = raw.trim();
+        match key {
+            "listen" => {
+                self.listen = raw
+                    .parse()
+                    .map_err(|_| format!("expected an address like 127.0.0.1:3000, got {raw:?}"))?
+            }
+            "public_url" => self.public_url = Some(parse_base_url(raw)?),
+            "idme_url" => self.idme.url = Some(parse_base_url(raw)?),
+            "idme_client_id" => self.idme.client_id = Some(non_empty(raw)?.to_owned()),
+            // Never echo a secret back, not even a malformed one.
+            "idme_client_secret" => {
+                self.idme.client_secret = Some(Secret::new(
+                    non_empty(raw).map_err(|_| "must not be empty".to_owned())?,
+                ))
+            }
+            "idme_client_auth" => {
+                self.idme.client_auth = match raw {
+                    "post" | "client_secret_post" => ClientAuth::Post,
+                    "basic" | "client_secret_basic" => ClientAuth::Basic,
+                    _ => return Err(format!("expected \"post\" or \"basic\", got {raw:?}")),
+                }
+            }
+            "idme_connect_timeout_ms" => {
+                self.idme.connect_timeout = Duration::from_millis(number(raw, 1, 60_000)?)
+            }
+            "idme_timeout_ms" => {
+                self.idme.timeout = Duration::from_millis(number(raw, 1, 120_000)?)
+            }
+            "idme_max_body_bytes" => {
+                self.idme.max_body_bytes = number(raw, 1024, 16 * 1024 * 1024)? as usize
+            }
+            "rules" => {
+                self.rules = PathBuf::from(non_empty(raw)?);
+                self.rules_explicit = true;
+            }
+            "rules_poll_ms" => self.rules_poll = Duration::from_millis(number(raw, 50, 3_600_000)?),
+            "database_url" => {
+                if !["sqlite:", "postgres://", "postgresql://"]
+                    .iter()
+                    .any(|p| raw.starts_with(p))
+                {
+                    return Err(format!(
+                        "expected sqlite://FILE or postgres://USER:PASSWORD@HOST/DB, got {}",
+                        redact_url(raw)
+                    ));
+                }
+                self.database_url = raw.to_owned();
+            }
+            "session_url" => {
+                if !(raw.starts_with("redis://") || raw.starts_with("rediss://")) {
+                    return Err(format!(
+                        "expected redis://HOST:PORT (unset keeps sessions in the database), got {}",
+                        redact_url(raw)
+                    ));
+                }
+                self.session_url = Some(raw.to_owned());
+            }
+            "session_idle_secs" => {
+                self.session.idle = Duration::from_secs(number(raw, 60, 365 * 86_400)?)
+            }
+            "session_absolute_secs" => {
+                self.session.absolute = Duration::from_secs(number(raw, 60, 365 * 86_400)?)
+            }
+            "session_cache_ms" => {
+                self.session.read_cache = Duration::from_millis(number(raw, 0, 60_000)?)
+            }
+            "auth_timeout_secs" => {
+                self.session.auth_timeout = Duration::from_secs(number(raw, 1, 3600)?)
+            }
+            "allow_sandbox" => self.allow_sandbox = boolean(raw)?,
+            "idme_groups_url" => self.idme.groups_url = Some(parse_base_url(raw)?),
+            "verify_button" => {
+                self.verify_button = Some(match raw {
+                    "unified" => VerifyButton::Unified,
+                    "per-group" => VerifyButton::PerGroup,
+                    _ => return Err(format!("expected \"unified\" or \"per-group\", got {raw:?}")),
+                })
+            }
+            "rate_limit_per_minute" => self.rate_limit.per_minute = number(raw, 0, 100_000)? as u32,
+            "rate_limit_burst" => self.rate_limit.burst = number(raw, 1, 10_000)? as u32,
+            "trusted_proxies" => {
+                self.rate_limit.trusted_proxies = raw
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| {
+                        s.parse::<ipnet::IpNet>()
+                            .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                            .map_err(|_| format!("expected IP addresses or CIDR ranges, got {s:?}"))
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            "shutdown_grace_secs" => {
+                self.shutdown_grace = Duration::from_secs(number(raw, 0, 3600)?)
+            }
+            "log" => self.log_filter = non_empty(raw)?.to_owned(),
+            "log_format" => {
+                self.log_format = match raw {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    _ => return Err(format!("expected \"text\" or \"json\", got {raw:?}")),
+                }
+            }
+            _ => return Err("unknown setting".to_owned()),
+        }
+        Ok(())
+    }
+}

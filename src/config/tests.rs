@@ -1,0 +1,130 @@
+//! Unit tests of the configuration: layering, validation and the messages that name a value.
+
+use std::path::Path;
+
+use super::*;
+
+/// Loads from these variables and an empty configuration file, so a developer's own
+/// perkgate.toml never leaks into a unit test.
+fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("perkgate.toml");
+    std::fs::write(&empty, "").unwrap();
+    Config::from_vars(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain([("PERKGATE_CONFIG".to_owned(), empty.display().to_string())]),
+    )
+}
+
+#[test]
+fn a_named_but_missing_file_is_an_error() {
+    let err = Config::from_vars([(
+        "PERKGATE_CONFIG".to_owned(),
+        "/nonexistent/perkgate-test.toml".to_owned(),
+    )])
+    .unwrap_err();
+    assert!(
+        err.0
+            .starts_with("/nonexistent/perkgate-test.toml: cannot read"),
+        "{err}"
+    );
+}
+
+#[test]
+fn env_values_are_validated_and_named() {
+    let err = load(&[("PERKGATE_LISTEN", "nowhere")]).unwrap_err();
+    assert_eq!(
+        err.0,
+        "PERKGATE_LISTEN: expected an address like 127.0.0.1:3000, got \"nowhere\""
+    );
+    let err = load(&[("PERKGATE_IDME_URL", "https://api.idmelabs.com")]).unwrap_err();
+    assert_eq!(
+        err.0,
+        "PERKGATE_IDME_CLIENT_ID: required when PERKGATE_IDME_URL is set"
+    );
+}
+
+#[test]
+fn sandbox_refuses_https_unless_allowed() {
+    let err = load(&[("PERKGATE_PUBLIC_URL", "https://shop.example")]).unwrap_err();
+    assert!(err.0.contains("PERKGATE_ALLOW_SANDBOX"), "{err}");
+    let ok = load(&[
+        ("PERKGATE_PUBLIC_URL", "https://shop.example"),
+        ("PERKGATE_ALLOW_SANDBOX", "1"),
+    ])
+    .unwrap();
+    assert!(ok.sandbox_enabled() && ok.is_https());
+}
+
+#[test]
+fn file_errors_name_file_line_and_field() {
+    let mut c = Config::default();
+    let err = c
+        .apply_file(
+            Path::new("perkgate.toml"),
+            "listen = \"127.0.0.1:8080\"\nsession_idle_secs = 5\n",
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.0,
+        "perkgate.toml:2:21: field `session_idle_secs`: expected a whole number from 60 to 31536000, got \"5\""
+    );
+    let err = c
+        .apply_file(Path::new("p.toml"), "\n\nlisten = [1]\n")
+        .unwrap_err();
+    assert!(err.0.starts_with("p.toml:3:10: field `listen`"), "{err}");
+    let err = c
+        .apply_file(Path::new("p.toml"), "lisen = 1\n")
+        .unwrap_err();
+    assert!(
+        err.0
+            .starts_with("p.toml:1:9: field `lisen`: unknown setting"),
+        "{err}"
+    );
+    let err = c
+        .apply_file(Path::new("p.toml"), "listen = \n")
+        .unwrap_err();
+    assert!(err.0.starts_with("p.toml:1:"), "{err}");
+}
+
+#[test]
+fn file_then_env_layering() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("perkgate.toml");
+    std::fs::write(
+        &path,
+        "listen = \"127.0.0.1:9000\"\nidme_timeout_ms = 2500\n",
+    )
+    .unwrap();
+    let c = Config::from_vars([
+        ("PERKGATE_CONFIG".to_owned(), path.display().to_string()),
+        ("PERKGATE_LISTEN".to_owned(), "127.0.0.1:9001".to_owned()),
+        ("PERKGATE_TYPO".to_owned(), "1".to_owned()),
+    ])
+    .unwrap();
+    assert_eq!(c.listen.port(), 9001);
+    assert_eq!(c.idme.timeout, Duration::from_millis(2500));
+    assert_eq!(
+        c.warnings,
+        ["PERKGATE_TYPO is not a perkgate setting; ignored"]
+    );
+}
+
+#[test]
+fn secrets_stay_out_of_debug() {
+    let c = load(&[
+        ("PERKGATE_IDME_URL", "https://api.idmelabs.com/"),
+        ("PERKGATE_IDME_CLIENT_ID", "abc"),
+        ("PERKGATE_IDME_CLIENT_SECRET", "s3cr3t-value"),
+    ])
+    .unwrap();
+    assert_eq!(
+        c.idme.url.as_ref().unwrap().as_str(),
+        "https://api.idmelabs.com/"
+    );
+    let debug = format!("{c:?}");
+    assert!(!debug.contains("s3cr3t-value"));
+    assert!(debug.contains("[redacted]"));
+}

@@ -1,0 +1,161 @@
+//! Codes: generating one, reading a codes file, importing codes into a pool, and marking codes
+//! redeemed at checkout.
+
+use std::collections::BTreeSet;
+
+use rand::Rng;
+
+use crate::db::{Db, Error};
+
+/// Unambiguous characters (no 0/O, 1/I/L) for codes people type.
+const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+
+pub(super) fn generate(prefix: &str, length: u8) -> String {
+    let mut rng = rand::thread_rng();
+    let random: String = (0..length)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect();
+    format!("{prefix}{random}")
+}
+
+/// A parsed codes file: the codes, and the lines that were not codes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct CodesFile {
+    pub codes: Vec<String>,
+    /// (line number, reason)
+    pub rejected: Vec<(usize, String)>,
+}
+
+/// Reads a CSV of codes: the first column of each line; blank lines, `#` comments and a
+/// `code` header are skipped. A code is 3 to 64 letters, digits, '-' or '_'.
+pub fn parse_codes(text: &str) -> CodesFile {
+    let mut out = CodesFile::default();
+    // Spreadsheet exports often start with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i + 1;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let first = line
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"');
+        if line_no == 1 && first.eq_ignore_ascii_case("code") {
+            continue;
+        }
+        let ok = (3..=64).contains(&first.len())
+            && first
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            out.codes.push(first.to_owned());
+        } else {
+            out.rejected.push((
+                line_no,
+                format!("not a code (3 to 64 letters, digits, '-' or '_'): {first:?}"),
+            ));
+        }
+    }
+    out
+}
+
+/// Adds codes to a pool; returns (added, skipped as duplicates). One transaction.
+pub async fn import(db: &Db, pool: &str, codes: &[String], at: i64) -> Result<(u64, u64), Error> {
+    const SQL: &str = "INSERT INTO pool_codes (pool, code, imported_at) VALUES ($1, $2, $3) \
+                       ON CONFLICT DO NOTHING";
+    let mut seen = BTreeSet::new();
+    let fresh: Vec<String> = codes.iter().filter(|c| seen.insert(*c)).cloned().collect();
+    let added = match db {
+        Db::Sqlite(s) => {
+            let pool = pool.to_owned();
+            s.call(move |c| {
+                let mut stmt = c.prepare_cached(SQL)?;
+                let mut added = 0;
+                for code in &fresh {
+                    added += stmt.execute(rusqlite::params![pool, code, at])? as u64;
+                }
+                Ok(added)
+            })
+            .await?
+        }
+        Db::Postgres(p) => {
+            let mut tx = p.begin().await?;
+            let mut added = 0;
+            for code in &fresh {
+                added += sqlx::query(SQL)
+                    .bind(pool)
+                    .bind(code)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            tx.commit().await?;
+            added
+        }
+    };
+    Ok((added, codes.len() as u64 - added))
+}
+
+/// Marks codes as used at checkout, so a limit counts them and they are not shown again.
+pub async fn mark_redeemed(db: &Db, codes: &[String], at: i64) -> Result<u64, Error> {
+    const SQL: &str = "UPDATE claims SET redeemed_at = $1 WHERE code = $2 AND redeemed_at IS NULL";
+    Ok(match db {
+        Db::Sqlite(s) => {
+            let codes = codes.to_vec();
+            s.call(move |c| {
+                let mut stmt = c.prepare_cached(SQL)?;
+                let mut n = 0;
+                for code in &codes {
+                    n += stmt.execute(rusqlite::params![at, code])? as u64;
+                }
+                Ok(n)
+            })
+            .await?
+        }
+        Db::Postgres(p) => {
+            let mut tx = p.begin().await?;
+            let mut n = 0;
+            for code in codes {
+                n += sqlx::query(SQL)
+                    .bind(at)
+                    .bind(code)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            tx.commit().await?;
+            n
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_files_skip_headers_and_report_bad_lines() {
+        let f =
+            parse_codes("code,note\nABC-123,first\n\n# comment\n\"XYZ_9\"\nno spaces please\nAB\n");
+        assert_eq!(f.codes, ["ABC-123", "XYZ_9"]);
+        assert_eq!(
+            f.rejected,
+            [
+                (
+                    6,
+                    "not a code (3 to 64 letters, digits, '-' or '_'): \"no spaces please\""
+                        .to_owned()
+                ),
+                (
+                    7,
+                    "not a code (3 to 64 letters, digits, '-' or '_'): \"AB\"".to_owned()
+                ),
+            ]
+        );
+    }
+}

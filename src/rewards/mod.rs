@@ -1,0 +1,144 @@
+//! The ledger: hands out codes (static, pooled, generated or none), enforces per-person limits
+//! and total caps, and shows a returning shopper their earlier unused code.
+//!
+//! A claim's logic ([`claim_in`]) is written once over the [`Ledger`] statements, which each
+//! database implements. Claims are serialized so a pool code goes to exactly one claim and two
+//! sessions of one person cannot both slip under a limit, however many requests race: on
+//! SQLite by its single database thread, on PostgreSQL by a per-offer advisory lock.
+
+mod codes;
+mod ledger;
+mod pools;
+
+use crate::db::{Db, Error, sqlite};
+use crate::rules::{CodeSource, Limit, Offer};
+use codes::generate;
+use ledger::{Ledger, OnSqlite};
+
+pub use codes::{CodesFile, import, mark_redeemed, parse_codes};
+pub use pools::{
+    PoolStatus, check_low, claim_count, pool_status, remaining, seed_pools, unlock_counts,
+};
+
+/// What a claim attempt came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// A code (or none, for status-only offers); `reused` when it is the shopper's earlier one.
+    Issued { code: Option<String>, reused: bool },
+    /// The offer's pool has no code left.
+    RanOut,
+    /// The person already had `claims` claims in the period; the next is possible at `until`.
+    LimitReached { until: i64 },
+    /// The offer's total cap is used up.
+    CapReached,
+}
+
+impl Claim {
+    /// Whether the claim's writes are kept.
+    fn keeps(&self) -> bool {
+        matches!(self, Self::Issued { .. })
+    }
+}
+
+/// What a claim needs of an offer, owned: on SQLite it travels to the database thread.
+struct Terms {
+    offer_id: String,
+    /// Recorded with the unlock event (the offer's first group).
+    group: String,
+    limit: Option<Limit>,
+    total_cap: Option<u64>,
+    code: CodeSource,
+}
+
+impl Terms {
+    fn of(offer: &Offer) -> Self {
+        Self {
+            offer_id: offer.id.clone(),
+            group: offer.groups.first().cloned().unwrap_or_default(),
+            limit: offer.limit,
+            total_cap: offer.total_cap,
+            code: offer.code.clone(),
+        }
+    }
+}
+
+/// Claims `offer` for a person: their earlier unused code, a new one, or why not.
+pub async fn claim(db: &Db, offer: &Offer, person_key: &str, at: i64) -> Result<Claim, Error> {
+    let terms = Terms::of(offer);
+    match db {
+        Db::Sqlite(s) => {
+            let person = person_key.to_owned();
+            s.call(move |c| {
+                // A savepoint of its own: a claim that comes to nothing leaves nothing behind.
+                let sp = c.savepoint()?;
+                let claim = sqlite::run_now(claim_in(&mut OnSqlite(&sp), &terms, &person, at))
+                    .unwrap_or_else(|| Err(Error::Other("a SQLite claim waited".to_owned())))?;
+                if claim.keeps() {
+                    sp.commit()?;
+                }
+                Ok(claim)
+            })
+            .await
+        }
+        Db::Postgres(p) => {
+            let mut tx = p.begin().await?;
+            // Claims of one offer take turns (limits and caps count, then insert); pool rows
+            // are also taken with SKIP LOCKED.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(&terms.offer_id)
+                .execute(&mut *tx)
+                .await?;
+            let claim = claim_in(&mut *tx, &terms, person_key, at).await?;
+            if claim.keeps() {
+                tx.commit().await?;
+            }
+            Ok(claim)
+        }
+    }
+}
+
+/// The claim itself. Writes are kept only when it ends in `Issued`.
+async fn claim_in<L: Ledger>(l: &mut L, t: &Terms, person: &str, at: i64) -> Result<Claim, Error> {
+    // A returning shopper sees their earlier unused code: within the limit's period, or at
+    // any time when the offer has no limit.
+    let since = t.limit.map_or(i64::MIN, |l| at - l.period_secs());
+    if let Some(code) = l.earlier_code(&t.offer_id, person, since).await? {
+        l.event(&t.offer_id, &t.group, at, "reshown").await?;
+        return Ok(Claim::Issued { code, reused: true });
+    }
+    if let Some(limit) = t.limit {
+        let recent = l.recent(&t.offer_id, person, since).await?;
+        if recent.len() >= limit.claims as usize {
+            let oldest = recent.first().copied().unwrap_or(at);
+            return Ok(Claim::LimitReached {
+                until: oldest + limit.period_secs(),
+            });
+        }
+    }
+    if let Some(cap) = t.total_cap
+        && l.total(&t.offer_id).await? >= cap
+    {
+        return Ok(Claim::CapReached);
+    }
+    let claim_id = l.insert_claim(&t.offer_id, person, at).await?;
+    let code = match &t.code {
+        CodeSource::Static(code) => Some(code.clone()),
+        CodeSource::None => None,
+        CodeSource::Pool(pool) => match l.take_pool_code(claim_id, pool).await? {
+            Some(code) => Some(code),
+            None => return Ok(Claim::RanOut),
+        },
+        CodeSource::Generated { prefix, length } => loop {
+            let candidate = generate(prefix, *length);
+            if !l.code_taken(&candidate).await? {
+                break Some(candidate);
+            }
+        },
+    };
+    l.set_code(claim_id, code.as_deref()).await?;
+    l.event(&t.offer_id, &t.group, at, "claimed").await?;
+    Ok(Claim::Issued {
+        code,
+        reused: false,
+    })
+}

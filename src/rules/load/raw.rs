@@ -1,0 +1,63 @@
+//! The raw shapes of a rules file, as serde reads them: every value keeps its position.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+use toml::value::Datetime;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFile {
+    pub(super) currency: Option<Spanned<String>>,
+    pub(super) value: Option<RawValue>,
+    #[serde(default)]
+    pub(super) pools: BTreeMap<String, Spanned<RawPool>>,
+    #[serde(default)]
+    pub(super) offers: Vec<Spanned<RawOffer>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawValue {
+    pub(super) reference_order: Option<Spanned<toml::Value>>,
+    pub(super) free_shipping: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPool {
+    pub(super) low_threshold: Option<Spanned<i64>>,
+    pub(super) seed: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOffer {
+    pub(super) id: Spanned<String>,
+    pub(super) title: Spanned<String>,
+    pub(super) description: Option<String>,
+    pub(super) groups: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub(super) subgroups: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) when: BTreeMap<String, Spanned<BTreeMap<String, Spanned<toml::Value>>>>,
+    pub(super) percent: Option<Spanned<i64>>,
+    pub(super) amount: Option<Spanned<toml::Value>>,
+    pub(super) free_shipping: Option<Spanned<bool>>,
+    pub(super) cap: Option<Spanned<toml::Value>>,
+    pub(super) min_order: Option<Spanned<toml::Value>>,
+    pub(super) code: Option<Spanned<toml::Value>>,
+    pub(super) starts: Option<Spanned<Datetime>>,
+    pub(super) ends: Option<Spanned<Datetime>>,
+    pub(super) limit: Option<Spanned<RawLimit>>,
+    pub(super) total_cap: Option<Spanned<i64>>,
+    pub(super) priority: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLimit {
+    pub(super) claims: Spanned<i64>,
+    pub(super) per_days: Spanned<i64>,
+}
