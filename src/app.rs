@@ -160,6 +160,7 @@ impl App {
             db: db.clone(),
             rules: rules.clone(),
             keyer: PersonKeyer::new(secret.clone()),
+            levels: crate::rewards::PoolLevels::default(),
             lifetimes: Lifetimes {
                 idle_secs: config.session.idle.as_secs() as i64,
                 absolute_secs: config.session.absolute.as_secs() as i64,
@@ -181,12 +182,22 @@ impl App {
             unified,
             sandbox,
         });
+        let levels = state.verifier.levels.clone();
         crate::rewards::seed_pools(&db, &rules.get()).await;
-        tokio::spawn(housekeeping(store, db.clone()));
+        levels.refresh(&db, &rules.get()).await;
+        tokio::spawn(housekeeping(
+            store,
+            db.clone(),
+            rules.clone(),
+            levels.clone(),
+        ));
         let poll = state.config.rules_poll;
         tokio::spawn(watch::watch(rules, poll, move |rules| {
-            let db = db.clone();
-            async move { crate::rewards::seed_pools(&db, &rules).await }
+            let (db, levels) = (db.clone(), levels.clone());
+            async move {
+                crate::rewards::seed_pools(&db, &rules).await;
+                levels.refresh(&db, &rules).await;
+            }
         }));
         let (router, pruner) = web::router(state.clone(), sessions);
         if let Some(pruner) = pruner {
@@ -240,11 +251,18 @@ impl App {
     }
 }
 
-/// Deletes expired sessions and old callback states every minute.
-async fn housekeeping(store: Sessions, db: crate::db::Db) {
+/// Every minute: deletes expired sessions and old callback states, and recounts the pools
+/// (codes imported by the CLI or claimed on another instance).
+async fn housekeeping(
+    store: Sessions,
+    db: crate::db::Db,
+    rules: Arc<RuleSet>,
+    levels: crate::rewards::PoolLevels,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
+        levels.refresh(&db, &rules.get()).await;
         if let Err(e) = store.delete_expired().await {
             tracing::warn!(error = %e, "could not delete expired sessions");
         }

@@ -126,7 +126,11 @@ impl Config {
                 self.verify_button = Some(match raw {
                     "unified" => VerifyButton::Unified,
                     "per-group" => VerifyButton::PerGroup,
-                    _ => return Err(format!("expected \"unified\" or \"per-group\", got {raw:?}")),
+                    _ => {
+                        return Err(format!(
+                            "expected \"unified\" or \"per-group\", got {raw:?}"
+                        ));
+                    }
                 })
             }
             "rate_limit_per_minute" => self.rate_limit.per_minute = number(raw, 0, 100_000)? as u32,

@@ -8,6 +8,7 @@
 
 mod codes;
 mod ledger;
+mod levels;
 mod pools;
 
 use crate::db::{Db, Error, sqlite};
@@ -16,6 +17,7 @@ use codes::generate;
 use ledger::{Ledger, OnSqlite};
 
 pub use codes::{CodesFile, import, mark_redeemed, parse_codes};
+pub use levels::PoolLevels;
 pub use pools::{
     PoolStatus, check_low, claim_count, pool_status, remaining, seed_pools, unlock_counts,
 };

@@ -3,6 +3,7 @@
 
 use super::codes::{import, parse_codes};
 use super::ledger::TOTAL;
+use super::levels::PoolLevels;
 use crate::db::{Db, Error};
 use crate::rules::{CodeSource, Offer, Rules};
 
@@ -38,8 +39,8 @@ pub async fn claim_count(db: &Db, offer_id: &str) -> Result<u64, Error> {
     Ok(n as u64)
 }
 
-/// Logs a warning when the pool behind this offer runs low.
-pub async fn check_low(db: &Db, rules: &Rules, offer: &Offer) {
+/// Logs a warning when the pool behind this offer runs low; records what is left.
+pub async fn check_low(db: &Db, rules: &Rules, offer: &Offer, levels: &PoolLevels) {
     let CodeSource::Pool(pool) = &offer.code else {
         return;
     };
@@ -49,6 +50,7 @@ pub async fn check_low(db: &Db, rules: &Rules, offer: &Offer) {
     let left = remaining(db, pool).await;
     if let Ok(n) = &left {
         crate::metrics::pool_remaining(pool, *n);
+        levels.set(pool, *n);
     }
     match left {
         Ok(left) if left <= threshold => {

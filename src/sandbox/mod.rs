@@ -203,7 +203,9 @@ async fn groups(
         return refuse("The redirect_uri does not exactly match the registered one.");
     }
     if q.contains_key("scope") {
-        return refuse("The groups endpoint takes `scopes` (plural, comma-separated), not `scope`.");
+        return refuse(
+            "The groups endpoint takes `scopes` (plural, comma-separated), not `scope`.",
+        );
     }
     let scopes: Vec<&str> = param("scopes")
         .split(',')
@@ -227,7 +229,9 @@ async fn groups(
                 }
                 pairs.append_pair("scope", scope);
             }
-            let query = url.and_then(|u| u.query().map(str::to_owned)).unwrap_or_default();
+            let query = url
+                .and_then(|u| u.query().map(str::to_owned))
+                .unwrap_or_default();
             (
                 (*scope).to_owned(),
                 crate::rules::community_name(scope),

@@ -19,6 +19,7 @@ use crate::crypto::PersonKeyer;
 use crate::db::Db;
 use crate::error::{Error, StateProblem};
 use crate::idme::{IdmeClient, IdmeError};
+use crate::rewards::PoolLevels;
 use crate::rules::watch::RuleSet;
 use crate::session::{Lifetimes, Notice, Pending, Shopper};
 
@@ -68,6 +69,8 @@ pub struct Verifier {
     pub db: Db,
     pub rules: Arc<RuleSet>,
     pub keyer: PersonKeyer,
+    /// Codes left per pool, for the storefront's "run out" notes.
+    pub levels: PoolLevels,
     pub lifetimes: Lifetimes,
     /// How long an authorization stays pending.
     pub auth_timeout: Duration,
@@ -190,7 +193,11 @@ impl Verifier {
         let at = now();
         let read = match read(&payload, &self.keyer, at) {
             Ok(read) => read,
-            Err(e) => return self.failed(shopper, IdmeError::Payload(e), reference, retry).await,
+            Err(e) => {
+                return self
+                    .failed(shopper, IdmeError::Payload(e), reference, retry)
+                    .await;
+            }
         };
         drop(payload);
         let Some((verification, facts)) = read else {
@@ -204,7 +211,8 @@ impl Verifier {
         let group = verification.groups[0].group.clone();
 
         // Rules and rewards: the best offer that can be claimed, or why none.
-        let outcome = unlock(&self.db, &self.rules.get(), verification, &facts, at).await?;
+        let rules = self.rules.get();
+        let outcome = unlock(&self.db, &rules, verification, &facts, at, &self.levels).await?;
 
         // Session: a new id for the new privilege, then the result.
         shopper.rotate().await?;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::PersonKeyer;
 use crate::idme::{Payload, PayloadError};
-use crate::rewards::{self, Claim};
+use crate::rewards::{self, Claim, PoolLevels};
 use crate::rules::{Benefit, Evaluation, Facts, Ineligible, Rules, Verification, evaluate};
 
 /// Why a verified shopper got no benefit: one clear reason, about their own situation only.
@@ -85,6 +85,7 @@ pub async fn unlock(
     verification: Verification,
     facts: &Facts,
     now: i64,
+    levels: &PoolLevels,
 ) -> Result<Outcome, crate::db::Error> {
     let evaluation = evaluate(rules, facts, now);
     let mut first_failure: Option<(&str, NoBenefit)> = None;
@@ -103,7 +104,7 @@ pub async fn unlock(
         let failure = match claim {
             Claim::Issued { code, reused } => {
                 tracing::info!(offer = %offer.id, reused, "benefit unlocked");
-                rewards::check_low(db, rules, offer).await;
+                rewards::check_low(db, rules, offer, levels).await;
                 let benefit = Benefit::new(offer, &rules.currency, code);
                 // The shopper is told when a better offer was passed over, not left to wonder.
                 let passed_over = first_failure.map(|(title, why)| (title.to_owned(), why));
@@ -113,7 +114,12 @@ pub async fn unlock(
                     passed_over,
                 });
             }
-            Claim::RanOut => NoBenefit::RanOut,
+            Claim::RanOut => {
+                if let crate::rules::CodeSource::Pool(pool) = &offer.code {
+                    levels.set(pool, 0);
+                }
+                NoBenefit::RanOut
+            }
             Claim::LimitReached { until } => NoBenefit::LimitReached(until),
             Claim::CapReached => NoBenefit::CapReached,
         };

@@ -31,6 +31,8 @@ pub struct OfferView<'a> {
     pub until: Option<String>,
     /// "Military, First responders": who the offer is for.
     pub communities: String,
+    /// Its pool has no code left: the card says so.
+    pub ran_out: bool,
 }
 
 /// One community's section (per-group buttons), or all offers under the one button (an empty

@@ -11,6 +11,7 @@ use super::extract::CachedShopper;
 use super::pages::{CommunityView, MessageView, OfferView, StorefrontView, html};
 use super::state::AppState;
 use crate::clock::now;
+use crate::rewards::PoolLevels;
 use crate::rules::{Offer, Verification, community_name, date};
 use crate::session::Notice;
 use crate::verification::NoBenefit;
@@ -37,6 +38,7 @@ async fn show(
         shopper.save().await?;
     }
     let rules = state.rules();
+    let levels = &state.verifier.levels;
     let unified = state.unified;
     let active = rules.active(now()).collect::<Vec<_>>();
     // One button for every community, or one section (offers and button) per community.
@@ -44,7 +46,10 @@ async fn show(
         vec![CommunityView {
             handle: String::new(),
             name: String::new(),
-            offers: active.iter().map(|o| offer_view(o, &rules.currency)).collect(),
+            offers: active
+                .iter()
+                .map(|o| offer_view(o, &rules.currency, levels))
+                .collect(),
         }]
     } else {
         rules
@@ -56,7 +61,7 @@ async fn show(
                 offers: active
                     .iter()
                     .filter(|o| o.groups.iter().any(|og| og == g))
-                    .map(|o| offer_view(o, &rules.currency))
+                    .map(|o| offer_view(o, &rules.currency, levels))
                     .collect(),
             })
             .collect()
@@ -87,7 +92,7 @@ async fn show(
     Ok(page)
 }
 
-fn offer_view<'a>(o: &'a Offer, currency: &str) -> OfferView<'a> {
+fn offer_view<'a>(o: &'a Offer, currency: &str, levels: &PoolLevels) -> OfferView<'a> {
     OfferView {
         id: &o.id,
         title: &o.title,
@@ -100,6 +105,7 @@ fn offer_view<'a>(o: &'a Offer, currency: &str) -> OfferView<'a> {
             .map(|g| community_name(g))
             .collect::<Vec<_>>()
             .join(", "),
+        ran_out: levels.ran_out(o),
     }
 }
 
@@ -165,8 +171,9 @@ pub fn message(notice: &Notice) -> String {
         Notice::Failed { .. } => "We could not complete your verification with ID.me just now, \
              and nothing was unlocked. Please try again in a moment."
             .to_owned(),
-        Notice::Expired => "Your verification took too long and has expired. Please start again."
-            .to_owned(),
+        Notice::Expired => {
+            "Your verification took too long and has expired. Please start again.".to_owned()
+        }
         Notice::PassedOver { ref offer, reason } => format!(
             "\u{201c}{offer}\u{201d} is not available to you ({}), so you got the next best offer.",
             passed_over_reason(reason)

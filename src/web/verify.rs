@@ -39,7 +39,12 @@ async fn start(
     Path(group): Path<String>,
     CsrfForm(mut shopper): CsrfForm,
 ) -> Result<Response, AppError> {
-    redirect(state.verifier.start(&mut shopper, Choice::Group(&group)).await?)
+    redirect(
+        state
+            .verifier
+            .start(&mut shopper, Choice::Group(&group))
+            .await?,
+    )
 }
 
 /// `POST /verify`: the one button; the shopper picks their community at ID.me.
