@@ -2,17 +2,14 @@
 //! wrong ends on the friendly page with a correlation id, the session intact, and exactly the
 //! calls the rules allow.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::fake_idme::{FakeIdme, Reply, TOKEN_OK, VETERAN};
-use common::*;
+use crate::harness::fake_idme::{FakeIdme, Reply, TOKEN_OK, VETERAN};
+use crate::harness::*;
 
 struct Setup {
     app: TestApp,
     idme: FakeIdme,
-    client: reqwest::Client,
 }
 
 async fn setup() -> Setup {
@@ -22,27 +19,16 @@ async fn setup() -> Setup {
 async fn setup_with(options: Options) -> Setup {
     let idme = FakeIdme::start().await;
     let app = spawn_with(options.idme(&idme.url())).await;
-    Setup {
-        app,
-        idme,
-        client: browser(),
-    }
+    Setup { app, idme }
 }
 
 impl Setup {
     /// Starts a verification and plays ID.me's redirect back with a code.
     async fn callback(&self) -> reqwest::Response {
-        let authorize = start_verify(&self.client, &self.app, "military").await;
+        let authorize = self.app.start_verify("military").await;
         assert!(authorize.starts_with(&format!("{}/oauth/authorize?", self.idme.url())));
         let state = query_param(&authorize, "state").unwrap();
-        self.client
-            .get(
-                self.app
-                    .url(&format!("/auth/idme/callback?code=the-code&state={state}")),
-            )
-            .send()
-            .await
-            .unwrap()
+        self.app.callback("the-code", &state).await
     }
 
     /// The callback ends on the friendly error page; returns its text.
@@ -58,7 +44,7 @@ impl Setup {
         )));
         assert!(page.contains("href=\"/\""), "a way to try again");
         // The session is intact and can verify again.
-        let (status, store) = home(&self.client, &self.app).await;
+        let (status, store) = self.app.home().await;
         assert_eq!(status, 200);
         assert!(store.contains("data-testid=\"verify-military\""));
         assert!(!store.contains("data-testid=\"benefit\""));
@@ -71,7 +57,7 @@ async fn a_good_answer_unlocks_with_one_token_and_one_attributes_call() {
     let s = setup().await;
     let res = s.callback().await;
     assert_eq!(res.status(), 303);
-    assert_verified(&home(&s.client, &s.app).await.1, "SALUTE15");
+    assert_verified(&s.app.home().await.1, "SALUTE15");
     assert_eq!((s.idme.token_calls(), s.idme.attributes_calls()), (1, 1));
 
     // The token request: form body with the secret, the verifier, the code and the redirect URI.
@@ -89,7 +75,7 @@ async fn a_good_answer_unlocks_with_one_token_and_one_attributes_call() {
         Some("Bearer tok-SECRET-123")
     );
     // The token never reaches the browser.
-    let (_, page) = home(&s.client, &s.app).await;
+    let (_, page) = s.app.home().await;
     assert!(!page.contains("tok-SECRET-123") && !page.contains("Sunny"));
 }
 
@@ -145,6 +131,8 @@ async fn token_endpoint_failures_end_on_the_friendly_page() {
 
 #[tokio::test]
 async fn a_slow_idme_times_out_to_the_friendly_page() {
+    // Measures time: serial, so that no heavy test slows it down.
+    let _serial = serial().await;
     let s = setup().await;
     s.idme.on_token(Reply::After(
         Duration::from_secs(5),
@@ -211,7 +199,7 @@ async fn verified_false_and_empty_status_unlock_nothing_with_a_message() {
         s.idme.on_attributes(Reply::Json(200, body.into()));
         let res = s.callback().await;
         assert_eq!(res.status(), 303, "{body}");
-        let (_, page) = home(&s.client, &s.app).await;
+        let (_, page) = s.app.home().await;
         assert!(
             page.contains("ID.me could not confirm your status"),
             "{body}"
@@ -227,10 +215,10 @@ async fn a_group_without_an_offer_is_verified_but_unlocks_nothing() {
     let s = setup().await;
     s.idme.on_attributes(Reply::Json(
         200,
-        include_str!("fixtures/attributes-seed.json").into(),
+        include_str!("../fixtures/attributes-seed.json").into(),
     ));
     assert_eq!(s.callback().await.status(), 303);
-    let (_, page) = home(&s.client, &s.app).await;
+    let (_, page) = s.app.home().await;
     // The store has an alumni offer, but only for one school: the seed's alumnus has none.
     assert!(
         page.contains("limited to statuses or details your verification does not include"),
@@ -238,15 +226,7 @@ async fn a_group_without_an_offer_is_verified_but_unlocks_nothing() {
     );
     assert!(page.contains("Verified with ID.me as <strong>alumni</strong>"));
     assert!(!page.contains("data-testid=\"benefit\""));
-    let json: serde_json::Value = s
-        .client
-        .get(s.app.url("/api/v1/benefit"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let json = s.app.benefit().await;
     assert_eq!(json["verified"], true);
     assert!(json["benefit"].is_null());
 }
@@ -266,7 +246,7 @@ async fn odd_but_valid_payloads_still_unlock() {
             .into(),
     ));
     assert_eq!(s.callback().await.status(), 303);
-    let (_, page) = home(&s.client, &s.app).await;
+    let (_, page) = s.app.home().await;
     // A retiree gets the veterans' offer: a single-use code from the pool.
     assert_verified(&page, "VET20-");
     assert!(page.contains("military (Retiree)"));
@@ -276,16 +256,14 @@ async fn odd_but_valid_payloads_still_unlock() {
 #[tokio::test]
 async fn an_error_from_idme_on_the_callback_is_a_friendly_page() {
     let s = setup().await;
-    let authorize = start_verify(&s.client, &s.app, "military").await;
+    let authorize = s.app.start_verify("military").await;
     let state = query_param(&authorize, "state").unwrap();
     let res = s
-        .client
-        .get(s.app.url(&format!(
+        .app
+        .get(&format!(
             "/auth/idme/callback?error=invalid_scope&error_description=%3Cb%3Ex&state={state}"
-        )))
-        .send()
-        .await
-        .unwrap();
+        ))
+        .await;
     assert_eq!(res.status(), 502);
     let page = res.text().await.unwrap();
     assert!(page.contains("ID.me could not complete the verification"));
@@ -313,21 +291,23 @@ async fn the_idme_url_needs_credentials() {
     );
 }
 
-/// Captures this test binary's log output (text format, as operators see it).
-fn capture_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
-    use std::sync::{Arc, Mutex, OnceLock};
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let sink = buf.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("debug")
-            .with_ansi(false)
-            .with_writer(move || Writer(sink.clone()))
-            .try_init();
-        buf
-    })
-    .clone()
+/// Captures the log output (text format, as operators see it) of everything that runs on this
+/// thread until the guard is dropped: the whole test, app and fake included, on the
+/// single-threaded runtime of `#[tokio::test]`. Scoped to the thread, not installed for the
+/// process: the other tests in this binary run on other threads and stay out of the capture.
+fn capture_logs() -> (
+    std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    tracing::subscriber::DefaultGuard,
+) {
+    use tracing_subscriber::util::SubscriberInitExt;
+    let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = buf.clone();
+    let guard = tracing_subscriber::fmt()
+        .with_env_filter("debug")
+        .with_ansi(false)
+        .with_writer(move || Writer(sink.clone()))
+        .set_default();
+    (buf, guard)
 }
 
 struct Writer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
@@ -344,23 +324,16 @@ impl std::io::Write for Writer {
 
 #[tokio::test]
 async fn failures_are_logged_with_the_correlation_id_and_no_personal_data() {
-    let logs = capture_logs();
+    let (logs, _capture) = capture_logs();
     let s = setup().await;
     // A success first, so the log has seen a token and a payload full of personal data...
     assert_eq!(s.callback().await.status(), 303);
     // ...then a failure, whose log line must carry the page's correlation id.
-    let other = browser();
+    let other = s.app.shopper();
     s.idme.on_attributes(Reply::Json(500, "{}".into()));
-    let authorize = start_verify(&other, &s.app, "military").await;
+    let authorize = other.start_verify("military").await;
     let state = query_param(&authorize, "state").unwrap();
-    let res = other
-        .get(
-            s.app
-                .url(&format!("/auth/idme/callback?code=the-code&state={state}")),
-        )
-        .send()
-        .await
-        .unwrap();
+    let res = other.callback("the-code", &state).await;
     assert_eq!(res.status(), 502);
     let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
 
