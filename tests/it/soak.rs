@@ -11,18 +11,17 @@
 //! Every phase must end with zero errors (an unexpected status, a transport error or timeout, a
 //! page without the benefit), with many operations done, and with the server's resident memory
 //! flat once warmed up: see [`allowed_growth`].
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
-
-mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::fake_idme::{FakeIdme, Reply};
-use common::process::Instance;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::redirect::Policy;
+
+use crate::harness::fake_idme::{FakeIdme, Reply};
+use crate::harness::process::Instance;
+use crate::harness::{install_crypto_provider, query_param, rules_fixture_path, serial};
 
 const READ_CONNECTIONS: usize = 64;
 const FLOW_SHOPPERS: usize = 32;
@@ -41,18 +40,6 @@ const MIN_FLOWS: u64 = 100;
 /// its first quarter); see [`allowed_growth`].
 const FLOW_WARMUP: u64 = 3_000;
 const MIB: u64 = 1024 * 1024;
-
-/// One offer with a shared code and no limit: every flow unlocks it, however many run.
-const RULES: &str = r#"
-currency = "USD"
-
-[[offers]]
-id = "military"
-title = "Military: 15% off"
-groups = ["military"]
-percent = 15
-code = "SALUTE15"
-"#;
 
 /// A verified service member; the fake replaces `{n}` by its call count: a new person each time.
 const SERVICE_MEMBER: &str = r#"{"attributes":[
@@ -231,7 +218,7 @@ async fn flow(client: &reqwest::Client, base: &str) -> Result<(), String> {
         .get("location")
         .and_then(|v| v.to_str().ok())
         .ok_or("POST /verify/military: no Location")?;
-    let state = common::query_param(authorize, "state")
+    let state = query_param(authorize, "state")
         .ok_or_else(|| format!("POST /verify/military: no state in {authorize}"))?;
     let callback = reqwest::Url::parse_with_params(
         &format!("{base}/auth/idme/callback"),
@@ -546,12 +533,14 @@ async fn verified_cookie(base: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_read_path_and_flows_without_errors_or_growth() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    // The heaviest test of all: never at the same time as another serial one.
+    let _serial = serial().await;
+    install_crypto_provider();
     let secs = soak_secs();
     let length = Duration::from_secs(secs);
     let dir = tempfile::tempdir().expect("temp dir");
-    let rules = dir.path().join("rules.toml");
-    std::fs::write(&rules, RULES).expect("write rules");
+    // One offer with a shared code and no limit: every flow unlocks it, however many run.
+    let rules = rules_fixture_path("military-only");
     let idme = FakeIdme::start().await;
     idme.on_attributes(Reply::Json(200, SERVICE_MEMBER.to_owned()));
     let db = format!("sqlite://{}", dir.path().join("perkgate.db").display());

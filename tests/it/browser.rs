@@ -7,14 +7,10 @@
 //! prints why and passes, unless `PERKGATE_REQUIRE_BROWSER=1` (CI), where it fails. A run that
 //! gets to the end writes `target/browser-test-ran`, and leaves screenshots in
 //! `target/screenshots/`.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
-
-mod common;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdTcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
@@ -24,7 +20,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use common::{TestApp, spawn_app};
+use crate::harness::{TestApp, serial, spawn_app};
 
 /// The whole browser scenario must finish well inside this.
 const SCENARIO_LIMIT: Duration = Duration::from_secs(90);
@@ -39,6 +35,9 @@ const BENEFIT: &str = "[data-testid=benefit]";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shopper_verifies_in_a_real_browser() {
+    // Chromium loads the machine more than any other test: never at the same time as another
+    // serial one.
+    let _serial = serial().await;
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let marker = manifest.join("target/browser-test-ran");
     // A marker left by an earlier run must not vouch for this one.
@@ -194,7 +193,7 @@ async fn scenario(client: &Client, app: &TestApp, manifest: &Path) -> Result<(),
         client.find_all(Locator::Css(BENEFIT)).await?.is_empty(),
         "after a reset the benefit is gone"
     );
-    let authorize_before = authorize_calls(app);
+    let authorize_before = app.authorize_calls();
     let double_click = MouseActions::new("mouse".to_owned())
         .then(PointerAction::MoveToElement {
             element: verify,
@@ -224,7 +223,7 @@ async fn scenario(client: &Client, app: &TestApp, manifest: &Path) -> Result<(),
         .await?;
     eprintln!(
         "double click: the sandbox's authorize page was requested {} time(s)",
-        authorize_calls(app) - authorize_before
+        app.authorize_calls() - authorize_before
     );
     persona.click().await?;
     assert_unlocked(client, app, "after the double-click flow").await?;
@@ -366,14 +365,6 @@ async fn how_shown(client: &Client, earlier: &str) -> Result<String, CmdError> {
     } else {
         format!("a freshly loaded document (navigation type {kind})")
     })
-}
-
-fn authorize_calls(app: &TestApp) -> u64 {
-    app.calls
-        .as_ref()
-        .expect("the test app runs the embedded sandbox")
-        .authorize
-        .load(Ordering::SeqCst)
 }
 
 async fn save_screenshot(client: &Client, path: &Path) -> Result<(), CmdError> {

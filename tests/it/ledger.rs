@@ -1,9 +1,6 @@
 //! The ledger under concurrency, on every database backend (a real SQLite file, and
 //! PostgreSQL when one is configured): pooled codes go out exactly once, and per-person
 //! limits hold when one person claims from several sessions at once.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
-
-mod common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -13,42 +10,16 @@ use perkgate::db::Db;
 use perkgate::rewards::{self, Claim};
 use perkgate::rules::{Offer, Rules, parse};
 
-const RULES: &str = r#"
-[pools.rush]
-low_threshold = 5
-
-[[offers]]
-id = "rush"
-title = "Rush"
-groups = ["military"]
-percent = 20
-code = { pool = "rush" }
-limit = { claims = 1, per_days = 30 }
-
-[[offers]]
-id = "twice"
-title = "Twice a year"
-groups = ["teacher"]
-percent = 10
-code = { prefix = "T-", length = 8 }
-limit = { claims = 2, per_days = 365 }
-
-[[offers]]
-id = "capped"
-title = "First ten"
-groups = ["nurse"]
-percent = 10
-code = "CARE"
-total_cap = 10
-"#;
+use crate::harness::{rules_fixture, stores};
 
 /// One fresh ledger per available backend (the folder holds the SQLite file).
 async fn backends() -> (tempfile::TempDir, Vec<(&'static str, Db, Rules)>) {
     let dir = tempfile::tempdir().unwrap();
     let mut out = Vec::new();
-    for (name, url) in common::stores::databases(dir.path()).await {
+    let text = rules_fixture("ledger");
+    for (name, url) in stores::databases(dir.path()).await {
         let db = perkgate::db::connect(&url).await.unwrap();
-        out.push((name, db, parse("rules.toml", RULES, None).unwrap().rules));
+        out.push((name, db, parse("rules.toml", &text, None).unwrap().rules));
     }
     (dir, out)
 }

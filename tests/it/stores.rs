@@ -1,13 +1,10 @@
 //! One session-store suite, run against every backend: SQLite and PostgreSQL (sessions in the
 //! database) and Redis (`PERKGATE_SESSION_URL`). PostgreSQL and Redis run when
 //! `PERKGATE_TEST_POSTGRES_URL` / `PERKGATE_TEST_REDIS_URL` are set (always in CI).
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
-
-mod common;
 
 use std::collections::HashMap;
 
-use common::*;
+use crate::harness::*;
 use perkgate::session_store::Sessions;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::SessionStore;
@@ -88,10 +85,10 @@ async fn on_every_backend_the_flow_works_and_a_restart_loses_no_session() {
             options = options.var("PERKGATE_SESSION_URL", url);
         }
         let app = spawn_with(options.clone()).await;
-        let client = browser();
-        let res = verify_as(&client, &app, "military", "service_member").await;
+        let shopper = app.shopper();
+        let res = shopper.verify_as("military", "service_member").await;
         assert_eq!(res.status(), 303, "{name}");
-        assert_verified(&home(&client, &app).await.1, "SALUTE15");
+        assert_verified(&shopper.home().await.1, "SALUTE15");
         let ready: serde_json::Value = reqwest::get(app.url("/readyz"))
             .await
             .unwrap()
@@ -102,7 +99,7 @@ async fn on_every_backend_the_flow_works_and_a_restart_loses_no_session() {
         app.stop().await;
 
         let app = spawn_with(options).await;
-        assert_verified(&home(&client, &app).await.1, "SALUTE15");
+        assert_verified(&shopper.at(&app.base).home().await.1, "SALUTE15");
         app.stop().await;
     }
 }
@@ -182,7 +179,7 @@ async fn redis_values(url: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn no_store_keeps_a_name_an_email_a_raw_uuid_or_a_token() {
-    use common::fake_idme::FakeIdme;
+    use crate::harness::fake_idme::FakeIdme;
     let dir = tempfile::tempdir().unwrap();
     for (name, db_url, session_url) in backends(dir.path()).await {
         let idme = FakeIdme::start().await;
@@ -194,16 +191,12 @@ async fn no_store_keeps_a_name_an_email_a_raw_uuid_or_a_token() {
         }
         let app = spawn_with(options).await;
         for _ in 0..2 {
-            let client = browser();
-            let authorize = start_verify(&client, &app, "military").await;
+            let shopper = app.shopper();
+            let authorize = shopper.start_verify("military").await;
             let state = query_param(&authorize, "state").unwrap();
-            let res = client
-                .get(app.url(&format!("/auth/idme/callback?code=c&state={state}")))
-                .send()
-                .await
-                .unwrap();
+            let res = shopper.callback("c", &state).await;
             assert_eq!(res.status(), 303);
-            assert_verified(&home(&client, &app).await.1, "SALUTE15");
+            assert_verified(&shopper.home().await.1, "SALUTE15");
         }
         app.stop().await;
         let bytes = dump(&db_url, session_url.as_deref(), dir.path()).await;
@@ -228,6 +221,9 @@ async fn no_store_keeps_a_name_an_email_a_raw_uuid_or_a_token() {
 #[tokio::test]
 async fn the_read_cache_serves_only_read_only_pages_and_only_briefly() {
     use perkgate::session_store::{CachedSessions, cached_reads};
+    // The cached copy must still be fresh (300 ms) when it is read: serial, so that no heavy
+    // test slows this one down.
+    let _serial = serial().await;
     let dir = tempfile::tempdir().unwrap();
     let db = perkgate::db::connect(&format!("sqlite://{}", dir.path().join("c.db").display()))
         .await

@@ -1,58 +1,14 @@
 //! Merchant offers through the real flow: pooled codes, returning shoppers, limits across
 //! sessions, fallbacks when an offer cannot be claimed, clear "why not" messages, and rules
 //! reloaded while the service is answering.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
-
-mod common;
 
 use std::time::Duration;
 
-use common::*;
+use crate::harness::*;
 
-const RULES: &str = r#"
-currency = "USD"
-
-[pools.vets]
-low_threshold = 1
-
-[[offers]]
-id = "veterans"
-title = "Veterans: 20% off"
-groups = ["military"]
-subgroups = ["Veteran"]
-percent = 20
-cap = "100.00"
-code = { pool = "vets" }
-limit = { claims = 1, per_days = 30 }
-ends = 2099-12-31
-priority = 10
-
-[[offers]]
-id = "military"
-title = "Military: 15% off"
-groups = ["military"]
-percent = 15
-code = "SALUTE15"
-
-[[offers]]
-id = "teachers"
-title = "Teachers: 10% off"
-groups = ["teacher"]
-percent = 10
-code = { prefix = "TEACH-", length = 8 }
-limit = { claims = 1, per_days = 365 }
-
-[[offers]]
-id = "students"
-title = "Students: 10% off"
-groups = ["student"]
-percent = 10
-code = "STUDY10"
-starts = 2099-01-01
-"#;
-
+/// The app on `tests/fixtures/rules/<rules>.toml`, with these codes in the pool `vets`.
 async fn app_with_codes(rules: &str, codes: &[&str]) -> TestApp {
-    let app = spawn_with(Options::default().rules(rules)).await;
+    let app = spawn_with(Options::default().rules_fixture(rules)).await;
     let db = app.db().await;
     let codes: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
     perkgate::rewards::import(&db, "vets", &codes, 0)
@@ -72,15 +28,10 @@ fn code_on(page: &str) -> String {
 
 #[tokio::test]
 async fn a_veteran_gets_a_pool_code_and_sees_the_same_one_in_a_new_session() {
-    let app = app_with_codes(RULES, &["VET-AAA", "VET-BBB", "VET-CCC"]).await;
-    let first = browser();
-    assert_eq!(
-        verify_as(&first, &app, "military", "veteran")
-            .await
-            .status(),
-        303
-    );
-    let page = home(&first, &app).await.1;
+    let app = app_with_codes("storefront", &["VET-AAA", "VET-BBB", "VET-CCC"]).await;
+    let first = app.shopper();
+    assert_eq!(first.verify_as("military", "veteran").await.status(), 303);
+    let page = first.home().await.1;
     assert_verified(&page, "VET-");
     let code = code_on(&page);
     assert!(page.contains("20% off, up to $100.00"));
@@ -88,9 +39,9 @@ async fn a_veteran_gets_a_pool_code_and_sees_the_same_one_in_a_new_session() {
     assert!(page.contains("data-testid=\"copy-code\""));
 
     // The same person on another device: the same unused code, not a new one.
-    let second = browser();
-    verify_as(&second, &app, "military", "veteran").await;
-    assert_eq!(code_on(&home(&second, &app).await.1), code);
+    let second = app.shopper();
+    second.verify_as("military", "veteran").await;
+    assert_eq!(code_on(&second.home().await.1), code);
     let db = app.db().await;
     assert_eq!(perkgate::rewards::remaining(&db, "vets").await.unwrap(), 2);
 
@@ -99,48 +50,26 @@ async fn a_veteran_gets_a_pool_code_and_sees_the_same_one_in_a_new_session() {
     perkgate::rewards::mark_redeemed(&db, std::slice::from_ref(&code), perkgate::clock::now())
         .await
         .unwrap();
-    let third = browser();
-    verify_as(&third, &app, "military", "veteran").await;
-    assert_verified(&home(&third, &app).await.1, "SALUTE15");
+    let third = app.shopper();
+    third.verify_as("military", "veteran").await;
+    assert_verified(&third.home().await.1, "SALUTE15");
 }
 
 #[tokio::test]
 async fn an_empty_pool_falls_through_to_the_next_offer() {
-    let app = app_with_codes(RULES, &[]).await;
-    let client = browser();
-    verify_as(&client, &app, "military", "veteran").await;
-    let page = home(&client, &app).await.1;
+    let app = app_with_codes("storefront", &[]).await;
+    app.verify_as("military", "veteran").await;
+    let page = app.home().await.1;
     assert_verified(&page, "SALUTE15");
     assert!(page.contains("Military: 15% off"));
 }
 
 #[tokio::test]
 async fn when_nothing_can_be_claimed_the_shopper_is_told_why() {
-    let only_pool = r#"
-[pools.vets]
-
-[[offers]]
-id = "veterans"
-title = "Veterans: 20% off"
-groups = ["military"]
-subgroups = ["Veteran"]
-percent = 20
-code = { pool = "vets" }
-limit = { claims = 1, per_days = 30 }
-
-[[offers]]
-id = "teachers"
-title = "Teachers"
-groups = ["teacher"]
-percent = 10
-code = "T"
-ends = 2099-01-01
-"#;
     // Codes ran out.
-    let app = app_with_codes(only_pool, &[]).await;
-    let client = browser();
-    verify_as(&client, &app, "military", "veteran").await;
-    let page = home(&client, &app).await.1;
+    let app = app_with_codes("veterans-pool-no-fallback", &[]).await;
+    app.verify_as("military", "veteran").await;
+    let page = app.home().await.1;
     assert!(
         page.contains("the codes for this offer have run out"),
         "{page}"
@@ -148,17 +77,16 @@ ends = 2099-01-01
     assert!(!page.contains("data-testid=\"benefit\""));
 
     // Limit reached: one code, used, then the same person comes back.
-    let app = app_with_codes(only_pool, &["VET-1"]).await;
-    let client = browser();
-    verify_as(&client, &app, "military", "veteran").await;
-    assert_verified(&home(&client, &app).await.1, "VET-1");
+    let app = app_with_codes("veterans-pool-no-fallback", &["VET-1"]).await;
+    app.verify_as("military", "veteran").await;
+    assert_verified(&app.home().await.1, "VET-1");
     let db = app.db().await;
     perkgate::rewards::mark_redeemed(&db, &["VET-1".to_owned()], perkgate::clock::now())
         .await
         .unwrap();
-    let again = browser();
-    verify_as(&again, &app, "military", "veteran").await;
-    let page = home(&again, &app).await.1;
+    let again = app.shopper();
+    again.verify_as("military", "veteran").await;
+    let page = again.home().await.1;
     assert!(
         page.contains(
             "You are verified and have already used this offer. You can claim it again from "
@@ -171,9 +99,9 @@ ends = 2099-01-01
     );
 
     // A subgroup the offer does not cover.
-    let client = browser();
-    verify_as(&client, &app, "military", "service_member").await;
-    let page = home(&client, &app).await.1;
+    let another = app.shopper();
+    another.verify_as("military", "service_member").await;
+    let page = another.home().await.1;
     assert!(
         page.contains("limited to statuses or details your verification does not include"),
         "{page}"
@@ -182,14 +110,13 @@ ends = 2099-01-01
 
 #[tokio::test]
 async fn offers_outside_their_window_are_not_offered_and_explain_themselves() {
-    let app = spawn_with(Options::default().rules(RULES)).await;
-    let client = browser();
-    let (_, page) = home(&client, &app).await;
+    let app = spawn_with(Options::default().rules_fixture("storefront")).await;
+    let (_, page) = app.home().await;
     // Students start in 2099: not shown, no scope offered, no verify button.
     assert!(!page.contains("Students: 10% off"));
     assert!(!page.contains("verify-student"));
     let csrf = hidden(&page, "csrf");
-    let res = post_csrf(&client, &app.url("/verify/student"), &csrf).await;
+    let res = app.post_csrf("/verify/student", &csrf).await;
     assert_eq!(
         res.status(),
         404,
@@ -199,30 +126,22 @@ async fn offers_outside_their_window_are_not_offered_and_explain_themselves() {
 
 #[tokio::test]
 async fn generated_codes_are_unique_per_person() {
-    let app = spawn_with(Options::default().rules(RULES)).await;
-    let a = browser();
-    verify_as(&a, &app, "teacher", "teacher").await;
-    let code = code_on(&home(&a, &app).await.1);
+    let app = spawn_with(Options::default().rules_fixture("storefront")).await;
+    let a = app.shopper();
+    a.verify_as("teacher", "teacher").await;
+    let code = code_on(&a.home().await.1);
     assert!(code.starts_with("TEACH-") && code.len() == 14, "{code}");
     // The same teacher again: the same code.
-    let b = browser();
-    verify_as(&b, &app, "teacher", "teacher").await;
-    assert_eq!(code_on(&home(&b, &app).await.1), code);
+    let b = app.shopper();
+    b.verify_as("teacher", "teacher").await;
+    assert_eq!(code_on(&b.home().await.1), code);
 }
 
 #[tokio::test]
 async fn the_api_reports_the_benefit_in_full() {
-    let app = app_with_codes(RULES, &["VET-AAA"]).await;
-    let client = browser();
-    verify_as(&client, &app, "military", "veteran").await;
-    let json: serde_json::Value = client
-        .get(app.url("/api/v1/benefit"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let app = app_with_codes("storefront", &["VET-AAA"]).await;
+    app.verify_as("military", "veteran").await;
+    let json = app.benefit().await;
     let b = &json["benefit"];
     assert_eq!(b["offer_id"], "veterans");
     assert_eq!(b["code"], "VET-AAA");
@@ -234,13 +153,9 @@ async fn the_api_reports_the_benefit_in_full() {
 }
 
 /// Waits (bounded) until `/` satisfies `check`.
-async fn eventually(
-    client: &reqwest::Client,
-    app: &TestApp,
-    check: impl Fn(&str) -> bool,
-) -> String {
+async fn eventually(shopper: &Shopper, check: impl Fn(&str) -> bool) -> String {
     for _ in 0..100 {
-        let (_, page) = home(client, app).await;
+        let (_, page) = shopper.home().await;
         if check(&page) {
             return page;
         }
@@ -251,18 +166,18 @@ async fn eventually(
 
 #[tokio::test]
 async fn rules_reload_while_serving_and_a_bad_file_keeps_the_old_ones() {
-    let app = spawn_with(Options::default().rules(RULES)).await;
-    let client = browser();
-    assert!(home(&client, &app).await.1.contains("verify-teacher"));
+    let rules = rules_fixture("storefront");
+    let app = spawn_with(Options::default().rules_fixture("storefront")).await;
+    let shopper = app.shopper();
+    assert!(shopper.home().await.1.contains("verify-teacher"));
 
     // Keep requests flowing through every swap: none may fail or see a half-loaded set.
     let reader = {
-        let client = browser();
-        let url = app.url("/");
+        let reading = app.shopper();
         tokio::spawn(async move {
             let mut seen = 0;
             for _ in 0..200 {
-                let res = client.get(&url).send().await.unwrap();
+                let res = reading.get("/").await;
                 assert_eq!(res.status(), 200);
                 let page = res.text().await.unwrap();
                 // Either the old set (with teachers) or the new one (with nurses), never a mix.
@@ -276,12 +191,12 @@ async fn rules_reload_while_serving_and_a_bad_file_keeps_the_old_ones() {
         })
     };
 
-    let swapped = RULES.replace(
+    let swapped = rules.replace(
         "id = \"teachers\"\ntitle = \"Teachers: 10% off\"\ngroups = [\"teacher\"]",
         "id = \"nurses\"\ntitle = \"Nurses: 10% off\"\ngroups = [\"nurse\"]",
     );
     std::fs::write(app.rules_path(), &swapped).unwrap();
-    let page = eventually(&client, &app, |p| p.contains("verify-nurse")).await;
+    let page = eventually(&shopper, |p| p.contains("verify-nurse")).await;
     assert!(
         !page.contains("verify-teacher"),
         "the scopes follow the active offers"
@@ -318,11 +233,11 @@ async fn rules_reload_while_serving_and_a_bad_file_keeps_the_old_ones() {
         detail["status"], "ready",
         "the service still serves the previous rules"
     );
-    assert!(home(&client, &app).await.1.contains("verify-nurse"));
+    assert!(shopper.home().await.1.contains("verify-nurse"));
 
     // Fixed: swapped in, errors cleared.
-    std::fs::write(app.rules_path(), RULES).unwrap();
-    eventually(&client, &app, |p| p.contains("verify-teacher")).await;
+    std::fs::write(app.rules_path(), &rules).unwrap();
+    eventually(&shopper, |p| p.contains("verify-teacher")).await;
     let detail: serde_json::Value = reqwest::get(app.url("/readyz"))
         .await
         .unwrap()
@@ -345,7 +260,6 @@ async fn the_example_rules_seed_their_pool_at_start() {
             .unwrap(),
         50
     );
-    let client = browser();
-    verify_as(&client, &app, "military", "veteran").await;
-    assert_verified(&home(&client, &app).await.1, "VET20-");
+    app.verify_as("military", "veteran").await;
+    assert_verified(&app.home().await.1, "VET20-");
 }

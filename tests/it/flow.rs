@@ -1,42 +1,31 @@
 //! The benefit-unlock flow end to end over HTTP, against the embedded sandbox reached over
 //! its socket, with the real SQLite session store.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
 
-mod common;
-
-use common::*;
+use crate::harness::*;
 
 #[tokio::test]
 async fn a_service_member_unlocks_the_military_discount_and_reads_never_call_idme_again() {
     let app = spawn_app().await;
-    let client = browser();
 
-    let (status, page) = home(&client, &app).await;
+    let (status, page) = app.home().await;
     assert_eq!(status, 200);
     assert!(page.contains("data-testid=\"verify-military\""));
     assert!(page.contains("Sandbox: simulated verification, not ID.me"));
     assert!(page.contains("What is ID.me?"));
 
-    let res = verify_as(&client, &app, "military", "service_member").await;
+    let res = app.verify_as("military", "service_member").await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/");
     assert_eq!((app.token_calls(), app.attributes_calls()), (1, 1));
 
     for _ in 0..3 {
-        let (status, page) = home(&client, &app).await;
+        let (status, page) = app.home().await;
         assert_eq!(status, 200);
         assert_verified(&page, "SALUTE15");
         assert!(page.contains("military (Service Member)"));
     }
     // A "new tab" is the same cookie jar.
-    let json: serde_json::Value = client
-        .get(app.url("/api/v1/benefit"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let json = app.benefit().await;
     assert_eq!(json["verified"], true);
     assert_eq!(json["benefit"]["code"], "SALUTE15");
     assert_eq!(json["benefit"]["discount"]["percent"], 15);
@@ -47,8 +36,7 @@ async fn a_service_member_unlocks_the_military_discount_and_reads_never_call_idm
 #[tokio::test]
 async fn the_authorization_asks_for_one_scope_with_state_and_pkce_and_no_nonce() {
     let app = spawn_app().await;
-    let client = browser();
-    let authorize = start_verify(&client, &app, "student").await;
+    let authorize = app.start_verify("student").await;
     assert!(authorize.starts_with(&app.url("/sandbox/idme/oauth/authorize?")));
     assert_eq!(query_param(&authorize, "scope").as_deref(), Some("student"));
     assert_eq!(
@@ -73,7 +61,7 @@ async fn the_authorization_asks_for_one_scope_with_state_and_pkce_and_no_nonce()
     );
     assert_eq!(query_param(&authorize, "nonce"), None);
     // Each authorization gets its own state.
-    let again = start_verify(&client, &app, "student").await;
+    let again = app.start_verify("student").await;
     assert_ne!(
         query_param(&again, "state"),
         query_param(&authorize, "state")
@@ -83,12 +71,11 @@ async fn the_authorization_asks_for_one_scope_with_state_and_pkce_and_no_nonce()
 #[tokio::test]
 async fn replayed_callback_of_a_verified_session_goes_home_without_calling_idme() {
     let app = spawn_app().await;
-    let client = browser();
-    let authorize = start_verify(&client, &app, "military").await;
-    let callback = sandbox_pick(&client, &authorize, "service_member").await;
-    assert_eq!(client.get(&callback).send().await.unwrap().status(), 303);
+    let authorize = app.start_verify("military").await;
+    let callback = app.sandbox_pick(&authorize, "service_member").await;
+    assert_eq!(app.get(&callback).await.status(), 303);
     for _ in 0..3 {
-        let res = client.get(&callback).send().await.unwrap();
+        let res = app.get(&callback).await;
         assert_eq!(res.status(), 303);
         assert_eq!(location(&res), "/");
         assert!(
@@ -97,28 +84,26 @@ async fn replayed_callback_of_a_verified_session_goes_home_without_calling_idme(
         );
     }
     assert_eq!((app.token_calls(), app.attributes_calls()), (1, 1));
-    assert_verified(&home(&client, &app).await.1, "SALUTE15");
+    assert_verified(&app.home().await.1, "SALUTE15");
 }
 
 #[tokio::test]
 async fn double_submit_makes_one_flow_and_verify_after_unlock_calls_nothing() {
     let app = spawn_app().await;
-    let client = browser();
     // Two submits of the form (a double click without JavaScript): two pending authorizations.
-    let (_, page) = home(&client, &app).await;
-    let csrf = hidden(&page, "csrf");
+    let csrf = app.csrf().await;
     let mut authorize = Vec::new();
     for _ in 0..2 {
-        let res = post_csrf(&client, &app.url("/verify/military"), &csrf).await;
+        let res = app.post_csrf("/verify/military", &csrf).await;
         assert_eq!(res.status(), 303);
         authorize.push(location(&res));
     }
     // The browser follows the last one.
-    let callback = sandbox_pick(&client, &authorize[1], "service_member").await;
-    assert_eq!(client.get(&callback).send().await.unwrap().status(), 303);
+    let callback = app.sandbox_pick(&authorize[1], "service_member").await;
+    assert_eq!(app.get(&callback).await.status(), 303);
     // The first authorization, completed late (another tab), unlocks nothing new.
-    let late = sandbox_pick(&client, &authorize[0], "service_member").await;
-    let res = client.get(&late).send().await.unwrap();
+    let late = app.sandbox_pick(&authorize[0], "service_member").await;
+    let res = app.get(&late).await;
     assert_eq!(
         (res.status().as_u16(), location(&res)),
         (303, "/".to_owned())
@@ -126,10 +111,10 @@ async fn double_submit_makes_one_flow_and_verify_after_unlock_calls_nothing() {
     assert_eq!((app.token_calls(), app.attributes_calls()), (1, 1));
 
     // Verified: POST /verify goes home and starts nothing.
-    let (_, page) = home(&client, &app).await;
+    let (_, page) = app.home().await;
     assert_verified(&page, "SALUTE15");
     let csrf = hidden(&page, "csrf");
-    let res = post_csrf(&client, &app.url("/verify/military"), &csrf).await;
+    let res = app.post_csrf("/verify/military", &csrf).await;
     assert_eq!(
         (res.status().as_u16(), location(&res)),
         (303, "/".to_owned())
@@ -140,15 +125,15 @@ async fn double_submit_makes_one_flow_and_verify_after_unlock_calls_nothing() {
 async fn identical_callbacks_at_the_same_moment_make_one_exchange_and_end_verified() {
     let app = spawn_app().await;
     for round in 0..8u64 {
-        let client = browser();
-        let authorize = start_verify(&client, &app, "military").await;
-        let callback = sandbox_pick(&client, &authorize, "service_member").await;
+        let shopper = app.shopper();
+        let authorize = shopper.start_verify("military").await;
+        let callback = shopper.sandbox_pick(&authorize, "service_member").await;
         let (a, b, c) = tokio::join!(
-            client.get(&callback).send(),
-            client.get(&callback).send(),
-            client.get(&callback).send()
+            shopper.get(&callback),
+            shopper.get(&callback),
+            shopper.get(&callback)
         );
-        for res in [a.unwrap(), b.unwrap(), c.unwrap()] {
+        for res in [a, b, c] {
             assert_eq!(res.status(), 303, "every duplicate goes home");
             assert_eq!(location(&res), "/");
             for cookie in res.headers().get_all("set-cookie") {
@@ -165,16 +150,15 @@ async fn identical_callbacks_at_the_same_moment_make_one_exchange_and_end_verifi
             "exactly one code exchange per flow"
         );
         assert_eq!(app.attributes_calls(), round + 1);
-        assert_verified(&home(&client, &app).await.1, "SALUTE15");
+        assert_verified(&shopper.home().await.1, "SALUTE15");
     }
 }
 
 #[tokio::test]
 async fn forged_missing_and_reused_states_are_refused_before_any_call() {
     let app = spawn_app().await;
-    let client = browser();
-    let authorize = start_verify(&client, &app, "military").await;
-    let callback = sandbox_pick(&client, &authorize, "service_member").await;
+    let authorize = app.start_verify("military").await;
+    let callback = app.sandbox_pick(&authorize, "service_member").await;
     let code = query_param(&callback, "code").unwrap();
 
     let forged = perkgate::crypto::random_token();
@@ -191,11 +175,7 @@ async fn forged_missing_and_reused_states_are_refused_before_any_call() {
         ),
         (String::new(), "incomplete"),
     ] {
-        let res = client
-            .get(app.url(&format!("/auth/idme/callback?{query}")))
-            .send()
-            .await
-            .unwrap();
+        let res = app.get(&format!("/auth/idme/callback?{query}")).await;
         assert_eq!(res.status(), 400, "{query}");
         let page = res.text().await.unwrap();
         assert!(page.contains(expected), "{query}: {page}");
@@ -204,9 +184,9 @@ async fn forged_missing_and_reused_states_are_refused_before_any_call() {
     assert_eq!(app.token_calls(), 0);
 
     // Another browser cannot complete this browser's authorization.
-    let stranger = browser();
-    let _ = home(&stranger, &app).await;
-    let res = stranger.get(&callback).send().await.unwrap();
+    let stranger = app.shopper();
+    let _ = stranger.home().await;
+    let res = stranger.get(&callback).await;
     assert_eq!(res.status(), 400);
     assert_eq!(app.token_calls(), 0);
 }
@@ -214,12 +194,11 @@ async fn forged_missing_and_reused_states_are_refused_before_any_call() {
 #[tokio::test]
 async fn a_reused_state_after_a_failed_verification_is_refused() {
     let app = spawn_app().await;
-    let client = browser();
-    let authorize = start_verify(&client, &app, "military").await;
-    let callback = sandbox_pick(&client, &authorize, "unverified").await;
-    let res = client.get(&callback).send().await.unwrap();
+    let authorize = app.start_verify("military").await;
+    let callback = app.sandbox_pick(&authorize, "unverified").await;
+    let res = app.get(&callback).await;
     assert_eq!(res.status(), 303);
-    let res = client.get(&callback).send().await.unwrap();
+    let res = app.get(&callback).await;
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("already used"));
     assert_eq!(app.token_calls(), 1, "the replay made no second exchange");
@@ -228,11 +207,10 @@ async fn a_reused_state_after_a_failed_verification_is_refused() {
 #[tokio::test]
 async fn an_expired_authorization_is_refused_without_a_call() {
     let app = spawn_with(Options::default().var("PERKGATE_AUTH_TIMEOUT_SECS", "1")).await;
-    let client = browser();
-    let authorize = start_verify(&client, &app, "military").await;
-    let callback = sandbox_pick(&client, &authorize, "service_member").await;
+    let authorize = app.start_verify("military").await;
+    let callback = app.sandbox_pick(&authorize, "service_member").await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let res = client.get(&callback).send().await.unwrap();
+    let res = app.get(&callback).await;
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("took too long"));
     assert_eq!(app.token_calls(), 0);
@@ -241,14 +219,13 @@ async fn an_expired_authorization_is_refused_without_a_call() {
 #[tokio::test]
 async fn declining_at_idme_gets_a_friendly_page_and_a_way_back() {
     let app = spawn_app().await;
-    let client = browser();
-    let authorize = start_verify(&client, &app, "military").await;
-    let callback = sandbox_pick(&client, &authorize, "decline").await;
+    let authorize = app.start_verify("military").await;
+    let callback = app.sandbox_pick(&authorize, "decline").await;
     assert_eq!(
         query_param(&callback, "error").as_deref(),
         Some("access_denied")
     );
-    let res = client.get(&callback).send().await.unwrap();
+    let res = app.get(&callback).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
     let page = res.text().await.unwrap();
@@ -258,7 +235,7 @@ async fn declining_at_idme_gets_a_friendly_page_and_a_way_back() {
     assert_eq!(app.token_calls(), 0);
     // The store still offers verification.
     assert!(
-        home(&client, &app)
+        app.home()
             .await
             .1
             .contains("data-testid=\"verify-military\"")
@@ -268,18 +245,17 @@ async fn declining_at_idme_gets_a_friendly_page_and_a_way_back() {
 #[tokio::test]
 async fn an_unverified_shopper_gets_a_clear_message_and_no_benefit() {
     let app = spawn_app().await;
-    let client = browser();
-    let res = verify_as(&client, &app, "military", "unverified").await;
+    let res = app.verify_as("military", "unverified").await;
     assert_eq!(res.status(), 303);
-    let (_, page) = home(&client, &app).await;
+    let (_, page) = app.home().await;
     assert!(page.contains("ID.me could not confirm your status"));
     assert!(page.contains("data-testid=\"message\" role=\"status\""));
     assert!(!page.contains("data-testid=\"benefit\""));
     assert!(page.contains("data-testid=\"verify-military\""));
     // A persona of another group: ID.me sends an empty status for the requested scope.
-    let res = verify_as(&client, &app, "military", "student").await;
+    let res = app.verify_as("military", "student").await;
     assert_eq!(res.status(), 303);
-    let (_, page) = home(&client, &app).await;
+    let (_, page) = app.home().await;
     assert!(page.contains("ID.me could not confirm your status"));
     assert!(!page.contains("data-testid=\"benefit\""));
 }
@@ -287,27 +263,25 @@ async fn an_unverified_shopper_gets_a_clear_message_and_no_benefit() {
 #[tokio::test]
 async fn two_tabs_each_keep_their_own_pending_authorization() {
     let app = spawn_app().await;
-    let client = browser();
-    let tab1 = start_verify(&client, &app, "military").await;
-    let tab2 = start_verify(&client, &app, "teacher").await;
-    let cb1 = sandbox_pick(&client, &tab1, "unverified").await;
-    let cb2 = sandbox_pick(&client, &tab2, "teacher").await;
-    assert_eq!(client.get(&cb1).send().await.unwrap().status(), 303);
-    assert_eq!(client.get(&cb2).send().await.unwrap().status(), 303);
-    assert_verified(&home(&client, &app).await.1, "TEACH-");
+    let tab1 = app.start_verify("military").await;
+    let tab2 = app.start_verify("teacher").await;
+    let cb1 = app.sandbox_pick(&tab1, "unverified").await;
+    let cb2 = app.sandbox_pick(&tab2, "teacher").await;
+    assert_eq!(app.get(&cb1).await.status(), 303);
+    assert_eq!(app.get(&cb2).await.status(), 303);
+    assert_verified(&app.home().await.1, "TEACH-");
 }
 
 #[tokio::test]
 async fn the_session_id_rotates_on_verification_and_the_old_one_is_worthless() {
     let app = spawn_app().await;
-    let client = browser();
-    let first = client.get(app.url("/")).send().await.unwrap();
+    let first = app.get("/").await;
     assert_eq!(session_cookie(&first), None, "a look stores no session");
     let csrf = hidden(&first.text().await.unwrap(), "csrf");
-    let start = post_csrf(&client, &app.url("/verify/military"), &csrf).await;
+    let start = app.post_csrf("/verify/military", &csrf).await;
     let before = session_cookie(&start).expect("a session cookie once a form starts one");
-    let callback = sandbox_pick(&client, &location(&start), "service_member").await;
-    let res = client.get(&callback).send().await.unwrap();
+    let callback = app.sandbox_pick(&location(&start), "service_member").await;
+    let res = app.get(&callback).await;
     let after = session_cookie(&res).expect("a new cookie on verification");
     assert_ne!(before, after);
     // The pre-verification id (say, a fixated one) shows nothing.
@@ -345,8 +319,8 @@ fn session_cookie(res: &reqwest::Response) -> Option<String> {
 #[tokio::test]
 async fn the_session_survives_a_restart_on_the_same_sqlite_file() {
     let app = spawn_app().await;
-    let client = browser();
-    verify_as(&client, &app, "nurse", "nurse").await;
+    let shopper = app.shopper();
+    shopper.verify_as("nurse", "nurse").await;
     let dir = app.dir.clone();
     app.stop().await;
 
@@ -356,7 +330,7 @@ async fn the_session_survives_a_restart_on_the_same_sqlite_file() {
     })
     .await;
     // Cookies are per host, not per port: the jar sends the same session to the new process.
-    assert_verified(&home(&client, &app).await.1, "CARE10");
+    assert_verified(&shopper.at(&app.base).home().await.1, "CARE10");
     assert_eq!(app.token_calls(), 0);
 }
 
@@ -444,13 +418,8 @@ async fn the_sandbox_refuses_to_start_behind_https_unless_allowed() {
 #[tokio::test]
 async fn jsonp_is_served_for_safe_names_and_refused_otherwise() {
     let app = spawn_app().await;
-    let client = browser();
-    verify_as(&client, &app, "military", "service_member").await;
-    let res = client
-        .get(app.url("/api/v1/benefit?callback=shop.onBenefit_1"))
-        .send()
-        .await
-        .unwrap();
+    app.verify_as("military", "service_member").await;
+    let res = app.get("/api/v1/benefit?callback=shop.onBenefit_1").await;
     assert_eq!(res.status(), 200);
     assert_eq!(
         res.headers()["content-type"],
@@ -465,11 +434,7 @@ async fn jsonp_is_served_for_safe_names_and_refused_otherwise() {
     assert!(body.ends_with("});"));
 
     for bad in ["alert(1)", "a-b", "1x", "x..y", "%3Cscript%3E", ""] {
-        let res = client
-            .get(app.url(&format!("/api/v1/benefit?callback={bad}")))
-            .send()
-            .await
-            .unwrap();
+        let res = app.get(&format!("/api/v1/benefit?callback={bad}")).await;
         assert_eq!(res.status(), 400, "{bad}");
         assert_eq!(res.headers()["content-type"], "application/json");
         let json: serde_json::Value = res.json().await.unwrap();
@@ -495,51 +460,47 @@ async fn jsonp_is_served_for_safe_names_and_refused_otherwise() {
 #[tokio::test]
 async fn forms_without_the_csrf_token_are_refused() {
     let app = spawn_app().await;
-    let client = browser();
-    let _ = home(&client, &app).await;
+    let shopper = app.shopper();
+    let _ = shopper.home().await;
     for (path, body) in [
         ("/verify/military", vec![]),
         ("/verify/military", vec![("csrf", "forged")]),
         ("/reset", vec![]),
         ("/reset", vec![("csrf", "")]),
     ] {
-        let res = client.post(app.url(path)).form(&body).send().await.unwrap();
+        let res = shopper
+            .client()
+            .post(shopper.url(path))
+            .form(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 403, "{path} {body:?}");
         assert!(res.headers().get("location").is_none());
         assert!(res.text().await.unwrap().contains("This form has expired"));
     }
     // A real token from another session is no better.
-    let other = browser();
-    let csrf = hidden(&home(&other, &app).await.1, "csrf");
-    let res = post_csrf(&client, &app.url("/verify/military"), &csrf).await;
+    let other = app.shopper();
+    let csrf = other.csrf().await;
+    let res = shopper.post_csrf("/verify/military", &csrf).await;
     assert_eq!(res.status(), 403);
     // Once a form has made a session, the session's token rules, and the same forgeries fail.
-    let own = hidden(&home(&client, &app).await.1, "csrf");
-    let res = post_csrf(&client, &app.url("/verify/military"), &own).await;
+    let own = shopper.csrf().await;
+    let res = shopper.post_csrf("/verify/military", &own).await;
     assert_eq!(res.status(), 303);
     for token in ["forged", "", csrf.as_str()] {
-        let res = post_csrf(&client, &app.url("/reset"), token).await;
+        let res = shopper.post_csrf("/reset", token).await;
         assert_eq!(res.status(), 403, "{token:?}");
     }
-    assert_eq!(
-        app.token_calls()
-            + app
-                .calls
-                .as_ref()
-                .unwrap()
-                .authorize
-                .load(std::sync::atomic::Ordering::SeqCst),
-        0
-    );
+    assert_eq!(app.token_calls() + app.authorize_calls(), 0);
 }
 
 #[tokio::test]
 async fn an_unknown_group_is_not_found() {
     let app = spawn_app().await;
-    let client = browser();
-    let csrf = hidden(&home(&client, &app).await.1, "csrf");
+    let csrf = app.csrf().await;
     for group in ["government", "mil.itary", "military%20student", "MILITARY"] {
-        let res = post_csrf(&client, &app.url(&format!("/verify/{group}")), &csrf).await;
+        let res = app.post_csrf(&format!("/verify/{group}"), &csrf).await;
         assert_eq!(res.status(), 404, "{group}");
     }
 }
@@ -547,17 +508,15 @@ async fn an_unknown_group_is_not_found() {
 #[tokio::test]
 async fn reset_forgets_the_verification_under_a_new_session_id() {
     let app = spawn_app().await;
-    let client = browser();
-    verify_as(&client, &app, "military", "service_member").await;
-    let (_, page) = home(&client, &app).await;
-    let csrf = hidden(&page, "csrf");
-    let res = post_csrf(&client, &app.url("/reset"), &csrf).await;
+    app.verify_as("military", "service_member").await;
+    let csrf = app.csrf().await;
+    let res = app.post_csrf("/reset", &csrf).await;
     assert_eq!(
         (res.status().as_u16(), location(&res)),
         (303, "/".to_owned())
     );
     assert!(session_cookie(&res).is_some(), "reset rotates the id");
-    let (_, page) = home(&client, &app).await;
+    let (_, page) = app.home().await;
     assert!(!page.contains("data-testid=\"benefit\""));
     assert!(page.contains("data-testid=\"verify-military\""));
 }
@@ -565,10 +524,11 @@ async fn reset_forgets_the_verification_under_a_new_session_id() {
 #[tokio::test]
 async fn a_prefetch_of_the_callback_consumes_nothing() {
     let app = spawn_app().await;
-    let client = browser();
-    let authorize = start_verify(&client, &app, "military").await;
-    let callback = sandbox_pick(&client, &authorize, "service_member").await;
-    let res = client
+    let shopper = app.shopper();
+    let authorize = shopper.start_verify("military").await;
+    let callback = shopper.sandbox_pick(&authorize, "service_member").await;
+    let res = shopper
+        .client()
         .get(&callback)
         .header("sec-purpose", "prefetch")
         .send()
@@ -576,23 +536,22 @@ async fn a_prefetch_of_the_callback_consumes_nothing() {
         .unwrap();
     assert_eq!(res.status(), 204);
     assert_eq!(app.token_calls(), 0);
-    assert_eq!(client.get(&callback).send().await.unwrap().status(), 303);
-    assert_verified(&home(&client, &app).await.1, "SALUTE15");
+    assert_eq!(shopper.get(&callback).await.status(), 303);
+    assert_verified(&shopper.home().await.1, "SALUTE15");
 }
 
 #[tokio::test]
 async fn pages_carry_security_headers_and_no_store() {
     let app = spawn_app().await;
-    let client = browser();
-    let authorize = start_verify(&client, &app, "military").await;
-    let callback = sandbox_pick(&client, &authorize, "service_member").await;
+    let authorize = app.start_verify("military").await;
+    let callback = app.sandbox_pick(&authorize, "service_member").await;
     for path in [
         "/",
         "/api/v1/benefit",
         "/auth/idme/callback?state=x",
         "/nope",
     ] {
-        let res = client.get(app.url(path)).send().await.unwrap();
+        let res = app.get(path).await;
         let h = res.headers();
         let csp = h["content-security-policy"].to_str().unwrap();
         assert!(
@@ -605,11 +564,11 @@ async fn pages_carry_security_headers_and_no_store() {
         assert_eq!(h["cache-control"], "no-store", "{path}");
         assert!(h.contains_key("x-request-id"));
     }
-    let res = client.get(&callback).send().await.unwrap();
+    let res = app.get(&callback).await;
     assert_eq!(res.headers()["cache-control"], "no-store");
     assert_eq!(res.headers()["referrer-policy"], "no-referrer");
     // Static files may be cached; the page has no inline script to allow.
-    let res = client.get(app.url("/static/app.js")).send().await.unwrap();
+    let res = app.get("/static/app.js").await;
     assert_eq!(res.status(), 200);
     assert!(
         res.headers()["content-type"]
@@ -617,10 +576,9 @@ async fn pages_carry_security_headers_and_no_store() {
             .unwrap()
             .starts_with("text/javascript")
     );
-    let (_, page) = home(&client, &app).await;
+    let (_, page) = app.home().await;
     assert!(!page.contains("<script>") && page.contains("<script src=\"/static/app.js\""));
 }
-
 #[tokio::test]
 async fn an_incoming_request_id_is_kept_and_shown_as_the_correlation_id() {
     let app = spawn_app().await;
@@ -664,22 +622,18 @@ async fn health_and_readiness() {
 #[tokio::test]
 async fn the_sandbox_checks_what_idme_checks() {
     let app = spawn_app().await;
-    let client = browser();
-    let authorize = start_verify(&client, &app, "military").await;
+    let shopper = app.shopper();
+    let authorize = shopper.start_verify("military").await;
     // A foreign redirect URI is refused on the page, never redirected to.
     let evil = authorize.replace(
         &urlencode(&app.url("/auth/idme/callback")),
         &urlencode("https://evil.example/cb"),
     );
-    let res = client.get(&evil).send().await.unwrap();
+    let res = shopper.get(&evil).await;
     assert_eq!(res.status(), 400);
     assert!(res.headers().get("location").is_none());
     // A nonce without openid is refused like strict providers do.
-    let res = client
-        .get(format!("{authorize}&nonce=n"))
-        .send()
-        .await
-        .unwrap();
+    let res = shopper.get(&format!("{authorize}&nonce=n")).await;
     assert_eq!(res.status(), 303);
     assert_eq!(
         query_param(&location(&res), "error").as_deref(),
@@ -687,10 +641,11 @@ async fn the_sandbox_checks_what_idme_checks() {
     );
 
     // The token endpoint wants the client secret, the verifier and the code once.
-    let callback = sandbox_pick(&client, &authorize, "service_member").await;
+    let callback = shopper.sandbox_pick(&authorize, "service_member").await;
     let code = query_param(&callback, "code").unwrap();
     let token_url = app.url("/sandbox/idme/oauth/token");
-    let res = client
+    let res = shopper
+        .client()
         .post(&token_url)
         .form(&[
             ("grant_type", "authorization_code"),
@@ -702,7 +657,8 @@ async fn the_sandbox_checks_what_idme_checks() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-    let res = client
+    let res = shopper
+        .client()
         .post(&token_url)
         .form(&[
             ("grant_type", "authorization_code"),
@@ -714,8 +670,8 @@ async fn the_sandbox_checks_what_idme_checks() {
         .unwrap();
     assert_eq!(res.status(), 401);
     // The app still completes the flow with the same code: those attempts did not burn it.
-    assert_eq!(client.get(&callback).send().await.unwrap().status(), 303);
-    assert_verified(&home(&client, &app).await.1, "SALUTE15");
+    assert_eq!(shopper.get(&callback).await.status(), 303);
+    assert_verified(&shopper.home().await.1, "SALUTE15");
 }
 
 fn urlencode(s: &str) -> String {
@@ -759,9 +715,8 @@ async fn wrong_methods_and_unknown_paths_get_a_page() {
 #[tokio::test]
 async fn metrics_count_requests_verifications_and_idme_calls_without_personal_data() {
     let app = spawn_app().await;
-    let client = browser();
-    verify_as(&client, &app, "military", "service_member").await;
-    verify_as(&browser(), &app, "military", "unverified").await;
+    app.verify_as("military", "service_member").await;
+    app.shopper().verify_as("military", "unverified").await;
     let res = reqwest::get(app.url("/metrics")).await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(
@@ -798,17 +753,19 @@ async fn metrics_count_requests_verifications_and_idme_calls_without_personal_da
 
 #[tokio::test]
 async fn verification_routes_are_rate_limited_per_client_with_a_page() {
+    // One token a second after the burst: five requests must not take a second. Serial, so
+    // that no heavy test slows them down.
+    let _serial = serial().await;
     let app = spawn_with(
         Options::default()
             .var("PERKGATE_RATE_LIMIT_PER_MINUTE", "60")
             .var("PERKGATE_RATE_LIMIT_BURST", "3"),
     )
     .await;
-    let client = browser();
-    let csrf = hidden(&home(&client, &app).await.1, "csrf");
+    let csrf = app.csrf().await;
     let mut statuses = Vec::new();
     for _ in 0..5 {
-        let res = post_csrf(&client, &app.url("/verify/military"), &csrf).await;
+        let res = app.post_csrf("/verify/military", &csrf).await;
         statuses.push(res.status().as_u16());
         if res.status() == 429 {
             assert!(res.headers().contains_key("retry-after"));
@@ -818,5 +775,5 @@ async fn verification_routes_are_rate_limited_per_client_with_a_page() {
     }
     assert_eq!(statuses, [303, 303, 303, 429, 429]);
     // Pages that only read are not limited.
-    assert_eq!(home(&client, &app).await.0, 200);
+    assert_eq!(app.home().await.0, 200);
 }

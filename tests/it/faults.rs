@@ -1,19 +1,15 @@
 //! The flow against a scripted fake ID.me on a loopback socket: everything ID.me might do
 //! wrong ends on the friendly page with a correlation id, the session intact, and exactly the
 //! calls the rules allow.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
-
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::fake_idme::{FakeIdme, Reply, TOKEN_OK, VETERAN};
-use common::*;
+use crate::harness::fake_idme::{FakeIdme, Reply, TOKEN_OK, VETERAN};
+use crate::harness::*;
 
 struct Setup {
     app: TestApp,
     idme: FakeIdme,
-    client: reqwest::Client,
 }
 
 async fn setup() -> Setup {
@@ -23,27 +19,16 @@ async fn setup() -> Setup {
 async fn setup_with(options: Options) -> Setup {
     let idme = FakeIdme::start().await;
     let app = spawn_with(options.idme(&idme.url())).await;
-    Setup {
-        app,
-        idme,
-        client: browser(),
-    }
+    Setup { app, idme }
 }
 
 impl Setup {
     /// Starts a verification and plays ID.me's redirect back with a code.
     async fn callback(&self) -> reqwest::Response {
-        let authorize = start_verify(&self.client, &self.app, "military").await;
+        let authorize = self.app.start_verify("military").await;
         assert!(authorize.starts_with(&format!("{}/oauth/authorize?", self.idme.url())));
         let state = query_param(&authorize, "state").unwrap();
-        self.client
-            .get(
-                self.app
-                    .url(&format!("/auth/idme/callback?code=the-code&state={state}")),
-            )
-            .send()
-            .await
-            .unwrap()
+        self.app.callback("the-code", &state).await
     }
 
     /// The callback ends on the friendly error page; returns its text.
@@ -59,7 +44,7 @@ impl Setup {
         )));
         assert!(page.contains("href=\"/\""), "a way to try again");
         // The session is intact and can verify again.
-        let (status, store) = home(&self.client, &self.app).await;
+        let (status, store) = self.app.home().await;
         assert_eq!(status, 200);
         assert!(store.contains("data-testid=\"verify-military\""));
         assert!(!store.contains("data-testid=\"benefit\""));
@@ -72,7 +57,7 @@ async fn a_good_answer_unlocks_with_one_token_and_one_attributes_call() {
     let s = setup().await;
     let res = s.callback().await;
     assert_eq!(res.status(), 303);
-    assert_verified(&home(&s.client, &s.app).await.1, "SALUTE15");
+    assert_verified(&s.app.home().await.1, "SALUTE15");
     assert_eq!((s.idme.token_calls(), s.idme.attributes_calls()), (1, 1));
 
     // The token request: form body with the secret, the verifier, the code and the redirect URI.
@@ -90,7 +75,7 @@ async fn a_good_answer_unlocks_with_one_token_and_one_attributes_call() {
         Some("Bearer tok-SECRET-123")
     );
     // The token never reaches the browser.
-    let (_, page) = home(&s.client, &s.app).await;
+    let (_, page) = s.app.home().await;
     assert!(!page.contains("tok-SECRET-123") && !page.contains("Sunny"));
 }
 
@@ -146,6 +131,8 @@ async fn token_endpoint_failures_end_on_the_friendly_page() {
 
 #[tokio::test]
 async fn a_slow_idme_times_out_to_the_friendly_page() {
+    // Measures time: serial, so that no heavy test slows it down.
+    let _serial = serial().await;
     let s = setup().await;
     s.idme.on_token(Reply::After(
         Duration::from_secs(5),
@@ -212,7 +199,7 @@ async fn verified_false_and_empty_status_unlock_nothing_with_a_message() {
         s.idme.on_attributes(Reply::Json(200, body.into()));
         let res = s.callback().await;
         assert_eq!(res.status(), 303, "{body}");
-        let (_, page) = home(&s.client, &s.app).await;
+        let (_, page) = s.app.home().await;
         assert!(
             page.contains("ID.me could not confirm your status"),
             "{body}"
@@ -228,10 +215,10 @@ async fn a_group_without_an_offer_is_verified_but_unlocks_nothing() {
     let s = setup().await;
     s.idme.on_attributes(Reply::Json(
         200,
-        include_str!("fixtures/attributes-seed.json").into(),
+        include_str!("../fixtures/attributes-seed.json").into(),
     ));
     assert_eq!(s.callback().await.status(), 303);
-    let (_, page) = home(&s.client, &s.app).await;
+    let (_, page) = s.app.home().await;
     // The store has an alumni offer, but only for one school: the seed's alumnus has none.
     assert!(
         page.contains("limited to statuses or details your verification does not include"),
@@ -239,15 +226,7 @@ async fn a_group_without_an_offer_is_verified_but_unlocks_nothing() {
     );
     assert!(page.contains("Verified with ID.me as <strong>alumni</strong>"));
     assert!(!page.contains("data-testid=\"benefit\""));
-    let json: serde_json::Value = s
-        .client
-        .get(s.app.url("/api/v1/benefit"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let json = s.app.benefit().await;
     assert_eq!(json["verified"], true);
     assert!(json["benefit"].is_null());
 }
@@ -267,7 +246,7 @@ async fn odd_but_valid_payloads_still_unlock() {
             .into(),
     ));
     assert_eq!(s.callback().await.status(), 303);
-    let (_, page) = home(&s.client, &s.app).await;
+    let (_, page) = s.app.home().await;
     // A retiree gets the veterans' offer: a single-use code from the pool.
     assert_verified(&page, "VET20-");
     assert!(page.contains("military (Retiree)"));
@@ -277,16 +256,14 @@ async fn odd_but_valid_payloads_still_unlock() {
 #[tokio::test]
 async fn an_error_from_idme_on_the_callback_is_a_friendly_page() {
     let s = setup().await;
-    let authorize = start_verify(&s.client, &s.app, "military").await;
+    let authorize = s.app.start_verify("military").await;
     let state = query_param(&authorize, "state").unwrap();
     let res = s
-        .client
-        .get(s.app.url(&format!(
+        .app
+        .get(&format!(
             "/auth/idme/callback?error=invalid_scope&error_description=%3Cb%3Ex&state={state}"
-        )))
-        .send()
-        .await
-        .unwrap();
+        ))
+        .await;
     assert_eq!(res.status(), 502);
     let page = res.text().await.unwrap();
     assert!(page.contains("ID.me could not complete the verification"));
@@ -314,28 +291,69 @@ async fn the_idme_url_needs_credentials() {
     );
 }
 
-/// Captures this test binary's log output (text format, as operators see it).
-fn capture_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
-    use std::sync::{Arc, Mutex, OnceLock};
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let sink = buf.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("debug")
-            .with_ansi(false)
-            .with_writer(move || Writer(sink.clone()))
-            .try_init();
-        buf
-    })
-    .clone()
+thread_local! {
+    /// The log capture of the test running on this thread, if it captures.
+    static CAPTURE: std::cell::RefCell<Option<std::sync::Arc<std::sync::Mutex<Vec<u8>>>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
-struct Writer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+/// Captures the log output (text format, as operators see it, debug and above) of everything
+/// that runs on this thread while the capture lives: the whole test, app and fake included, on
+/// the single-threaded runtime of `#[tokio::test]`.
+///
+/// One subscriber for the process, installed once, that records an event only on a thread with
+/// a capture: the other tests of this binary run on other threads, stay out of the capture and
+/// pay one check per event. (Not `tracing::subscriber::set_default`: with one scoped dispatcher
+/// and no global one, a callsite that another thread reaches first is cached as "never" for
+/// every thread, and the capture misses it.)
+fn capture_logs() -> Capture {
+    use tracing_subscriber::filter::{DynFilterFn, LevelFilter};
+    use tracing_subscriber::layer::{Layer, SubscriberExt};
+    use tracing_subscriber::util::SubscriberInitExt;
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let capturing = DynFilterFn::new(|meta, _| {
+            *meta.level() <= tracing::Level::DEBUG && CAPTURE.with(|c| c.borrow().is_some())
+        })
+        .with_max_level_hint(LevelFilter::DEBUG);
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(|| Writer)
+            .with_filter(capturing);
+        tracing_subscriber::registry()
+            .with(layer)
+            .try_init()
+            .expect("no other global subscriber in the test binary");
+    });
+    let buf = std::sync::Arc::default();
+    CAPTURE.with(|c| *c.borrow_mut() = Some(std::sync::Arc::clone(&buf)));
+    Capture(buf)
+}
+
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Capture {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        CAPTURE.with(|c| *c.borrow_mut() = None);
+    }
+}
+
+/// Appends to this thread's capture.
+struct Writer;
 
 impl std::io::Write for Writer {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(data);
+        CAPTURE.with(|c| {
+            if let Some(buf) = c.borrow().as_ref() {
+                buf.lock().unwrap().extend_from_slice(data);
+            }
+        });
         Ok(data.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -350,22 +368,15 @@ async fn failures_are_logged_with_the_correlation_id_and_no_personal_data() {
     // A success first, so the log has seen a token and a payload full of personal data...
     assert_eq!(s.callback().await.status(), 303);
     // ...then a failure, whose log line must carry the page's correlation id.
-    let other = browser();
+    let other = s.app.shopper();
     s.idme.on_attributes(Reply::Json(500, "{}".into()));
-    let authorize = start_verify(&other, &s.app, "military").await;
+    let authorize = other.start_verify("military").await;
     let state = query_param(&authorize, "state").unwrap();
-    let res = other
-        .get(
-            s.app
-                .url(&format!("/auth/idme/callback?code=the-code&state={state}")),
-        )
-        .send()
-        .await
-        .unwrap();
+    let res = other.callback("the-code", &state).await;
     assert_eq!(res.status(), 502);
     let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
 
-    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let failure = text
         .lines()
         .find(|l| l.contains("ID.me call failed") && l.contains(&id))

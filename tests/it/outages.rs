@@ -2,16 +2,13 @@
 //! proxy, then brought back. Shoppers get a clear "try again shortly" page, `/readyz` turns
 //! 503, nothing stored is lost, and service resumes without a restart. Needs
 //! `PERKGATE_TEST_POSTGRES_URL` and `PERKGATE_TEST_REDIS_URL` (CI sets both).
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
-
-mod common;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::fake_idme::FakeIdme;
-use common::proxy::Proxy;
-use common::*;
+use crate::harness::fake_idme::FakeIdme;
+use crate::harness::proxy::Proxy;
+use crate::harness::*;
 
 fn socket_of(url: &str) -> SocketAddr {
     let url = reqwest::Url::parse(url).unwrap();
@@ -66,17 +63,11 @@ async fn setup() -> Option<Setup> {
 }
 
 impl Setup {
-    async fn verify(&self, client: &reqwest::Client) -> reqwest::Response {
-        let authorize = start_verify(client, &self.app, "military").await;
+    /// A verification through the fake ID.me, by `shopper`.
+    async fn verify(&self, shopper: &Shopper) -> reqwest::Response {
+        let authorize = shopper.start_verify("military").await;
         let state = query_param(&authorize, "state").unwrap();
-        client
-            .get(
-                self.app
-                    .url(&format!("/auth/idme/callback?code=c&state={state}")),
-            )
-            .send()
-            .await
-            .unwrap()
+        shopper.callback("c", &state).await
     }
 
     async fn ready(&self) -> (u16, serde_json::Value) {
@@ -86,10 +77,10 @@ impl Setup {
 }
 
 /// Retries `GET /` (bounded) until it answers 200.
-async fn until_served(client: &reqwest::Client, app: &TestApp) -> String {
+async fn until_served(shopper: &Shopper) -> String {
     let started = Instant::now();
     loop {
-        let (status, page) = home(client, app).await;
+        let (status, page) = shopper.home().await;
         if status == 200 {
             return page;
         }
@@ -103,17 +94,18 @@ async fn until_served(client: &reqwest::Client, app: &TestApp) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_redis_gives_a_clear_page_and_service_resumes_with_sessions_intact() {
+    let _serial = serial().await;
     let Some(s) = setup().await else { return };
-    let client = browser();
-    assert_eq!(s.verify(&client).await.status(), 303);
-    assert_verified(&home(&client, &s.app).await.1, "SALUTE15");
+    let shopper = s.app.shopper();
+    assert_eq!(s.verify(&shopper).await.status(), 303);
+    assert_verified(&shopper.home().await.1, "SALUTE15");
 
     s.redis.cut();
     // The read cache may answer `GET /` for up to PERKGATE_SESSION_CACHE_MS (1 s) with the
     // session this instance just read; past that, the store's absence shows.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let started = Instant::now();
-    let res = client.get(s.app.url("/")).send().await.unwrap();
+    let res = shopper.get("/").await;
     assert_eq!(res.status(), 503);
     assert!(
         started.elapsed() < Duration::from_secs(10),
@@ -129,25 +121,26 @@ async fn losing_redis_gives_a_clear_page_and_service_resumes_with_sessions_intac
 
     s.redis.restore();
     // Back by itself, and the verified session is still there.
-    assert_verified(&until_served(&client, &s.app).await, "SALUTE15");
+    assert_verified(&until_served(&shopper).await, "SALUTE15");
     assert_eq!(s.ready().await.0, 200);
     assert_eq!(s.idme.token_calls(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_postgres_gives_a_clear_page_and_service_resumes() {
+    let _serial = serial().await;
     let Some(s) = setup().await else { return };
-    let client = browser();
-    assert_eq!(s.verify(&client).await.status(), 303);
+    let shopper = s.app.shopper();
+    assert_eq!(s.verify(&shopper).await.status(), 303);
 
     s.postgres.cut();
     // Sessions live in Redis: the verified shopper still sees the discount.
-    assert_verified(&home(&client, &s.app).await.1, "SALUTE15");
+    assert_verified(&shopper.home().await.1, "SALUTE15");
     let (status, detail) = s.ready().await;
     assert_eq!(status, 503);
     assert_eq!(detail["database"], "unreachable");
     // A new verification needs the ledger: a clear page, not a 500 without explanation.
-    let other = browser();
+    let other = s.app.shopper();
     let res = s.verify(&other).await;
     assert_eq!(res.status(), 503);
     assert!(
@@ -166,9 +159,9 @@ async fn losing_postgres_gives_a_clear_page_and_service_resumes() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let third = browser();
+    let third = s.app.shopper();
     assert_eq!(s.verify(&third).await.status(), 303);
-    assert_verified(&home(&third, &s.app).await.1, "SALUTE15");
+    assert_verified(&third.home().await.1, "SALUTE15");
     // What was stored before the outage is still there.
-    assert_verified(&home(&client, &s.app).await.1, "SALUTE15");
+    assert_verified(&shopper.home().await.1, "SALUTE15");
 }

@@ -5,10 +5,11 @@
 //! environment variables on the command: inherited `PERKGATE_*` variables are removed, the
 //! configuration file is an empty one in the folder, the database lives in the folder, and the
 //! rules are a file written there. The repository's own `perkgate.db` is never opened.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use crate::harness::rules_fixture;
 
 /// The example rules shipped with the repository.
 fn example_rules() -> String {
@@ -17,18 +18,6 @@ fn example_rules() -> String {
         .display()
         .to_string()
 }
-
-/// Rules for the `codes` commands: one declared pool with a low threshold of 3.
-const POOL_RULES: &str = r#"[pools.vets]
-low_threshold = 3
-
-[[offers]]
-id = "veterans"
-title = "Veterans: 10% off"
-groups = ["military"]
-percent = 10
-code = { pool = "vets" }
-"#;
 
 const VETERAN: &str = r#"{"attributes":[{"handle":"uuid","value":"u1"}],"status":[{"group":"military","subgroups":["Veteran"],"verified":true}]}"#;
 
@@ -55,12 +44,13 @@ struct Sandbox {
 }
 
 impl Sandbox {
-    /// A folder with an empty configuration file and `rules.toml` holding [`POOL_RULES`].
+    /// A folder with an empty configuration file and `rules.toml`, a copy of the fixture
+    /// `one-pool` (for the `codes` commands: one declared pool with a low threshold of 3).
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("perkgate.toml"), "").expect("write empty config");
         let sandbox = Self { dir };
-        sandbox.write("rules.toml", POOL_RULES);
+        sandbox.write("rules.toml", &rules_fixture("one-pool"));
         sandbox
     }
 

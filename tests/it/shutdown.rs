@@ -1,14 +1,11 @@
 //! SIGTERM: the process stops accepting, lets requests in flight finish within
 //! `PERKGATE_SHUTDOWN_GRACE_SECS`, and exits; past the grace period it exits anyway.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
-
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::fake_idme::{FakeIdme, Reply, TOKEN_OK};
-use common::process::Instance;
-use common::*;
+use crate::harness::fake_idme::{FakeIdme, Reply, TOKEN_OK};
+use crate::harness::process::Instance;
+use crate::harness::*;
 
 async fn slow_instance(
     grace: &str,
@@ -39,11 +36,12 @@ async fn slow_instance(
 
 /// Starts a verification and sends its callback, which will wait on the slow token call.
 async fn callback_in_flight(i: &Instance) -> tokio::task::JoinHandle<Result<u16, String>> {
-    let client = browser();
-    let state = query_param(&begin_at(&client, &i.base, "military").await, "state").unwrap();
+    let shopper = Shopper::new(&i.base);
+    let state = query_param(&shopper.start_verify("military").await, "state").unwrap();
     let url = i.url(&format!("/auth/idme/callback?code=c&state={state}"));
     tokio::spawn(async move {
-        client
+        shopper
+            .client()
             .get(url)
             .send()
             .await
@@ -54,6 +52,7 @@ async fn callback_in_flight(i: &Instance) -> tokio::task::JoinHandle<Result<u16,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_requests_in_flight_finish_then_exits() {
+    let _serial = serial().await;
     let dir = tempfile::tempdir().unwrap();
     let (mut instance, idme) = slow_instance("10", Duration::from_millis(1500), dir.path()).await;
     let in_flight = callback_in_flight(&instance).await;
@@ -77,6 +76,7 @@ async fn sigterm_lets_requests_in_flight_finish_then_exits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_grace_period_the_process_exits_anyway() {
+    let _serial = serial().await;
     let dir = tempfile::tempdir().unwrap();
     let (mut instance, idme) = slow_instance("1", Duration::from_secs(15), dir.path()).await;
     let in_flight = callback_in_flight(&instance).await;

@@ -2,26 +2,10 @@
 //! balancer: a flow may start on one and finish on the other, a replay on either makes no
 //! second call to ID.me, limits and pools hold across both, a reset on one is seen on the
 //! other. Needs `PERKGATE_TEST_POSTGRES_URL` and `PERKGATE_TEST_REDIS_URL` (CI sets both).
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic: that is how they fail
 
-mod common;
-
-use common::fake_idme::{FakeIdme, Reply};
-use common::process::Instance;
-use common::*;
-
-const RULES: &str = r#"
-[pools.vets]
-
-[[offers]]
-id = "veterans"
-title = "Veterans: 20% off"
-groups = ["military"]
-subgroups = ["Veteran"]
-percent = 20
-code = { pool = "vets" }
-limit = { claims = 1, per_days = 30 }
-"#;
+use crate::harness::fake_idme::{FakeIdme, Reply};
+use crate::harness::process::Instance;
+use crate::harness::*;
 
 struct Pair {
     a: Instance,
@@ -36,8 +20,7 @@ async fn pair(codes: usize) -> Option<Pair> {
         return None;
     };
     let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules.toml");
-    std::fs::write(&rules, RULES).unwrap();
+    let rules = rules_fixture_path("veterans-pool");
     let idme = FakeIdme::start().await;
     // The public URL is the load balancer's: both instances build the same redirect URI.
     let public = "http://127.0.0.1:9";
@@ -66,40 +49,28 @@ async fn pair(codes: usize) -> Option<Pair> {
     })
 }
 
-/// GET / on an instance, and the CSRF token of its page.
-async fn page(client: &reqwest::Client, i: &Instance) -> (String, String) {
-    let html = client
-        .get(i.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden(&html, "csrf");
-    (html, csrf)
-}
-
-/// Starts a verification on `start`; returns the callback path ID.me would redirect to.
-async fn begin(client: &reqwest::Client, start: &Instance) -> String {
-    let state = query_param(&begin_at(client, &start.base, "military").await, "state").unwrap();
-    format!("/auth/idme/callback?code=c&state={state}")
+/// Starts a verification; returns the state ID.me would send back with a code.
+async fn begin(shopper: &Shopper) -> String {
+    query_param(&shopper.start_verify("military").await, "state").unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flow_started_on_one_instance_finishes_on_the_other() {
+    let _serial = serial().await;
     let Some(p) = pair(10).await else { return };
     p.idme.on_attributes(Reply::Json(200, VETERAN_N.into()));
-    let client = browser();
-    let callback = begin(&client, &p.a).await;
-    let res = client.get(p.b.url(&callback)).send().await.unwrap();
+    // One browser, behind a load balancer that sends it to either instance.
+    let on_a = Shopper::new(&p.a.base);
+    let on_b = on_a.at(&p.b.base);
+    let state = begin(&on_a).await;
+    let res = on_b.callback("c", &state).await;
     assert_eq!(res.status(), 303);
-    for i in [&p.a, &p.b] {
-        assert_verified(&page(&client, i).await.0, "VET-");
+    for on in [&on_a, &on_b] {
+        assert_verified(&on.home().await.1, "VET-");
     }
     // The same callback replayed on either instance: home, no second code exchange.
-    for i in [&p.b, &p.a] {
-        let res = client.get(i.url(&callback)).send().await.unwrap();
+    for on in [&on_b, &on_a] {
+        let res = on.callback("c", &state).await;
         assert_eq!(
             (res.status().as_u16(), location(&res)),
             (303, "/".to_owned())
@@ -108,36 +79,31 @@ async fn a_flow_started_on_one_instance_finishes_on_the_other() {
     assert_eq!((p.idme.token_calls(), p.idme.attributes_calls()), (1, 1));
 
     // A reset on A is seen on B at once.
-    let (_, csrf) = page(&client, &p.a).await;
-    let res = post_csrf(&client, &p.a.url("/reset"), &csrf).await;
+    let csrf = on_a.csrf().await;
+    let res = on_a.post_csrf("/reset", &csrf).await;
     assert_eq!(res.status(), 303);
-    let (html, _) = page(&client, &p.b).await;
+    let (_, html) = on_b.home().await;
     assert!(!html.contains("data-testid=\"benefit\""));
     assert!(html.contains("data-testid=\"verify-military\""));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_person_on_both_instances_at_once_gets_one_code() {
+    let _serial = serial().await;
     let Some(p) = pair(10).await else { return };
     // The same ID.me account (same uuid) from two devices, finishing at the same moment on
     // different instances.
     p.idme
         .on_attributes(Reply::Json(200, VETERAN_N.replace("{n}", "same-person")));
-    let (one, two) = (browser(), browser());
-    let (cb1, cb2) = (begin(&one, &p.a).await, begin(&two, &p.b).await);
-    let (r1, r2) = tokio::join!(one.get(p.a.url(&cb1)).send(), two.get(p.b.url(&cb2)).send());
-    assert_eq!(
-        (r1.unwrap().status().as_u16(), r2.unwrap().status().as_u16()),
-        (303, 303)
-    );
+    let (one, two) = (Shopper::new(&p.a.base), Shopper::new(&p.b.base));
+    let (state1, state2) = (begin(&one).await, begin(&two).await);
+    let (r1, r2) = tokio::join!(one.callback("c", &state1), two.callback("c", &state2));
+    assert_eq!((r1.status().as_u16(), r2.status().as_u16()), (303, 303));
     let code = |html: &str| {
         let i = html.find("VET-").expect("a code");
         html[i..i + 7].to_owned()
     };
-    let (c1, c2) = (
-        code(&page(&one, &p.a).await.0),
-        code(&page(&two, &p.b).await.0),
-    );
+    let (c1, c2) = (code(&one.home().await.1), code(&two.home().await.1));
     assert_eq!(c1, c2, "the limit (one per 30 days) holds across instances");
     let db = perkgate::db::connect(&p.db_url).await.unwrap();
     assert_eq!(perkgate::rewards::remaining(&db, "vets").await.unwrap(), 9);
@@ -145,6 +111,7 @@ async fn one_person_on_both_instances_at_once_gets_one_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pool_is_exactly_once_across_instances() {
+    let _serial = serial().await;
     let Some(p) = pair(12).await else { return };
     p.idme.on_attributes(Reply::Json(200, VETERAN_N.into()));
     let mut tasks = Vec::new();
@@ -155,21 +122,10 @@ async fn a_pool_is_exactly_once_across_instances() {
             p.b.base.clone()
         };
         tasks.push(tokio::spawn(async move {
-            let client = browser();
-            let state = query_param(&begin_at(&client, &base, "military").await, "state").unwrap();
-            client
-                .get(format!("{base}/auth/idme/callback?code=c&state={state}"))
-                .send()
-                .await
-                .unwrap();
-            client
-                .get(format!("{base}/"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
+            let shopper = Shopper::new(&base);
+            let state = begin(&shopper).await;
+            shopper.callback("c", &state).await;
+            shopper.home().await.1
         }));
     }
     let mut codes = std::collections::BTreeSet::new();

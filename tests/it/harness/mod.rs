@@ -1,28 +1,63 @@
-//! The test harness: the real app on port 0 with a real SQLite session store, a cookie-jar
-//! client, and helpers that walk the flow over HTTP. Shared by every integration test file.
-#![allow(dead_code)]
+//! The test harness: the real app on port 0 with a real SQLite session store ([`TestApp`]),
+//! shoppers that walk the flow over HTTP with a cookie jar each ([`Shopper`]), the rules
+//! fixtures, and a few page helpers.
 
 pub mod fake_idme;
 pub mod process;
 pub mod proxy;
+mod shopper;
 pub mod stores;
 
-use std::net::SocketAddr;
+pub use shopper::Shopper;
+
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::{Mutex, MutexGuard, oneshot};
+
+// Everything the harness takes from perkgate, in one place.
+use perkgate::db::{Db, connect};
 use perkgate::sandbox::Calls;
 use perkgate::{App, Config};
-use reqwest::redirect::Policy;
-use tokio::sync::oneshot;
 
+/// Installs the process-wide TLS provider the test clients need (reqwest is built without
+/// one). The same provider `App::build` installs (keep the two alike); a second install is a
+/// no-op.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Held by the tests that load the machine (the soak, the real browser, several processes)
+/// or that measure time, so that none of them overlaps another: one binary runs every test in
+/// parallel threads, on two cores in CI.
+pub async fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::const_new(());
+    LOCK.lock().await
+}
+
+/// The text of `tests/fixtures/rules/<name>.toml`.
+pub fn rules_fixture(name: &str) -> String {
+    let path = rules_fixture_path(name);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("read the rules fixture {}: {e}", path.display()))
+}
+
+/// The path of `tests/fixtures/rules/<name>.toml`, for a process that only reads it.
+pub fn rules_fixture_path(name: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rules"))
+        .join(format!("{name}.toml"))
+}
+
+/// The app, in this process, serving on a loopback port until stopped or dropped.
 pub struct TestApp {
-    pub addr: SocketAddr,
     pub base: String,
     /// The embedded sandbox's call counters (None when a fake ID.me is configured).
-    pub calls: Option<Arc<Calls>>,
-    pub db_url: String,
+    calls: Option<Arc<Calls>>,
+    db_url: String,
     pub dir: Arc<tempfile::TempDir>,
+    /// The shopper behind the app's own `home()`, `verify_as()`, ...: one cookie jar.
+    shopper: Shopper,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -42,8 +77,9 @@ impl Options {
         self.vars.push((k.to_owned(), v.to_owned()));
         self
     }
-    pub fn rules(mut self, text: &str) -> Self {
-        self.rules = Some(text.to_owned());
+    /// Serves a copy of `tests/fixtures/rules/<name>.toml` (a copy: tests may rewrite it).
+    pub fn rules_fixture(mut self, name: &str) -> Self {
+        self.rules = Some(rules_fixture(name));
         self
     }
     pub fn idme(self, url: &str) -> Self {
@@ -94,7 +130,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
     vars.extend(options.vars);
     let config = Config::from_vars(vars).expect("test config");
     let app = App::build(config).await.expect("app starts");
-    let addr = app.local_addr();
+    let base = format!("http://{}", app.local_addr());
     let calls = app.state().sandbox.as_ref().map(|s| s.calls.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -105,8 +141,8 @@ pub async fn spawn_with(options: Options) -> TestApp {
         .expect("serve");
     });
     TestApp {
-        addr,
-        base: format!("http://{addr}"),
+        shopper: Shopper::new(&base),
+        base,
         calls,
         db_url,
         dir,
@@ -118,6 +154,11 @@ pub async fn spawn_with(options: Options) -> TestApp {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// A new shopper on this app: a browser with an empty cookie jar.
+    pub fn shopper(&self) -> Shopper {
+        Shopper::new(&self.base)
     }
 
     /// Stops accepting and waits for the server to finish (a restart keeps the database).
@@ -133,35 +174,72 @@ impl TestApp {
         }
     }
 
+    /// Token calls the embedded sandbox answered (0 with a fake ID.me: ask the fake).
     pub fn token_calls(&self) -> u64 {
         self.calls.as_ref().map_or(0, |c| c.token())
-    }
-
-    /// A second connection to the app's database, as an operator's command would open.
-    pub async fn db(&self) -> perkgate::db::Db {
-        perkgate::db::connect(&self.db_url)
-            .await
-            .expect("open the app's database")
-    }
-
-    pub fn rules_path(&self) -> std::path::PathBuf {
-        self.dir.path().join("rules.toml")
     }
 
     pub fn attributes_calls(&self) -> u64 {
         self.calls.as_ref().map_or(0, |c| c.attributes())
     }
-}
 
-/// A browser-like client: a cookie jar, no automatic redirects (tests follow them by hand).
-pub fn browser() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .timeout(Duration::from_secs(15))
-        .build()
-        .expect("client")
+    /// Authorize pages the embedded sandbox served.
+    pub fn authorize_calls(&self) -> u64 {
+        self.calls
+            .as_ref()
+            .expect("the test app runs the embedded sandbox")
+            .authorize
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// A second connection to the app's database, as an operator's command would open.
+    pub async fn db(&self) -> Db {
+        connect(&self.db_url)
+            .await
+            .expect("open the app's database")
+    }
+
+    pub fn rules_path(&self) -> PathBuf {
+        self.dir.path().join("rules.toml")
+    }
+
+    // The app's own shopper, for tests with one browser: see [`Shopper`].
+
+    pub async fn home(&self) -> (u16, String) {
+        self.shopper.home().await
+    }
+
+    pub async fn csrf(&self) -> String {
+        self.shopper.csrf().await
+    }
+
+    pub async fn get(&self, path_or_url: &str) -> reqwest::Response {
+        self.shopper.get(path_or_url).await
+    }
+
+    pub async fn post_csrf(&self, path: &str, csrf: &str) -> reqwest::Response {
+        self.shopper.post_csrf(path, csrf).await
+    }
+
+    pub async fn start_verify(&self, group: &str) -> String {
+        self.shopper.start_verify(group).await
+    }
+
+    pub async fn sandbox_pick(&self, authorize_url: &str, persona: &str) -> String {
+        self.shopper.sandbox_pick(authorize_url, persona).await
+    }
+
+    pub async fn callback(&self, code: &str, state: &str) -> reqwest::Response {
+        self.shopper.callback(code, state).await
+    }
+
+    pub async fn verify_as(&self, group: &str, persona: &str) -> reqwest::Response {
+        self.shopper.verify_as(group, persona).await
+    }
+
+    pub async fn benefit(&self) -> serde_json::Value {
+        self.shopper.benefit().await
+    }
 }
 
 pub fn location(res: &reqwest::Response) -> String {
@@ -187,78 +265,6 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
-}
-
-/// GET / and return (status, body).
-pub async fn home(client: &reqwest::Client, app: &TestApp) -> (u16, String) {
-    let res = client.get(app.url("/")).send().await.expect("GET /");
-    (res.status().as_u16(), res.text().await.expect("body"))
-}
-
-/// Submits a form that carries only the CSRF token.
-pub async fn post_csrf(client: &reqwest::Client, url: &str, csrf: &str) -> reqwest::Response {
-    client
-        .post(url)
-        .form(&[("csrf", csrf)])
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("POST {url}: {e}"))
-}
-
-/// Loads the store at `base` and submits the verify form for `group`; returns the redirect to
-/// ID.me. For the in-process app and for separate processes alike.
-pub async fn begin_at(client: &reqwest::Client, base: &str, group: &str) -> String {
-    let page = client
-        .get(format!("{base}/"))
-        .send()
-        .await
-        .expect("GET /")
-        .text()
-        .await
-        .expect("body");
-    let csrf = hidden(&page, "csrf");
-    let res = post_csrf(client, &format!("{base}/verify/{group}"), &csrf).await;
-    assert_eq!(res.status(), 303, "verify redirects to ID.me");
-    location(&res)
-}
-
-/// Loads the store and submits the verify form for `group`; returns the redirect to ID.me.
-pub async fn start_verify(client: &reqwest::Client, app: &TestApp, group: &str) -> String {
-    begin_at(client, &app.base, group).await
-}
-
-/// On the sandbox's page, picks a persona; returns the callback URL ID.me would send back.
-pub async fn sandbox_pick(client: &reqwest::Client, authorize_url: &str, persona: &str) -> String {
-    let page = client
-        .get(authorize_url)
-        .send()
-        .await
-        .expect("sandbox authorize")
-        .text()
-        .await
-        .expect("body");
-    let request = hidden(&page, "request");
-    let base = authorize_url.split('?').next().expect("url");
-    let res = client
-        .post(base)
-        .form(&[("request", request.as_str()), ("persona", persona)])
-        .send()
-        .await
-        .expect("sandbox consent");
-    assert_eq!(res.status(), 303, "sandbox redirects back");
-    location(&res)
-}
-
-/// The whole flow on the sandbox for `persona`; returns the callback's response.
-pub async fn verify_as(
-    client: &reqwest::Client,
-    app: &TestApp,
-    group: &str,
-    persona: &str,
-) -> reqwest::Response {
-    let authorize = start_verify(client, app, group).await;
-    let callback = sandbox_pick(client, &authorize, persona).await;
-    client.get(&callback).send().await.expect("callback")
 }
 
 pub fn assert_verified(page: &str, code: &str) {

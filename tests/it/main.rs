@@ -1,0 +1,21 @@
+//! Every integration test in one binary: one link, one process, every test in parallel
+//! threads. `harness` starts the app and drives it as shoppers do; one module per topic. Run
+//! one topic with `cargo test --test it flow::`. (`tests/sighup.rs` is a binary of its own: the
+//! signal goes to the whole process.)
+
+// Tests may panic: that is how they fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+
+mod browser;
+mod cli;
+mod faults;
+mod flow;
+mod instances;
+mod ledger;
+mod offers;
+mod outages;
+mod shutdown;
+mod soak;
+mod stores;
