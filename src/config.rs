@@ -59,6 +59,26 @@ pub struct IdmeConfig {
     pub timeout: Duration,
     /// Largest response body we read from ID.me.
     pub max_body_bytes: usize,
+    pub payload: PayloadSettings,
+}
+
+/// Signed and encrypted attribute payloads (see `idme::jose`).
+#[derive(Clone, Debug, Default)]
+pub struct PayloadSettings {
+    /// The weakest payload accepted (`PERKGATE_IDME_PAYLOAD`).
+    pub policy: crate::idme::jose::PayloadPolicy,
+    /// `None`: `<ID.me base>/oidc/.well-known/jwks` (the sandbox's when it answers).
+    pub jwks_url: Option<Url>,
+    /// How long fetched JWKS keys are trusted before they are fetched again.
+    pub jwks_cache: Duration,
+    /// A PKCS#8 PEM file with the merchant's RSA private key; read at start-up.
+    pub decryption_key: Option<PathBuf>,
+    /// Required `iss` of a signed payload, when set.
+    pub issuer: Option<String>,
+    /// Required `aud` of a signed payload, when set.
+    pub audience: Option<String>,
+    /// What the embedded sandbox answers with (`PERKGATE_SANDBOX_PAYLOAD`).
+    pub sandbox: crate::sandbox::SandboxPayload,
 }
 
 #[derive(Clone, Debug)]
@@ -127,6 +147,10 @@ impl Default for Config {
                 connect_timeout: Duration::from_secs(3),
                 timeout: Duration::from_secs(10),
                 max_body_bytes: 64 * 1024,
+                payload: PayloadSettings {
+                    jwks_cache: Duration::from_secs(3600),
+                    ..PayloadSettings::default()
+                },
             },
             rules: PathBuf::from("config/rules.toml"),
             rules_explicit: false,
@@ -176,6 +200,13 @@ const SETTINGS: &[&str] = &[
     "idme_connect_timeout_ms",
     "idme_timeout_ms",
     "idme_max_body_bytes",
+    "idme_payload",
+    "idme_jwks_url",
+    "idme_jwks_cache_secs",
+    "idme_decryption_key",
+    "idme_issuer",
+    "idme_audience",
+    "sandbox_payload",
     "rules",
     "rules_poll_ms",
     "database_url",
@@ -324,6 +355,23 @@ impl Config {
             "idme_max_body_bytes" => {
                 self.idme.max_body_bytes = number(raw, 1024, 16 * 1024 * 1024)? as usize
             }
+            "idme_payload" => self.idme.payload.policy = raw.parse()?,
+            "idme_jwks_url" => {
+                let url = Url::parse(raw)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                    .ok_or_else(|| format!("expected an http(s) URL, got {raw:?}"))?;
+                self.idme.payload.jwks_url = Some(url);
+            }
+            "idme_jwks_cache_secs" => {
+                self.idme.payload.jwks_cache = Duration::from_secs(number(raw, 1, 86_400)?)
+            }
+            "idme_decryption_key" => {
+                self.idme.payload.decryption_key = Some(PathBuf::from(non_empty(raw)?))
+            }
+            "idme_issuer" => self.idme.payload.issuer = Some(non_empty(raw)?.to_owned()),
+            "idme_audience" => self.idme.payload.audience = Some(non_empty(raw)?.to_owned()),
+            "sandbox_payload" => self.idme.payload.sandbox = raw.parse()?,
             "rules" => {
                 self.rules = PathBuf::from(non_empty(raw)?);
                 self.rules_explicit = true;
@@ -409,6 +457,16 @@ impl Config {
                     )));
                 }
             }
+        }
+        // The sandbox makes its own key when none is configured.
+        if self.idme.payload.policy == crate::idme::jose::PayloadPolicy::Encrypted
+            && self.idme.payload.decryption_key.is_none()
+            && !self.sandbox_enabled()
+        {
+            return Err(ConfigError(
+                "PERKGATE_IDME_DECRYPTION_KEY: required when PERKGATE_IDME_PAYLOAD is encrypted"
+                    .to_owned(),
+            ));
         }
         if self.session.absolute < self.session.idle {
             return Err(ConfigError(

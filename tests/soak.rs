@@ -545,7 +545,7 @@ async fn verified_cookie(base: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_read_path_and_flows_without_errors_or_growth() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let secs = soak_secs();
     let length = Duration::from_secs(secs);
     let dir = tempfile::tempdir().expect("temp dir");

@@ -155,7 +155,7 @@ impl TestApp {
 
 /// A browser-like client: a cookie jar, no automatic redirects (tests follow them by hand).
 pub fn browser() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(Policy::none())

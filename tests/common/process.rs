@@ -12,7 +12,7 @@ impl Instance {
     /// Starts the binary on a free loopback port with these variables and waits (bounded)
     /// until `/healthz` answers.
     pub async fn start(vars: &[(&str, &str)], dir: &std::path::Path) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
