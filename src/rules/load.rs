@@ -500,18 +500,18 @@ fn conditions(
                 }
             })
             .min();
-        if let (Some(a), Some(b)) = (after, before) {
-            if b <= a + 86_400 {
-                r.error(
-                    table_span,
-                    &field,
-                    format!(
-                        "an offer no one can ever get: no date is after {} and before {}",
-                        date(a),
-                        date(b)
-                    ),
-                );
-            }
+        if let (Some(a), Some(b)) = (after, before)
+            && b <= a + 86_400
+        {
+            r.error(
+                table_span,
+                &field,
+                format!(
+                    "an offer no one can ever get: no date is after {} and before {}",
+                    date(a),
+                    date(b)
+                ),
+            );
         }
         out.extend(parsed.into_iter().map(|(test, _)| Condition {
             attribute: attribute.clone(),
@@ -629,14 +629,14 @@ fn discount(
         );
         return None;
     }
-    if let Some(cap) = &o.cap {
-        if o.percent.is_none() {
-            r.error(
-                cap.span(),
-                "cap",
-                "a cap only applies to a percent discount",
-            );
-        }
+    if let Some(cap) = &o.cap
+        && o.percent.is_none()
+    {
+        r.error(
+            cap.span(),
+            "cap",
+            "a cap only applies to a percent discount",
+        );
     }
     if let Some(p) = &o.percent {
         let percent = *p.get_ref();
@@ -734,23 +734,23 @@ fn offer(
     let code = code(r, o.code.clone(), offer_span.clone(), pools);
     let starts = window(r, &o.starts, "starts", false);
     let ends = window(r, &o.ends, "ends", true);
-    if let (Some(s), Some(e), Some(raw)) = (starts, ends, &o.ends) {
-        if e < s {
-            r.error(
-                raw.span(),
-                "ends",
-                format!("`ends` ({}) is before `starts` ({})", date(e), date(s)),
-            );
-        }
+    if let (Some(s), Some(e), Some(raw)) = (starts, ends, &o.ends)
+        && e < s
+    {
+        r.error(
+            raw.span(),
+            "ends",
+            format!("`ends` ({}) is before `starts` ({})", date(e), date(s)),
+        );
     }
-    if let (Some(e), Some(raw)) = (ends, &o.ends) {
-        if e < crate::db::now() {
-            r.warn(
-                raw.span(),
-                "ends",
-                format!("this offer ended on {}", date(e)),
-            );
-        }
+    if let (Some(e), Some(raw)) = (ends, &o.ends)
+        && e < crate::db::now()
+    {
+        r.warn(
+            raw.span(),
+            "ends",
+            format!("this offer ended on {}", date(e)),
+        );
     }
     let limit = match &o.limit {
         Some(l) => {
