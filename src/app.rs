@@ -97,6 +97,11 @@ impl App {
     pub async fn build(config: Config) -> Result<Self, StartError> {
         // One process-wide TLS provider (aws-lc-rs, also our JOSE crypto); a second install is a no-op.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        // jsonwebtoken picks aws-lc-rs from its features alone; installing it explicitly keeps
+        // that true should another crate ever turn on its RustCrypto backend as well.
+        let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
+            &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER,
+        );
         crate::metrics::install();
         let (source, loaded) =
             watch::load(&config.rules, config.rules_explicit).map_err(|errors| {
