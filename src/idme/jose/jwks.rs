@@ -57,6 +57,17 @@ enum Found {
     Missing,
 }
 
+impl Found {
+    /// The answer once no (further) fetch will be made.
+    fn final_answer(self) -> Result<Arc<VerifyingKey>, JoseError> {
+        match self {
+            Self::Key(key) => Ok(key),
+            Self::WrongType => Err(JoseError::AlgorithmKeyMismatch),
+            Self::Missing => Err(JoseError::UnknownKey),
+        }
+    }
+}
+
 impl Snapshot {
     fn fresh(&self, now: Instant, ttl: Duration) -> bool {
         self.fetched_at
@@ -134,6 +145,8 @@ impl Jwks {
             .clone()
     }
 
+    /// The key for a token's `kid` and algorithm: from the cache while it is fresh, else after
+    /// one (shared) fetch.
     pub(crate) async fn key(
         &self,
         kid: Option<&str>,
@@ -165,11 +178,7 @@ impl Jwks {
             if let Some(e) = &current.failed {
                 return Err(e.clone());
             }
-            return match current.find(kid, alg) {
-                Found::Key(key) => Ok(key),
-                Found::WrongType => Err(JoseError::AlgorithmKeyMismatch),
-                Found::Missing => Err(JoseError::UnknownKey),
-            };
+            return current.find(kid, alg).final_answer();
         }
         // Fresh keys without the kid: this fetch is the throttled refetch.
         let refetch = current.fresh(Instant::now(), ttl);
@@ -202,13 +211,9 @@ impl Jwks {
             .snapshot
             .write()
             .unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        match found {
-            Found::Key(key) => Ok(key),
-            Found::WrongType => Err(JoseError::AlgorithmKeyMismatch),
-            Found::Missing => Err(JoseError::UnknownKey),
+        match failed {
+            Some(e) => Err(e),
+            None => found.final_answer(),
         }
     }
 
