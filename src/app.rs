@@ -13,6 +13,7 @@ use url::Url;
 use crate::config::{Config, Secret, VerifyButton};
 use crate::crypto::PersonKeyer;
 use crate::db;
+use crate::idme::jose::DecryptionKey;
 use crate::idme::{Endpoints, IdmeClient};
 use crate::rules::watch::{self, RuleSet};
 use crate::sandbox::{self, Sandbox};
@@ -42,8 +43,13 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        // One process-wide TLS provider (ring) for the ID.me client; a second install is a no-op.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // One process-wide TLS provider (aws-lc-rs, also our JOSE crypto); a second install is a no-op.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        // jsonwebtoken picks aws-lc-rs from its features alone; installing it explicitly keeps
+        // that true should another crate ever turn on its RustCrypto backend as well.
+        let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
+            &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER,
+        );
         crate::metrics::install();
         let (source, loaded) =
             watch::load(&config.rules, config.rules_explicit).map_err(|errors| {
@@ -86,7 +92,24 @@ impl App {
         };
         let redirect_uri = join(&public_url, "/auth/idme/callback")?;
 
-        let (endpoints, groups, client_id, client_secret, sandbox) = match &config.idme.url {
+        // Signed and encrypted payloads: the merchant's key (never logged), else for an
+        // encrypting sandbox one of its own; the sandbox encrypts to its public half.
+        let payload = &config.idme.payload;
+        let mut decryption_key = match &payload.decryption_key {
+            Some(path) => Some(read_decryption_key(path)?),
+            None => None,
+        };
+        if config.idme.url.is_none()
+            && decryption_key.is_none()
+            && matches!(payload.sandbox, sandbox::SandboxPayload::Encrypted(_))
+        {
+            decryption_key = Some(
+                DecryptionKey::generate()
+                    .map_err(|e| StartError(format!("sandbox encryption key: {e}")))?,
+            );
+        }
+
+        let (mut endpoints, groups, client_id, client_secret, sandbox) = match &config.idme.url {
             Some(url) => (
                 Endpoints::under(url, url)
                     .map_err(|e| StartError(format!("PERKGATE_IDME_URL: {e}")))?,
@@ -96,10 +119,19 @@ impl App {
                 None,
             ),
             None => {
-                let sandbox = Arc::new(Sandbox::new(redirect_uri.to_string()));
                 let browser = join(&public_url, sandbox::PATH)?;
                 let server = Url::parse(&format!("http://{loopback}{}", sandbox::PATH))
                     .map_err(|e| StartError(format!("sandbox URL: {e}")))?;
+                let recipient = decryption_key
+                    .as_ref()
+                    .map(|k| sandbox::keys::RecipientKey::from_spki_der(k.public_key_der()))
+                    .transpose()
+                    .map_err(|e| StartError(format!("sandbox encryption key: {e}")))?;
+                let sandbox = Arc::new(
+                    Sandbox::new(redirect_uri.to_string())
+                        .with_payload(payload.sandbox, format!("{server}/oidc"), recipient)
+                        .map_err(|e| StartError(format!("PERKGATE_SANDBOX_PAYLOAD: {e}")))?,
+                );
                 (
                     Endpoints::under(&browser, &server)
                         .map_err(|e| StartError(format!("sandbox URL: {e}")))?,
@@ -113,6 +145,9 @@ impl App {
                 )
             }
         };
+        if let Some(url) = &payload.jwks_url {
+            endpoints.jwks = url.clone();
+        }
         let unified = config
             .verify_button
             .unwrap_or(if groups.is_some() && sandbox.is_none() {
@@ -136,6 +171,7 @@ impl App {
             &client_secret,
             redirect_uri,
             groups.filter(|_| unified),
+            decryption_key,
         )
         .map_err(|e| StartError(format!("cannot build the HTTP client: {e}")))?;
 
@@ -270,6 +306,23 @@ async fn housekeeping(
             tracing::warn!(error = %e, "could not prune callback states");
         }
     }
+}
+
+/// Reads `PERKGATE_IDME_DECRYPTION_KEY`'s file. The errors name the setting and the path,
+/// never the file's content.
+fn read_decryption_key(path: &std::path::Path) -> Result<DecryptionKey, StartError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        StartError(format!(
+            "PERKGATE_IDME_DECRYPTION_KEY: cannot read {}: {e}",
+            path.display()
+        ))
+    })?;
+    DecryptionKey::from_pem(&text).map_err(|why| {
+        StartError(format!(
+            "PERKGATE_IDME_DECRYPTION_KEY: {}: {why}",
+            path.display()
+        ))
+    })
 }
 
 /// An address this process can call itself on: a wildcard bind is reached on loopback.

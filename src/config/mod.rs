@@ -68,6 +68,26 @@ pub struct IdmeConfig {
     pub max_body_bytes: usize,
     /// ID.me's groups endpoint when set (see [`Config::groups_url`] for the default).
     pub groups_url: Option<Url>,
+    pub payload: PayloadSettings,
+}
+
+/// Signed and encrypted attribute payloads (see `idme::jose`).
+#[derive(Clone, Debug, Default)]
+pub struct PayloadSettings {
+    /// The weakest payload accepted (`PERKGATE_IDME_PAYLOAD`).
+    pub policy: crate::idme::jose::PayloadPolicy,
+    /// `None`: `<ID.me base>/oidc/.well-known/jwks` (the sandbox's when it answers).
+    pub jwks_url: Option<Url>,
+    /// How long fetched JWKS keys are trusted before they are fetched again.
+    pub jwks_cache: Duration,
+    /// A PKCS#8 PEM file with the merchant's RSA private key; read at start-up.
+    pub decryption_key: Option<PathBuf>,
+    /// Required `iss` of a signed payload, when set.
+    pub issuer: Option<String>,
+    /// Required `aud` of a signed payload, when set.
+    pub audience: Option<String>,
+    /// What the embedded sandbox answers with (`PERKGATE_SANDBOX_PAYLOAD`).
+    pub sandbox: crate::sandbox::SandboxPayload,
 }
 
 /// How the storefront offers verification.
@@ -148,6 +168,10 @@ impl Default for Config {
                 timeout: Duration::from_secs(10),
                 max_body_bytes: 64 * 1024,
                 groups_url: None,
+                payload: PayloadSettings {
+                    jwks_cache: Duration::from_secs(3600),
+                    ..PayloadSettings::default()
+                },
             },
             rules: PathBuf::from("config/rules.toml"),
             rules_explicit: false,
@@ -220,6 +244,16 @@ impl Config {
                     )));
                 }
             }
+        }
+        // The sandbox makes its own key when none is configured.
+        if self.idme.payload.policy == crate::idme::jose::PayloadPolicy::Encrypted
+            && self.idme.payload.decryption_key.is_none()
+            && !self.sandbox_enabled()
+        {
+            return Err(ConfigError(
+                "PERKGATE_IDME_DECRYPTION_KEY: required when PERKGATE_IDME_PAYLOAD is encrypted"
+                    .to_owned(),
+            ));
         }
         if self.session.absolute < self.session.idle {
             return Err(ConfigError(

@@ -18,6 +18,13 @@ pub(super) const SETTINGS: &[&str] = &[
     "idme_timeout_ms",
     "idme_max_body_bytes",
     "idme_groups_url",
+    "idme_payload",
+    "idme_jwks_url",
+    "idme_jwks_cache_secs",
+    "idme_decryption_key",
+    "idme_issuer",
+    "idme_audience",
+    "sandbox_payload",
     "verify_button",
     "rules",
     "rules_poll_ms",
@@ -121,6 +128,17 @@ impl Config {
                 self.session.auth_timeout = Duration::from_secs(number(raw, 1, 3600)?)
             }
             "allow_sandbox" => self.allow_sandbox = boolean(raw)?,
+            "idme_payload" => self.idme.payload.policy = raw.parse()?,
+            "idme_jwks_url" => self.idme.payload.jwks_url = Some(parse_base_url(raw)?),
+            "idme_jwks_cache_secs" => {
+                self.idme.payload.jwks_cache = Duration::from_secs(number(raw, 1, 86_400)?)
+            }
+            "idme_decryption_key" => {
+                self.idme.payload.decryption_key = Some(PathBuf::from(non_empty(raw)?))
+            }
+            "idme_issuer" => self.idme.payload.issuer = Some(non_empty(raw)?.to_owned()),
+            "idme_audience" => self.idme.payload.audience = Some(non_empty(raw)?.to_owned()),
+            "sandbox_payload" => self.idme.payload.sandbox = raw.parse()?,
             "idme_groups_url" => self.idme.groups_url = Some(parse_base_url(raw)?),
             "verify_button" => {
                 self.verify_button = Some(match raw {

@@ -3,7 +3,8 @@
 //! The OAuth parts (PKCE, state, the token request and its error body) come from the `oauth2`
 //! crate; this module adds what a payments-adjacent service needs around them: timeouts, no
 //! redirects, a cap on every response body, and errors that say which call failed and how
-//! without carrying a token or a payload.
+//! without carrying a token or a payload. The attributes answer goes through the JOSE opener
+//! (signature, decryption, payload policy) before it is read.
 
 use oauth2::basic::BasicClient;
 use oauth2::{
@@ -13,19 +14,26 @@ use oauth2::{
 };
 use url::Url;
 
+use super::jose::{ClaimChecks, DecryptionKey, JoseError, Jwks, Opener};
 use super::payload::{Payload, PayloadError};
 use crate::config::{ClientAuth, IdmeConfig, Secret};
+
+/// An unknown `kid` refetches the JWKS at most this often: a forged `kid` must not turn every
+/// callback into a call to ID.me.
+const JWKS_MIN_REFETCH: std::time::Duration = std::time::Duration::from_secs(60);
 
 type OAuthClient =
     BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
-/// Where the three ID.me endpoints are. The browser goes to `authorize`; the server calls
-/// `token` and `attributes` (for the embedded sandbox these are loopback addresses).
+/// Where the ID.me endpoints are. The browser goes to `authorize`; the server calls `token`,
+/// `attributes` and `jwks` (for the embedded sandbox these are loopback addresses).
 #[derive(Clone, Debug)]
 pub struct Endpoints {
     pub authorize: Url,
     pub token: Url,
     pub attributes: Url,
+    /// ID.me's signing keys, for signed attribute payloads.
+    pub jwks: Url,
 }
 
 impl Endpoints {
@@ -38,6 +46,7 @@ impl Endpoints {
             authorize: join(browser_base, "/oauth/authorize")?,
             token: join(server_base, "/oauth/token")?,
             attributes: join(server_base, "/api/public/v3/attributes.json")?,
+            jwks: join(server_base, "/oidc/.well-known/jwks")?,
         })
     }
 }
@@ -77,6 +86,8 @@ pub enum IdmeError {
     TooLarge(Endpoint),
     /// The token answer was not a bearer token response.
     BadToken(String),
+    /// The attributes answer was a JWS or JWE that failed a check, or weaker than required.
+    Jose(JoseError),
     Payload(PayloadError),
 }
 
@@ -89,6 +100,7 @@ impl std::fmt::Display for IdmeError {
             Self::OAuth(code) => write!(f, "ID.me token call answered OAuth error {code}"),
             Self::TooLarge(e) => write!(f, "ID.me {} answer exceeds the size limit", e.as_str()),
             Self::BadToken(why) => write!(f, "ID.me token answer unusable: {why}"),
+            Self::Jose(e) => write!(f, "{e}"),
             Self::Payload(e) => write!(f, "{e}"),
         }
     }
@@ -106,16 +118,16 @@ impl IdmeError {
             Self::OAuth(_) => "oauth_error",
             Self::TooLarge(_) => "too_large",
             Self::BadToken(_) => "bad_token",
-            Self::Payload(PayloadError::Signed) => "signed_payload",
+            Self::Jose(e) => e.kind(),
             Self::Payload(PayloadError::MissingUuid) => "missing_uuid",
             Self::Payload(_) => "malformed_payload",
         }
     }
 }
 
-/// The transport failure handed through `oauth2`.
+/// The transport failure handed through `oauth2` (and met fetching the JWKS).
 #[derive(Debug)]
-enum Transport {
+pub(super) enum Transport {
     Timeout,
     Unreachable,
     TooLarge,
@@ -131,7 +143,7 @@ impl std::fmt::Display for Transport {
 impl std::error::Error for Transport {}
 
 impl Transport {
-    fn from_reqwest(e: &reqwest::Error) -> Self {
+    pub(super) fn from_reqwest(e: &reqwest::Error) -> Self {
         if e.is_timeout() {
             Self::Timeout
         } else if e.is_connect() {
@@ -159,9 +171,11 @@ pub struct IdmeClient {
     http: reqwest::Client,
     attributes_url: Url,
     max_body: usize,
+    opener: Opener,
 }
 
 impl IdmeClient {
+    /// `decryption_key` is the merchant's (or the sandbox's), read at start-up.
     pub fn new(
         config: &IdmeConfig,
         endpoints: Endpoints,
@@ -169,6 +183,7 @@ impl IdmeClient {
         client_secret: &Secret,
         redirect_uri: Url,
         groups: Option<Url>,
+        decryption_key: Option<DecryptionKey>,
     ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
@@ -186,13 +201,37 @@ impl IdmeClient {
                 ClientAuth::Post => AuthType::RequestBody,
                 ClientAuth::Basic => AuthType::BasicAuth,
             });
+        let payload = &config.payload;
+        // The JWKS goes through the same client: same timeouts, no redirects, same body cap.
+        let jwks = Jwks::new(
+            endpoints.jwks,
+            http.clone(),
+            config.max_body_bytes,
+            payload.jwks_cache,
+            JWKS_MIN_REFETCH,
+        );
+        let opener = Opener::new(
+            payload.policy,
+            decryption_key,
+            jwks,
+            ClaimChecks {
+                issuer: payload.issuer.clone(),
+                audience: payload.audience.clone(),
+            },
+        );
         Ok(Self {
             oauth,
             groups,
             http,
             attributes_url: endpoints.attributes,
             max_body: config.max_body_bytes,
+            opener,
         })
+    }
+
+    /// The payload opener (its JWKS cache counts fetches, for tests and diagnostics).
+    pub fn opener(&self) -> &Opener {
+        &self.opener
     }
 
     /// A fresh authorization: 256-bit state, PKCE S256, exactly the scopes asked for, no nonce.
@@ -309,7 +348,9 @@ impl IdmeClient {
         if !status.is_success() {
             return Err(IdmeError::Status(endpoint, status.as_u16()));
         }
-        Payload::parse(&body).map_err(IdmeError::Payload)
+        let (json, format) = self.opener.open(&body).await.map_err(IdmeError::Jose)?;
+        tracing::debug!(format = format.as_str(), "ID.me attributes payload opened");
+        Payload::parse(&json).map_err(IdmeError::Payload)
     }
 }
 
@@ -334,7 +375,10 @@ async fn send(
 }
 
 /// Reads at most `max` bytes; a longer body is an error, not a truncation.
-async fn read_capped(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, Transport> {
+pub(super) async fn read_capped(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, Transport> {
     if response.content_length().is_some_and(|n| n > max as u64) {
         return Err(Transport::TooLarge);
     }

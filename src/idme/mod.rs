@@ -1,6 +1,7 @@
-//! Talking to ID.me: the OAuth client and the attributes payload.
+//! Talking to ID.me: the OAuth client, signed and encrypted payloads, the attributes payload.
 
 mod client;
+pub mod jose;
 mod payload;
 
 pub use client::{Authorization, Endpoint, Endpoints, IdmeClient, IdmeError};

@@ -28,8 +28,6 @@ pub struct GroupStatus {
 /// name or an email.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PayloadError {
-    /// The app has payload signing or encryption turned on at ID.me.
-    Signed,
     /// Not the JSON shape we know; says where, not what.
     Malformed {
         line: usize,
@@ -43,12 +41,14 @@ pub enum PayloadError {
 impl std::fmt::Display for PayloadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Signed => f.write_str(
-                "the attributes payload is a JWT: payload signing is enabled for this app at ID.me; \
-                 perkgate reads the plain JSON payload",
-            ),
-            Self::MissingUuid => f.write_str("the attributes payload has a verified status but no uuid"),
-            Self::Malformed { line, column, category } => write!(
+            Self::MissingUuid => {
+                f.write_str("the attributes payload has a verified status but no uuid")
+            }
+            Self::Malformed {
+                line,
+                column,
+                category,
+            } => write!(
                 f,
                 "the attributes payload is not the JSON ID.me documents ({category} error at line {line}, column {column})"
             ),
@@ -59,12 +59,10 @@ impl std::fmt::Display for PayloadError {
 impl std::error::Error for PayloadError {}
 
 impl Payload {
+    /// Reads the attributes object's JSON (what `jose::Opener::open` returns: a signed or
+    /// encrypted answer is already verified and unwrapped by then).
     pub fn parse(body: &[u8]) -> Result<Self, PayloadError> {
         let trimmed = body.trim_ascii();
-        let unquoted = trimmed.strip_prefix(b"\"").unwrap_or(trimmed);
-        if unquoted.starts_with(b"eyJ") {
-            return Err(PayloadError::Signed);
-        }
         let raw: RawPayload =
             serde_json::from_slice(trimmed).map_err(|e| PayloadError::Malformed {
                 line: e.line(),
@@ -279,15 +277,15 @@ mod tests {
     }
 
     #[test]
-    fn jwt_and_garbage_are_clear_errors_that_quote_nothing() {
-        assert_eq!(
+    fn garbage_is_a_clear_error_that_quotes_nothing() {
+        // A token reaching this parser was not opened: it is not JSON (jose::Opener unwraps).
+        assert!(matches!(
             Payload::parse(b"eyJhbGciOiJSUzI1NiJ9.e30.sig"),
-            Err(PayloadError::Signed)
-        );
-        assert_eq!(
-            Payload::parse(b"\"eyJhbGciOiJSUzI1NiJ9.e30.sig\""),
-            Err(PayloadError::Signed)
-        );
+            Err(PayloadError::Malformed {
+                category: "syntax",
+                ..
+            })
+        ));
         let err = Payload::parse(b"<html>Sunny Nader</html>").unwrap_err();
         assert!(matches!(
             err,

@@ -5,12 +5,18 @@
 //! what ID.me checks: the client credentials, the exact redirect URI, PKCE S256, single-use
 //! codes and tokens that expire after five minutes. Its pages are deliberately plain and
 //! labelled as a simulation: it must never look like ID.me.
+//!
+//! Its attributes answer can be plain JSON, a JWS or a JWE around a JWS
+//! (`PERKGATE_SANDBOX_PAYLOAD`), with its own JWKS, so the signed and encrypted paths run over
+//! HTTP as they would against ID.me.
 
+pub mod keys;
 pub mod personas;
 
 use std::collections::HashMap;
+use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use askama::Template;
 use axum::Router;
@@ -28,6 +34,7 @@ use url::Url;
 use crate::clock::now;
 use crate::config::Secret;
 use crate::crypto::random_token;
+use keys::{JwsAlg, KeyError, RecipientKey, SigningKeys};
 
 /// Where the sandbox is mounted.
 pub const PATH: &str = "/sandbox/idme";
@@ -36,12 +43,56 @@ const GRANT_TTL_SECS: i64 = 300;
 /// A shopper has ten minutes on the persona page.
 const REQUEST_TTL_SECS: i64 = 600;
 
+/// Where the sandbox serves its JWKS, relative to its base (as ID.me does).
+pub const JWKS_PATH: &str = "/oidc/.well-known/jwks";
+
+/// What the sandbox's attributes endpoint answers with (`PERKGATE_SANDBOX_PAYLOAD`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SandboxPayload {
+    #[default]
+    Json,
+    /// A JWS with this algorithm.
+    Signed(JwsAlg),
+    /// A JWE (RSA-OAEP, A256CBC-HS512) of such a JWS, `cty: "JWT"`.
+    Encrypted(JwsAlg),
+}
+
+impl SandboxPayload {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Signed(JwsAlg::Rs256) => "signed",
+            Self::Signed(JwsAlg::Es256) => "signed-es256",
+            Self::Encrypted(JwsAlg::Rs256) => "encrypted",
+            Self::Encrypted(JwsAlg::Es256) => "encrypted-es256",
+        }
+    }
+}
+
+impl FromStr for SandboxPayload {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "json" => Ok(Self::Json),
+            "signed" => Ok(Self::Signed(JwsAlg::Rs256)),
+            "signed-es256" => Ok(Self::Signed(JwsAlg::Es256)),
+            "encrypted" => Ok(Self::Encrypted(JwsAlg::Rs256)),
+            "encrypted-es256" => Ok(Self::Encrypted(JwsAlg::Es256)),
+            _ => Err(format!(
+                "expected \"json\", \"signed\", \"signed-es256\", \"encrypted\" or \"encrypted-es256\", got {s:?}"
+            )),
+        }
+    }
+}
+
 /// Calls the sandbox received, for tests and the benchmark.
 #[derive(Default, Debug)]
 pub struct Calls {
     pub authorize: AtomicU64,
     pub token: AtomicU64,
     pub attributes: AtomicU64,
+    pub jwks: AtomicU64,
 }
 
 impl Calls {
@@ -50,6 +101,9 @@ impl Calls {
     }
     pub fn attributes(&self) -> u64 {
         self.attributes.load(Ordering::SeqCst)
+    }
+    pub fn jwks(&self) -> u64 {
+        self.jwks.load(Ordering::SeqCst)
     }
 }
 
@@ -102,6 +156,13 @@ pub struct Sandbox {
     pub redirect_uri: String,
     pub calls: Arc<Calls>,
     grants: Mutex<Grants>,
+    payload: SandboxPayload,
+    /// `iss` of its signed payloads: its base + `/oidc`, as ID.me's issuer is.
+    issuer: String,
+    /// Made on first use: RSA key generation is not free, and a JSON sandbox needs none.
+    signing: OnceLock<Result<SigningKeys, KeyError>>,
+    /// Whom encrypted payloads are for: the public half of perkgate's decryption key.
+    recipient: Option<RecipientKey>,
 }
 
 impl Sandbox {
@@ -112,7 +173,67 @@ impl Sandbox {
             redirect_uri,
             calls: Arc::default(),
             grants: Mutex::default(),
+            payload: SandboxPayload::Json,
+            issuer: String::new(),
+            signing: OnceLock::new(),
+            recipient: None,
         }
+    }
+
+    /// Answers attributes as `payload`, signed as `issuer`, encrypted to `recipient`. Keys a
+    /// signing sandbox needs are made here, so a failure stops start-up.
+    pub fn with_payload(
+        mut self,
+        payload: SandboxPayload,
+        issuer: String,
+        recipient: Option<RecipientKey>,
+    ) -> Result<Self, KeyError> {
+        if matches!(payload, SandboxPayload::Encrypted(_)) && recipient.is_none() {
+            return Err(KeyError("an encrypting sandbox needs a recipient key"));
+        }
+        self.payload = payload;
+        self.issuer = issuer;
+        self.recipient = recipient;
+        if payload != SandboxPayload::Json {
+            self.signing_keys()?;
+        }
+        Ok(self)
+    }
+
+    pub fn payload(&self) -> SandboxPayload {
+        self.payload
+    }
+
+    fn signing_keys(&self) -> Result<&SigningKeys, KeyError> {
+        self.signing
+            .get_or_init(|| SigningKeys::generate("sandbox"))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The attributes answer in the configured form.
+    fn encode(&self, payload: serde_json::Value) -> Result<Response, KeyError> {
+        let alg = match self.payload {
+            SandboxPayload::Json => return Ok(axum::Json(payload).into_response()),
+            SandboxPayload::Signed(alg) | SandboxPayload::Encrypted(alg) => alg,
+        };
+        let mut claims = payload;
+        let now = now();
+        claims["iss"] = self.issuer.clone().into();
+        claims["aud"] = self.client_id.clone().into();
+        claims["iat"] = now.into();
+        claims["exp"] = (now + GRANT_TTL_SECS).into();
+        let jws = self
+            .signing_keys()?
+            .sign(alg, claims.to_string().as_bytes())?;
+        let body = match (&self.payload, &self.recipient) {
+            (SandboxPayload::Encrypted(_), Some(to)) => {
+                keys::encrypt(jws.as_bytes(), to, Some("JWT"))?
+            }
+            (SandboxPayload::Encrypted(_), None) => return Err(KeyError("no recipient key")),
+            _ => jws,
+        };
+        Ok(([(header::CONTENT_TYPE, "application/jwt")], body).into_response())
     }
 
     fn grants(&self) -> MutexGuard<'_, Grants> {
@@ -126,6 +247,7 @@ impl Sandbox {
             .route("/oauth/authorize", get(authorize).post(consent))
             .route("/oauth/token", axum::routing::post(token))
             .route("/api/public/v3/attributes.json", get(attributes))
+            .route(JWKS_PATH, get(jwks))
             .with_state(self)
     }
 }
@@ -499,12 +621,34 @@ async fn attributes(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap) -> 
     let grant = sandbox.grants().tokens.remove(token);
     match grant {
         Some(g) if now() - g.created_at <= GRANT_TTL_SECS => {
-            axum::Json(g.persona.payload(&g.scopes)).into_response()
+            match sandbox.encode(g.persona.payload(&g.scopes)) {
+                Ok(response) => response,
+                Err(e) => {
+                    tracing::error!(error = %e, "sandbox could not sign or encrypt the payload");
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                }
+            }
         }
         _ => oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_token",
             "unknown, used or expired token",
         ),
+    }
+}
+
+/// The sandbox's public signing keys, as ID.me publishes its own.
+async fn jwks(State(sandbox): State<Arc<Sandbox>>) -> Response {
+    sandbox.calls.jwks.fetch_add(1, Ordering::SeqCst);
+    match sandbox.signing_keys() {
+        Ok(keys) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            keys.jwks_json(),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "sandbox signing keys unavailable");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
     }
 }

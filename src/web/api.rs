@@ -35,10 +35,10 @@ async fn benefit(
     Query(params): Query<Params>,
 ) -> Result<Response, AppError> {
     // Check the callback first: a bad one is refused before any session work.
-    if let Some(cb) = &params.callback {
-        if !valid_callback_name(cb) {
-            return Err(AppError::BadRequest("invalid JSONP callback name"));
-        }
+    if let Some(cb) = &params.callback
+        && !valid_callback_name(cb)
+    {
+        return Err(AppError::BadRequest("invalid JSONP callback name"));
     }
     // Read-only: an API call never creates or extends a session, and may use the read cache.
     let absolute = state.verifier.lifetimes.absolute_secs;

@@ -458,10 +458,10 @@ impl Chromedriver {
         let deadline = Instant::now() + DRIVER_START_LIMIT;
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         loop {
-            if let Ok(Ok(body)) = tokio::time::timeout(Duration::from_secs(2), status(addr)).await {
-                if body.contains("\"ready\":true") {
-                    return;
-                }
+            if let Ok(Ok(body)) = tokio::time::timeout(Duration::from_secs(2), status(addr)).await
+                && body.contains("\"ready\":true")
+            {
+                return;
             }
             assert!(
                 Instant::now() < deadline,

@@ -16,6 +16,7 @@ mod instances;
 mod ledger;
 mod offers;
 mod outages;
+mod payloads;
 mod shutdown;
 mod soak;
 mod stores;

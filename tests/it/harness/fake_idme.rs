@@ -1,11 +1,13 @@
 //! A scripted stand-in for ID.me on a loopback socket, for the faults the sandbox never
 //! produces: slow answers, 500s, bad JSON, huge bodies, OAuth errors, odd payloads. It counts
-//! every call and keeps the last token request's form for assertions.
+//! every call and keeps the last token request's form for assertions. Its JWKS
+//! (`/oidc/.well-known/jwks`) publishes [`fake_keys`] unless scripted otherwise, so attributes
+//! answers can be JWS or JWE built with `perkgate::sandbox::keys`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -13,6 +15,13 @@ use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use perkgate::sandbox::keys::SigningKeys;
+
+/// The fake's signing keys (key ids `fake-1-rs256`, `fake-1-es256`), made once per test binary.
+pub fn fake_keys() -> &'static SigningKeys {
+    static KEYS: OnceLock<SigningKeys> = OnceLock::new();
+    KEYS.get_or_init(|| SigningKeys::generate("fake-1").expect("signing keys"))
+}
 
 /// What an endpoint answers.
 #[derive(Clone, Debug)]
@@ -43,8 +52,10 @@ pub struct FakeIdme {
 pub struct FakeState {
     pub token_calls: AtomicU64,
     pub attributes_calls: AtomicU64,
+    pub jwks_calls: AtomicU64,
     pub token_reply: Mutex<Reply>,
     pub attributes_reply: Mutex<Reply>,
+    pub jwks_reply: Mutex<Reply>,
     pub last_token_form: Mutex<HashMap<String, String>>,
     pub last_token_auth: Mutex<Option<String>>,
     pub last_bearer: Mutex<Option<String>>,
@@ -57,8 +68,10 @@ impl FakeIdme {
         let state = Arc::new(FakeState {
             token_calls: AtomicU64::new(0),
             attributes_calls: AtomicU64::new(0),
+            jwks_calls: AtomicU64::new(0),
             token_reply: Mutex::new(Reply::Json(200, TOKEN_OK.to_owned())),
             attributes_reply: Mutex::new(Reply::Json(200, VETERAN.to_owned())),
+            jwks_reply: Mutex::new(Reply::Json(200, fake_keys().jwks_json())),
             last_token_form: Mutex::default(),
             last_token_auth: Mutex::default(),
             last_bearer: Mutex::default(),
@@ -67,6 +80,7 @@ impl FakeIdme {
         let app = Router::new()
             .route("/oauth/token", post(token))
             .route("/api/public/v3/attributes.json", get(attributes))
+            .route("/oidc/.well-known/jwks", get(jwks))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -88,6 +102,14 @@ impl FakeIdme {
 
     pub fn on_attributes(&self, reply: Reply) {
         *self.state.attributes_reply.lock().unwrap() = reply;
+    }
+
+    pub fn on_jwks(&self, reply: Reply) {
+        *self.state.jwks_reply.lock().unwrap() = reply;
+    }
+
+    pub fn jwks_calls(&self) -> u64 {
+        self.state.jwks_calls.load(Ordering::SeqCst)
     }
 
     pub fn token_calls(&self) -> u64 {
@@ -188,11 +210,17 @@ async fn attributes(State(state): State<Arc<FakeState>>, headers: HeaderMap) -> 
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let mut reply = state.attributes_reply.lock().unwrap().clone();
-    if let Reply::Json(status, body) = &reply {
-        if body.contains("{n}") {
-            let n = state.people.fetch_add(1, Ordering::SeqCst);
-            reply = Reply::Json(*status, body.replace("{n}", &n.to_string()));
-        }
+    if let Reply::Json(status, body) = &reply
+        && body.contains("{n}")
+    {
+        let n = state.people.fetch_add(1, Ordering::SeqCst);
+        reply = Reply::Json(*status, body.replace("{n}", &n.to_string()));
     }
+    answer(reply).await
+}
+
+async fn jwks(State(state): State<Arc<FakeState>>) -> Response {
+    state.jwks_calls.fetch_add(1, Ordering::SeqCst);
+    let reply = state.jwks_reply.lock().unwrap().clone();
     answer(reply).await
 }

@@ -3,6 +3,7 @@
 //! fixtures, and a few page helpers.
 
 pub mod fake_idme;
+pub mod logs;
 pub mod process;
 pub mod proxy;
 mod shopper;
@@ -25,7 +26,7 @@ use perkgate::{App, Config};
 /// one). The same provider `App::build` installs (keep the two alike); a second install is a
 /// no-op.
 pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
 /// Held by the tests that load the machine (the soak, the real browser, several processes)
@@ -190,6 +191,14 @@ impl TestApp {
             .expect("the test app runs the embedded sandbox")
             .authorize
             .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// JWKS fetches the embedded sandbox served.
+    pub fn jwks_calls(&self) -> u64 {
+        self.calls
+            .as_ref()
+            .expect("the test app runs the embedded sandbox")
+            .jwks()
     }
 
     /// A second connection to the app's database, as an operator's command would open.

@@ -35,10 +35,10 @@ impl Instance {
         let started = Instant::now();
         let client = reqwest::Client::new();
         loop {
-            if let Ok(res) = client.get(format!("{base}/healthz")).send().await {
-                if res.status() == 200 {
-                    break;
-                }
+            if let Ok(res) = client.get(format!("{base}/healthz")).send().await
+                && res.status() == 200
+            {
+                break;
             }
             assert!(
                 started.elapsed() < Duration::from_secs(15),
