@@ -82,10 +82,11 @@ pub(crate) fn local_listener_pid(url: &str) -> Option<u32> {
                 .and_then(|a| a.rsplit_once(':'))
                 .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
                 == Some(port);
-            if listening && same_port {
-                if let Some(inode) = f.get(9) {
-                    inodes.push(format!("socket:[{inode}]"));
-                }
+            if listening
+                && same_port
+                && let Some(inode) = f.get(9)
+            {
+                inodes.push(format!("socket:[{inode}]"));
             }
         }
     }
@@ -100,10 +101,10 @@ pub(crate) fn local_listener_pid(url: &str) -> Option<u32> {
             continue;
         };
         for fd in fds.filter_map(Result::ok) {
-            if let Ok(target) = std::fs::read_link(fd.path()) {
-                if inodes.iter().any(|i| target.as_os_str() == i.as_str()) {
-                    return Some(pid);
-                }
+            if let Ok(target) = std::fs::read_link(fd.path())
+                && inodes.iter().any(|i| target.as_os_str() == i.as_str())
+            {
+                return Some(pid);
             }
         }
     }

@@ -169,9 +169,14 @@ impl Setup {
             store.contains("data-testid=\"message\" role=\"alert\""),
             "{store}"
         );
-        assert!(store.contains("We could not complete your verification"), "{store}");
         assert!(
-            store.contains(&format!("<code data-testid=\"correlation-id\">{request_id}</code>")),
+            store.contains("We could not complete your verification"),
+            "{store}"
+        );
+        assert!(
+            store.contains(&format!(
+                "<code data-testid=\"correlation-id\">{request_id}</code>"
+            )),
             "{store}"
         );
         assert!(!store.contains("data-testid=\"benefit\""));

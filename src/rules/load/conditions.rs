@@ -119,18 +119,18 @@ pub(super) fn conditions(
                 }
             })
             .min();
-        if let (Some(a), Some(b)) = (after, before) {
-            if b <= a + 86_400 {
-                r.error(
-                    table_span,
-                    &field,
-                    format!(
-                        "an offer no one can ever get: no date is after {} and before {}",
-                        date(a),
-                        date(b)
-                    ),
-                );
-            }
+        if let (Some(a), Some(b)) = (after, before)
+            && b <= a + 86_400
+        {
+            r.error(
+                table_span,
+                &field,
+                format!(
+                    "an offer no one can ever get: no date is after {} and before {}",
+                    date(a),
+                    date(b)
+                ),
+            );
         }
         out.extend(parsed.into_iter().map(|(test, _)| Condition {
             attribute: attribute.clone(),

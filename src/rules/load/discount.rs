@@ -53,14 +53,14 @@ pub(super) fn discount(
         );
         return None;
     }
-    if let Some(cap) = &o.cap {
-        if o.percent.is_none() {
-            r.error(
-                cap.span(),
-                "cap",
-                "a cap only applies to a percent discount",
-            );
-        }
+    if let Some(cap) = &o.cap
+        && o.percent.is_none()
+    {
+        r.error(
+            cap.span(),
+            "cap",
+            "a cap only applies to a percent discount",
+        );
     }
     if let Some(p) = &o.percent {
         let percent = *p.get_ref();

@@ -68,23 +68,23 @@ pub(super) fn offer(
     let code = code(r, o.code.clone(), offer_span.clone(), pools);
     let starts = window(r, &o.starts, "starts", false);
     let ends = window(r, &o.ends, "ends", true);
-    if let (Some(s), Some(e), Some(raw)) = (starts, ends, &o.ends) {
-        if e < s {
-            r.error(
-                raw.span(),
-                "ends",
-                format!("`ends` ({}) is before `starts` ({})", date(e), date(s)),
-            );
-        }
+    if let (Some(s), Some(e), Some(raw)) = (starts, ends, &o.ends)
+        && e < s
+    {
+        r.error(
+            raw.span(),
+            "ends",
+            format!("`ends` ({}) is before `starts` ({})", date(e), date(s)),
+        );
     }
-    if let (Some(e), Some(raw)) = (ends, &o.ends) {
-        if e < crate::clock::now() {
-            r.warn(
-                raw.span(),
-                "ends",
-                format!("this offer ended on {}", date(e)),
-            );
-        }
+    if let (Some(e), Some(raw)) = (ends, &o.ends)
+        && e < crate::clock::now()
+    {
+        r.warn(
+            raw.span(),
+            "ends",
+            format!("this offer ended on {}", date(e)),
+        );
     }
     let limit = match &o.limit {
         Some(l) => {

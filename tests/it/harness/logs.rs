@@ -70,4 +70,3 @@ impl std::io::Write for Writer {
         Ok(())
     }
 }
-
