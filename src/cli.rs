@@ -114,7 +114,17 @@ fn rules_eval(file: &str, attributes: &str, at: Option<&str>) -> ExitCode {
     };
     let payload = match std::fs::read(attributes)
         .map_err(|e| format!("cannot read: {e}"))
-        .and_then(|b| Payload::parse(&b).map_err(|e| e.to_string()))
+        .and_then(|b| {
+            // A signed or encrypted payload cannot be checked here (no JWKS, no key): say so
+            // rather than call it malformed JSON.
+            let unquoted = b.trim_ascii().strip_prefix(b"\"").unwrap_or(b.trim_ascii());
+            if unquoted.starts_with(b"eyJ") {
+                return Err("the attributes payload is a JWT (signed or encrypted): \
+                            `rules eval` reads the plain JSON attributes object"
+                    .to_owned());
+            }
+            Payload::parse(&b).map_err(|e| e.to_string())
+        })
     {
         Ok(p) => p,
         Err(e) => {

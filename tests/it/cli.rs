@@ -505,7 +505,7 @@ fn eval_refuses_signed_and_malformed_payloads() {
         assert_eq!(
             run.stderr,
             format!(
-                "{attrs}: the attributes payload is a JWT: payload signing is enabled for this app at ID.me; perkgate reads the plain JSON payload\n"
+                "{attrs}: the attributes payload is a JWT (signed or encrypted): `rules eval` reads the plain JSON attributes object\n"
             )
         );
     }

@@ -1,6 +1,6 @@
 //! The flow against a scripted fake ID.me on a loopback socket: everything ID.me might do
-//! wrong ends on the friendly page with a correlation id, the session intact, and exactly the
-//! calls the rules allow.
+//! wrong ends back on the store with a message and a correlation id, the session intact, and
+//! exactly the calls the rules allow.
 
 use std::time::{Duration, Instant};
 
@@ -32,23 +32,35 @@ impl Setup {
         self.app.callback("the-code", &state).await
     }
 
-    /// The callback ends on the friendly error page; returns its text.
+    /// The callback ends back on the store: the failure notice with its reference (the
+    /// callback's request id, which the log line carries), the verify control and "Try
+    /// again"; shown once. Returns the store page.
     async fn expect_error_page(&self) -> String {
         let res = self.callback().await;
-        assert_eq!(res.status(), 502);
+        assert_eq!(res.status(), 303);
+        assert_eq!(location(&res), "/");
         let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
-        let page = res.text().await.unwrap();
-        assert!(page.contains("We could not reach ID.me just now"), "{page}");
+        let (status, page) = self.app.home().await;
+        assert_eq!(status, 200);
+        assert!(
+            page.contains("We could not complete your verification with ID.me just now"),
+            "{page}"
+        );
         assert!(page.contains("data-testid=\"message\" role=\"alert\""));
         assert!(page.contains(&format!(
             "<code data-testid=\"correlation-id\">{request_id}</code>"
         )));
-        assert!(page.contains("href=\"/\""), "a way to try again");
-        // The session is intact and can verify again.
-        let (status, store) = self.app.home().await;
-        assert_eq!(status, 200);
-        assert!(store.contains("data-testid=\"verify-military\""));
-        assert!(!store.contains("data-testid=\"benefit\""));
+        assert!(page.contains("<title>Verification failed · Demo store</title>"));
+        assert!(
+            page.contains("action=\"/verify/military\"") && page.contains("data-testid=\"try-again\""),
+            "a way to try again"
+        );
+        // The session is intact and can verify again; the message is shown once.
+        assert!(page.contains("data-testid=\"verify-military\""));
+        assert!(!page.contains("data-testid=\"benefit\""));
+        let (_, again) = self.app.home().await;
+        assert!(!again.contains("data-testid=\"message\""), "shown once");
+        assert!(again.contains("data-testid=\"verify-military\""));
         page
     }
 }
@@ -225,7 +237,7 @@ async fn a_group_without_an_offer_is_verified_but_unlocks_nothing() {
         page.contains("limited to statuses or details your verification does not include"),
         "{page}"
     );
-    assert!(page.contains("Verified with ID.me as <strong>alumni</strong>"));
+    assert!(page.contains("Verified with ID.me as <strong>Alumni</strong>"));
     assert!(!page.contains("data-testid=\"benefit\""));
     let json = s.app.benefit().await;
     assert_eq!(json["verified"], true);
@@ -250,7 +262,7 @@ async fn odd_but_valid_payloads_still_unlock() {
     let (_, page) = s.app.home().await;
     // A retiree gets the veterans' offer: a single-use code from the pool.
     assert_verified(&page, "VET20-");
-    assert!(page.contains("military (Retiree)"));
+    assert!(page.contains("Military (Retiree)"));
     assert!(page.contains("20% off, up to $100.00"));
 }
 
@@ -265,14 +277,30 @@ async fn an_error_from_idme_on_the_callback_is_a_friendly_page() {
             "/auth/idme/callback?error=invalid_scope&error_description=%3Cb%3Ex&state={state}"
         ))
         .await;
-    assert_eq!(res.status(), 502);
-    let page = res.text().await.unwrap();
-    assert!(page.contains("ID.me could not complete the verification"));
+    // The shopper has a session: back on the store, with the failure and its reference.
+    assert_eq!(res.status(), 303);
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let (_, page) = s.app.home().await;
+    assert!(page.contains("We could not complete your verification"), "{page}");
+    assert!(page.contains(&format!("<code data-testid=\"correlation-id\">{id}</code>")));
     assert!(
         !page.contains("<b>x"),
         "ID.me's description is never echoed"
     );
     assert_eq!(s.idme.token_calls(), 0);
+    // The pending authorization it answered is used up: its code can no longer be redeemed.
+    let res = s.app.callback("late-code", &state).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(s.idme.token_calls(), 0);
+
+    // Without a session nobody can be told on the store: the error page.
+    let stranger = s.app.shopper();
+    let res = stranger
+        .get("/auth/idme/callback?error=invalid_scope&error_description=x")
+        .await;
+    assert_eq!(res.status(), 502);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("ID.me could not complete the verification"));
 }
 
 #[tokio::test]
@@ -304,8 +332,12 @@ async fn failures_are_logged_with_the_correlation_id_and_no_personal_data() {
     let authorize = other.start_verify("military").await;
     let state = query_param(&authorize, "state").unwrap();
     let res = other.callback("the-code", &state).await;
-    assert_eq!(res.status(), 502);
+    assert_eq!(res.status(), 303);
     let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    // The store shows the same id as the reference.
+    assert!(other.home().await.1.contains(&format!(
+        "<code data-testid=\"correlation-id\">{id}</code>"
+    )));
 
     let text = logs.text();
     let failure = text

@@ -22,7 +22,7 @@ async fn a_service_member_unlocks_the_military_discount_and_reads_never_call_idm
         let (status, page) = app.home().await;
         assert_eq!(status, 200);
         assert_verified(&page, "SALUTE15");
-        assert!(page.contains("military (Service Member)"));
+        assert!(page.contains("Military (Service Member)"));
     }
     // A "new tab" is the same cookie jar.
     let json = app.benefit().await;
@@ -210,9 +210,18 @@ async fn an_expired_authorization_is_refused_without_a_call() {
     let authorize = app.start_verify("military").await;
     let callback = app.sandbox_pick(&authorize, "service_member").await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // The shopper's own authorization, late: back on the store, told why, with a way to retry.
     let res = app.get(&callback).await;
-    assert_eq!(res.status(), 400);
-    assert!(res.text().await.unwrap().contains("took too long"));
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/");
+    let (_, page) = app.home().await;
+    assert!(page.contains("data-testid=\"message\" role=\"alert\""), "{page}");
+    assert!(page.contains("took too long"), "{page}");
+    assert!(page.contains("<title>Verification expired · Demo store</title>"));
+    assert!(page.contains("data-testid=\"try-again\""));
+    assert_eq!(app.token_calls(), 0);
+    // Used up: the same answer again is refused, still without a call.
+    assert_eq!(app.get(&callback).await.status(), 400);
     assert_eq!(app.token_calls(), 0);
 }
 
@@ -225,21 +234,33 @@ async fn declining_at_idme_gets_a_friendly_page_and_a_way_back() {
         query_param(&callback, "error").as_deref(),
         Some("access_denied")
     );
+    // Back on the store: the message once, the verify button and "Try again".
     let res = app.get(&callback).await;
-    assert_eq!(res.status(), 200);
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/");
     assert_eq!(res.headers()["cache-control"], "no-store");
+    let (_, page) = app.home().await;
+    assert!(page.contains("data-testid=\"message\" role=\"status\""), "{page}");
+    assert!(page.contains("You chose not to share your status"));
+    assert!(page.contains("<title>Verification declined · Demo store</title>"));
+    assert!(page.contains("action=\"/verify/military\""));
+    assert!(page.contains("data-testid=\"try-again\""));
+    assert!(page.contains("data-testid=\"verify-military\""));
+    assert_eq!(app.token_calls(), 0);
+    let (_, again) = app.home().await;
+    assert!(!again.contains("data-testid=\"message\""), "shown once");
+    assert!(again.contains("data-testid=\"verify-military\""));
+    // The declined authorization is used up.
+    assert_eq!(app.get(&callback.replace("error=access_denied", "code=x")).await.status(), 400);
+
+    // A declined answer from a browser without a session: the friendly page.
+    let stranger = app.shopper();
+    let res = stranger.get(&callback).await;
+    assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap();
     assert!(page.contains("data-testid=\"message\" role=\"status\""));
     assert!(page.contains("You chose not to share your status"));
     assert!(page.contains("href=\"/\""));
-    assert_eq!(app.token_calls(), 0);
-    // The store still offers verification.
-    assert!(
-        app.home()
-            .await
-            .1
-            .contains("data-testid=\"verify-military\"")
-    );
 }
 
 #[tokio::test]
