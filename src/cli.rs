@@ -124,8 +124,7 @@ fn rules_eval(file: &str, attributes: &str, at: Option<&str>) -> ExitCode {
                     .to_owned());
             }
             Payload::parse(&b).map_err(|e| e.to_string())
-        })
-    {
+        }) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{attributes}: {e}");

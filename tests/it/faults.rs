@@ -52,7 +52,8 @@ impl Setup {
         )));
         assert!(page.contains("<title>Verification failed · Demo store</title>"));
         assert!(
-            page.contains("action=\"/verify/military\"") && page.contains("data-testid=\"try-again\""),
+            page.contains("action=\"/verify/military\"")
+                && page.contains("data-testid=\"try-again\""),
             "a way to try again"
         );
         // The session is intact and can verify again; the message is shown once.
@@ -281,7 +282,10 @@ async fn an_error_from_idme_on_the_callback_is_a_friendly_page() {
     assert_eq!(res.status(), 303);
     let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     let (_, page) = s.app.home().await;
-    assert!(page.contains("We could not complete your verification"), "{page}");
+    assert!(
+        page.contains("We could not complete your verification"),
+        "{page}"
+    );
     assert!(page.contains(&format!("<code data-testid=\"correlation-id\">{id}</code>")));
     assert!(
         !page.contains("<b>x"),
@@ -335,9 +339,13 @@ async fn failures_are_logged_with_the_correlation_id_and_no_personal_data() {
     assert_eq!(res.status(), 303);
     let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     // The store shows the same id as the reference.
-    assert!(other.home().await.1.contains(&format!(
-        "<code data-testid=\"correlation-id\">{id}</code>"
-    )));
+    assert!(
+        other
+            .home()
+            .await
+            .1
+            .contains(&format!("<code data-testid=\"correlation-id\">{id}</code>"))
+    );
 
     let text = logs.text();
     let failure = text

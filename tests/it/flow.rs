@@ -215,7 +215,10 @@ async fn an_expired_authorization_is_refused_without_a_call() {
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/");
     let (_, page) = app.home().await;
-    assert!(page.contains("data-testid=\"message\" role=\"alert\""), "{page}");
+    assert!(
+        page.contains("data-testid=\"message\" role=\"alert\""),
+        "{page}"
+    );
     assert!(page.contains("took too long"), "{page}");
     assert!(page.contains("<title>Verification expired · Demo store</title>"));
     assert!(page.contains("data-testid=\"try-again\""));
@@ -240,7 +243,10 @@ async fn declining_at_idme_gets_a_friendly_page_and_a_way_back() {
     assert_eq!(location(&res), "/");
     assert_eq!(res.headers()["cache-control"], "no-store");
     let (_, page) = app.home().await;
-    assert!(page.contains("data-testid=\"message\" role=\"status\""), "{page}");
+    assert!(
+        page.contains("data-testid=\"message\" role=\"status\""),
+        "{page}"
+    );
     assert!(page.contains("You chose not to share your status"));
     assert!(page.contains("<title>Verification declined · Demo store</title>"));
     assert!(page.contains("action=\"/verify/military\""));
@@ -251,7 +257,12 @@ async fn declining_at_idme_gets_a_friendly_page_and_a_way_back() {
     assert!(!again.contains("data-testid=\"message\""), "shown once");
     assert!(again.contains("data-testid=\"verify-military\""));
     // The declined authorization is used up.
-    assert_eq!(app.get(&callback.replace("error=access_denied", "code=x")).await.status(), 400);
+    assert_eq!(
+        app.get(&callback.replace("error=access_denied", "code=x"))
+            .await
+            .status(),
+        400
+    );
 
     // A declined answer from a browser without a session: the friendly page.
     let stranger = app.shopper();

@@ -9,6 +9,7 @@
 mod harness;
 
 mod browser;
+mod buttons;
 mod cli;
 mod faults;
 mod flow;
@@ -16,6 +17,7 @@ mod instances;
 mod ledger;
 mod offers;
 mod outages;
+mod outcomes;
 mod payloads;
 mod shutdown;
 mod soak;

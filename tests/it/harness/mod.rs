@@ -162,6 +162,11 @@ impl TestApp {
         Shopper::new(&self.base)
     }
 
+    /// The app's own shopper, the one the delegates below drive.
+    pub fn default_shopper(&self) -> &Shopper {
+        &self.shopper
+    }
+
     /// Stops accepting and waits for the server to finish (a restart keeps the database).
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {

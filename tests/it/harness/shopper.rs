@@ -92,6 +92,33 @@ impl Shopper {
         location(&res)
     }
 
+    /// Loads the store and submits the one "Verify with ID.me"; returns the redirect (to the
+    /// groups endpoint).
+    pub async fn start_any(&self) -> String {
+        let csrf = self.csrf().await;
+        let res = self.post_csrf("/verify", &csrf).await;
+        assert_eq!(res.status(), 303, "verify redirects to ID.me");
+        location(&res)
+    }
+
+    /// On the sandbox's groups page, picks a community; returns its authorize URL.
+    pub async fn sandbox_community(&self, groups_url: &str, group: &str) -> String {
+        let page = self.get(groups_url).await.text().await.expect("body");
+        let marker = format!("data-testid=\"community-{group}\"");
+        let link = page
+            .lines()
+            .find(|l| l.contains(&marker))
+            .unwrap_or_else(|| panic!("no community {group} on the groups page:\n{page}"));
+        let href = link
+            .split("href=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the community link's href")
+            .replace("&#38;", "&")
+            .replace("&amp;", "&");
+        self.url(&href)
+    }
+
     /// On the sandbox's page, picks a persona; returns the callback URL ID.me would send back.
     pub async fn sandbox_pick(&self, authorize_url: &str, persona: &str) -> String {
         let page = self.get(authorize_url).await.text().await.expect("body");
