@@ -22,8 +22,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::harness::{TestApp, serial, spawn_app};
 
+mod axe;
+mod outcomes;
+
+use axe::Axe;
+
 /// The whole browser scenario must finish well inside this.
-const SCENARIO_LIMIT: Duration = Duration::from_secs(90);
+const SCENARIO_LIMIT: Duration = Duration::from_secs(150);
 /// How long chromedriver may take to start answering.
 const DRIVER_START_LIMIT: Duration = Duration::from_secs(10);
 /// How long one page (or one change on it) may take to show up.
@@ -53,7 +58,13 @@ async fn shopper_verifies_in_a_real_browser() {
     let client = connect(&driver, &browser_bin, profile.path()).await;
     let app = spawn_app().await;
 
-    let outcome = tokio::time::timeout(SCENARIO_LIMIT, scenario(&client, &app, manifest)).await;
+    let required = std::env::var("PERKGATE_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+    let axe = Axe::load(manifest, required);
+    let outcome = tokio::time::timeout(SCENARIO_LIMIT, async {
+        scenario(&client, &app, manifest, &axe).await?;
+        outcomes::scenario(&client, &axe, &manifest.join("target/screenshots")).await
+    })
+    .await;
     // Close the session (and with it Chromium) whatever happened, then report.
     let closed = tokio::time::timeout(Duration::from_secs(10), client.close()).await;
     match outcome {
@@ -75,11 +86,20 @@ async fn shopper_verifies_in_a_real_browser() {
         format!("browser test passed in {:?}\n", started.elapsed()),
     )
     .expect("write target/browser-test-ran");
-    eprintln!("browser test finished in {:?}", started.elapsed());
+    eprintln!(
+        "browser test finished in {:?}; axe-core found no WCAG 2.2 A/AA violation on {} page(s)",
+        started.elapsed(),
+        axe.checked.get()
+    );
 }
 
 /// The shopper's story, step by step. WebDriver failures come back as errors; wrong pages panic.
-async fn scenario(client: &Client, app: &TestApp, manifest: &Path) -> Result<(), CmdError> {
+async fn scenario(
+    client: &Client,
+    app: &TestApp,
+    manifest: &Path,
+    axe: &Axe,
+) -> Result<(), CmdError> {
     let shots = manifest.join("target/screenshots");
     std::fs::create_dir_all(&shots).expect("create target/screenshots");
     let home = app.url("/");
@@ -110,12 +130,14 @@ async fn scenario(client: &Client, app: &TestApp, manifest: &Path) -> Result<(),
         .expect("the store shows a 'What is ID.me?' link before verification");
     assert_eq!(about.tag_name().await?.to_ascii_lowercase(), "a");
     assert_banner(client, "the store").await?;
+    axe.check(client, "the store before verifying").await?;
     save_screenshot(client, &shots.join("store-before.png")).await?;
 
     // b. Verify as a veteran through the sandbox.
     verify.click().await?;
     wait_for_path(client, "/sandbox/idme/oauth/authorize").await?;
     assert_banner(client, "the sandbox persona page").await?;
+    axe.check(client, "the sandbox persona page").await?;
     client
         .wait()
         .at_most(PAGE_LIMIT)
@@ -124,6 +146,7 @@ async fn scenario(client: &Client, app: &TestApp, manifest: &Path) -> Result<(),
         .click()
         .await?;
     assert_unlocked(client, app, "after picking the veteran persona").await?;
+    axe.check(client, "the store with the benefit").await?;
     save_screenshot(client, &shots.join("store-after.png")).await?;
 
     // c. A refresh keeps the benefit.
