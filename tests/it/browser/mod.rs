@@ -83,7 +83,11 @@ async fn shopper_verifies_in_a_real_browser() {
         .expect("create the target folder for the marker file");
     std::fs::write(
         &marker,
-        format!("browser test passed in {:?}\n", started.elapsed()),
+        format!(
+            "browser test passed in {:?}; axe-core checked {} pages\n",
+            started.elapsed(),
+            axe.checked.get()
+        ),
     )
     .expect("write target/browser-test-ran");
     eprintln!(
