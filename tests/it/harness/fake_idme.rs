@@ -44,6 +44,17 @@ pub const VETERAN: &str = r#"{"attributes":[
     {"handle":"uuid","name":"Unique Identifier","value":"d733a89e2e634f04ac2fe66c97f71612"}],
   "status":[{"group":"military","subgroups":["Service Member"],"verified":true}]}"#;
 
+/// What the fake hands perkgate that must never reach a log: its token, the client secret the
+/// harness configures, and VETERAN's personal data.
+pub const NEVER_LOGGED: &[&str] = &[
+    "tok-SECRET-123",
+    "test-secret-value",
+    "Sunny",
+    "Nader",
+    "sunny.nader@id.me",
+    "d733a89e2e634f04ac2fe66c97f71612",
+];
+
 pub struct FakeIdme {
     pub addr: SocketAddr,
     pub state: Arc<FakeState>,
