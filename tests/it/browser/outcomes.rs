@@ -61,6 +61,51 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
     axe.check(client, "the store after an expired verification")
         .await?;
 
+    // A teacher, verified, but the teachers' offer here is for principals only.
+    app.stop().await;
+    let app = spawn_with(Options::default().rules_fixture("communities")).await;
+    client.goto(&app.url("/")).await?;
+    click(client, "[data-testid=verify-teacher]").await?;
+    wait_for_path(client, "/sandbox/idme/oauth/authorize").await?;
+    click(client, "[data-testid=persona-teacher]").await?;
+    assert_outcome(
+        client,
+        "status",
+        "the offers for your group are limited",
+        "No discount for you right now",
+    )
+    .await?;
+    axe.check(client, "the store after a verification without an offer")
+        .await?;
+    app.stop().await;
+
+    // ID.me failing (here: its answer weaker than the app requires): the failure and the
+    // reference the log line carries.
+    let app = spawn_with(Options::default().var("PERKGATE_IDME_PAYLOAD", "signed")).await;
+    client.goto(&app.url("/")).await?;
+    click(client, "[data-testid=verify-military]").await?;
+    wait_for_path(client, "/sandbox/idme/oauth/authorize").await?;
+    click(client, "[data-testid=persona-service_member]").await?;
+    assert_outcome(
+        client,
+        "alert",
+        "We could not complete your verification",
+        "Verification failed",
+    )
+    .await?;
+    let reference = client
+        .find(Locator::Css("[data-testid=correlation-id]"))
+        .await?
+        .text()
+        .await?;
+    assert_eq!(
+        reference.len(),
+        16,
+        "the request id as the reference: {reference}"
+    );
+    axe.check(client, "the store after ID.me failed").await?;
+    save_screenshot(client, &shots.join("store-failed.png")).await?;
+
     // b. The pages that stay error pages: a path that does not exist, a forged callback.
     client.goto(&app.url("/no-such-page")).await?;
     axe.check(client, "the 404 page").await?;
