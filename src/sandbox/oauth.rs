@@ -1,0 +1,176 @@
+//! The sandbox's back channel: the token and attributes endpoints, client authentication and
+//! OAuth's JSON error answers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::grants::TokenGrant;
+use super::{GRANT_TTL_SECS, Sandbox};
+use crate::clock::now;
+use crate::crypto::random_token;
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(serde_json::json!({"error": error, "error_description": description})),
+    )
+        .into_response()
+}
+
+/// The client's id and secret from HTTP Basic or the form body.
+fn client_credentials(
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Option<(String, String)> {
+    if let Some(basic) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+    {
+        let decoded = String::from_utf8(STANDARD.decode(basic.trim()).ok()?).ok()?;
+        let (id, secret) = decoded.split_once(':')?;
+        let unescape = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+        };
+        return Some((unescape(id)?, unescape(secret)?));
+    }
+    Some((
+        form.get("client_id")?.clone(),
+        form.get("client_secret")?.clone(),
+    ))
+}
+
+pub(super) async fn token(
+    State(sandbox): State<Arc<Sandbox>>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    sandbox.calls.token.fetch_add(1, Ordering::SeqCst);
+    let authenticated = client_credentials(&headers, &form).is_some_and(|(id, secret)| {
+        id == sandbox.client_id
+            && bool::from(
+                secret
+                    .as_bytes()
+                    .ct_eq(sandbox.client_secret.expose().as_bytes()),
+            )
+    });
+    if !authenticated {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        );
+    }
+    if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "use authorization_code",
+        );
+    }
+    let code = form.get("code").map(String::as_str).unwrap_or("");
+    let now = now();
+    let mut guard = sandbox.grants();
+    guard.prune(now);
+    let grants = &mut *guard;
+    let Some(grant) = grants.codes.get_mut(code) else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "unknown or expired code",
+        );
+    };
+    if let Some(issued) = grant.issued_token.take() {
+        // A second redemption: refuse it and revoke what the first one got, like ID.me.
+        grants.tokens.remove(&issued);
+        grants.codes.remove(code);
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "code already used",
+        );
+    }
+    if form.get("redirect_uri") != Some(&grant.redirect_uri) {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "redirect_uri mismatch",
+        );
+    }
+    let verifier = form.get("code_verifier").map(String::as_str).unwrap_or("");
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    if verifier.is_empty()
+        || !bool::from(challenge.as_bytes().ct_eq(grant.code_challenge.as_bytes()))
+    {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "PKCE verification failed",
+        );
+    }
+    let access_token = random_token();
+    grant.issued_token = Some(access_token.clone());
+    let scopes = grant.scopes.clone();
+    let persona = grant.persona;
+    grants.tokens.insert(
+        access_token.clone(),
+        TokenGrant {
+            scopes: scopes.clone(),
+            persona,
+            created_at: now,
+        },
+    );
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(serde_json::json!({
+            "access_token": access_token,
+            "token_type": "bearer",
+            "expires_in": GRANT_TTL_SECS,
+            "refresh_token": random_token(),
+            "scope": scopes.join(" "),
+        })),
+    )
+        .into_response()
+}
+
+pub(super) async fn attributes(
+    State(sandbox): State<Arc<Sandbox>>,
+    headers: HeaderMap,
+) -> Response {
+    sandbox.calls.attributes.fetch_add(1, Ordering::SeqCst);
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Single use, as ID.me's documentation describes its access tokens.
+    let grant = sandbox.grants().tokens.remove(token);
+    match grant {
+        Some(g) if now() - g.created_at <= GRANT_TTL_SECS => {
+            match sandbox.encode(g.persona.payload(&g.scopes)) {
+                Ok(response) => response,
+                Err(e) => {
+                    tracing::error!(error = %e, "sandbox could not sign or encrypt the payload");
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                }
+            }
+        }
+        _ => oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "unknown, used or expired token",
+        ),
+    }
+}

@@ -1,0 +1,252 @@
+//! What the browser sees of the sandbox: the groups page, the authorize (persona) page and the
+//! consent that sends the shopper back with a code or an OAuth error, with their templates.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use askama::Template;
+use axum::extract::{Form, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use url::Url;
+
+use super::grants::{AuthRequest, CodeGrant};
+use super::{PATH, REQUEST_TTL_SECS, Sandbox, personas};
+use crate::clock::now;
+use crate::crypto::random_token;
+
+#[derive(Template)]
+#[template(path = "sandbox_authorize.html")]
+struct AuthorizePage<'a> {
+    request_id: &'a str,
+    scopes: &'a [String],
+    matching: Vec<&'static personas::Persona>,
+    others: Vec<&'static personas::Persona>,
+}
+
+#[derive(Template)]
+#[template(path = "sandbox_groups.html")]
+struct GroupsPage {
+    communities: Vec<(String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "sandbox_error.html")]
+struct ErrorPage<'a> {
+    message: &'a str,
+}
+
+fn page<T: Template>(status: StatusCode, t: &T) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "sandbox template failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+fn refuse(message: &str) -> Response {
+    page(StatusCode::BAD_REQUEST, &ErrorPage { message })
+}
+
+/// Sends the browser back to the client with an OAuth error, as ID.me does.
+fn redirect_error(
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &str,
+    description: &str,
+) -> Response {
+    match Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("error", error);
+                q.append_pair("error_description", description);
+                if let Some(state) = state {
+                    q.append_pair("state", state);
+                }
+            }
+            Redirect::to(url.as_str()).into_response()
+        }
+        Err(_) => refuse("The redirect URI is not a URL."),
+    }
+}
+
+/// The groups endpoint (production's `groups.id.me`): the shopper picks a community, then
+/// goes on to that community's authorize page with the same parameters and `scope` set to it.
+/// As ID.me's SDKs expect, it takes `scopes` (plural, comma-separated) and no `scope`.
+pub(super) async fn groups(
+    State(sandbox): State<Arc<Sandbox>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let param = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
+    if param("client_id") != sandbox.client_id {
+        return refuse("Unknown client_id: this sandbox only knows perkgate's own client.");
+    }
+    if param("redirect_uri") != sandbox.redirect_uri {
+        return refuse("The redirect_uri does not exactly match the registered one.");
+    }
+    if q.contains_key("scope") {
+        return refuse(
+            "The groups endpoint takes `scopes` (plural, comma-separated), not `scope`.",
+        );
+    }
+    let scopes: Vec<&str> = param("scopes")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .take(32)
+        .collect();
+    if scopes.is_empty() {
+        return refuse("scopes is required: the communities the store has offers for.");
+    }
+    let communities = scopes
+        .iter()
+        .map(|scope| {
+            let mut url = Url::parse("http://sandbox.invalid/oauth/authorize").ok();
+            if let Some(url) = url.as_mut() {
+                let mut pairs = url.query_pairs_mut();
+                for (k, v) in &q {
+                    if k != "scopes" {
+                        pairs.append_pair(k, v);
+                    }
+                }
+                pairs.append_pair("scope", scope);
+            }
+            let query = url
+                .and_then(|u| u.query().map(str::to_owned))
+                .unwrap_or_default();
+            (
+                (*scope).to_owned(),
+                crate::rules::community_name(scope),
+                format!("{PATH}/oauth/authorize?{query}"),
+            )
+        })
+        .collect();
+    page(StatusCode::OK, &GroupsPage { communities })
+}
+
+pub(super) async fn authorize(
+    State(sandbox): State<Arc<Sandbox>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    sandbox.calls.authorize.fetch_add(1, Ordering::SeqCst);
+    let param = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
+    if param("client_id") != sandbox.client_id {
+        return refuse("Unknown client_id: this sandbox only knows perkgate's own client.");
+    }
+    // Never redirect to an unregistered URI: show the error here instead.
+    let redirect_uri = param("redirect_uri");
+    if redirect_uri != sandbox.redirect_uri {
+        return refuse("The redirect_uri does not exactly match the registered one.");
+    }
+    let state = q.get("state").map(String::as_str);
+    let problem = if param("response_type") != "code" {
+        Some("response_type must be code")
+    } else if param("code_challenge").len() < 43 || param("code_challenge_method") != "S256" {
+        Some("PKCE with code_challenge_method=S256 is required")
+    } else if q.contains_key("nonce") {
+        Some("nonce is an OpenID Connect parameter and this request has no openid scope")
+    } else if param("scope").trim().is_empty() {
+        Some("scope is required")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        return redirect_error(redirect_uri, state, "invalid_request", problem);
+    }
+    let scopes: Vec<String> = param("scope")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let request_id = random_token();
+    let now = now();
+    {
+        let mut grants = sandbox.grants();
+        grants.prune(now);
+        grants.requests.insert(
+            request_id.clone(),
+            AuthRequest {
+                redirect_uri: redirect_uri.to_owned(),
+                state: state.map(str::to_owned),
+                scopes: scopes.clone(),
+                code_challenge: param("code_challenge").to_owned(),
+                created_at: now,
+            },
+        );
+    }
+    let (matching, others) = personas::PERSONAS
+        .iter()
+        .partition(|p| p.group.is_some_and(|g| scopes.iter().any(|s| s == g)));
+    page(
+        StatusCode::OK,
+        &AuthorizePage {
+            request_id: &request_id,
+            scopes: &scopes,
+            matching,
+            others,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct ConsentForm {
+    request: String,
+    persona: String,
+}
+
+/// The shopper picked a persona (or declined): back to the client with a code or an error.
+pub(super) async fn consent(
+    State(sandbox): State<Arc<Sandbox>>,
+    Form(form): Form<ConsentForm>,
+) -> Response {
+    let now = now();
+    let mut grants = sandbox.grants();
+    // Single use: the request id doubles as this form's CSRF token.
+    let Some(request) = grants.requests.remove(&form.request) else {
+        return refuse(
+            "This sign-in page has expired or was already used. Start again from the store.",
+        );
+    };
+    if now - request.created_at > REQUEST_TTL_SECS {
+        return refuse("This sign-in page has expired. Start again from the store.");
+    }
+    if form.persona == personas::DECLINE {
+        return redirect_error(
+            &request.redirect_uri,
+            request.state.as_deref(),
+            "access_denied",
+            "The user denied the request",
+        );
+    }
+    let Some(persona) = personas::find(&form.persona) else {
+        return refuse("Unknown persona.");
+    };
+    let code = random_token();
+    grants.codes.insert(
+        code.clone(),
+        CodeGrant {
+            redirect_uri: request.redirect_uri.clone(),
+            scopes: request.scopes,
+            code_challenge: request.code_challenge,
+            persona,
+            created_at: now,
+            issued_token: None,
+        },
+    );
+    drop(grants);
+    let Ok(mut url) = Url::parse(&request.redirect_uri) else {
+        return refuse("The redirect URI is not a URL.");
+    };
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("code", &code);
+        if let Some(state) = &request.state {
+            q.append_pair("state", state);
+        }
+    }
+    Redirect::to(url.as_str()).into_response()
+}
