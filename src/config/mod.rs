@@ -111,14 +111,38 @@ pub struct SessionConfig {
     pub auth_timeout: Duration,
 }
 
-/// Requests per minute per client on the routes that start or finish a verification.
+/// Rate limits on the routes that start or finish a verification (see `web::limits`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RateLimit {
-    /// 0 turns the limit off.
+    /// Starts per minute per browser; 0 turns every limit off.
     pub per_minute: u32,
+    /// Starts a browser may make at once.
     pub burst: u32,
+    /// Starts per minute per address, all browsers behind it together (as many at once); 0:
+    /// no ceiling. `None`: [`RateLimit::address_per_minute`].
+    pub address_per_minute: Option<u32>,
+    /// Callbacks per minute per address (as many at once), against floods only; 0: none.
+    /// `None`: [`RateLimit::callback_per_minute`].
+    pub callback_per_minute: Option<u32>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl RateLimit {
+    /// Unless set, ten times a browser's: a shared address (a campus, a base) is many
+    /// shoppers, not one, yet one address still cannot flood.
+    pub fn address_per_minute(&self) -> u32 {
+        self.address_per_minute
+            .unwrap_or(self.per_minute.saturating_mul(10))
+    }
+
+    /// Unless set, a hundred times a browser's starts: every callback answers a start made
+    /// within the authorization timeout, so only a flood comes near it (and a refused
+    /// callback keeps its state for a reload).
+    pub fn callback_per_minute(&self) -> u32 {
+        self.callback_per_minute
+            .unwrap_or(self.per_minute.saturating_mul(100))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,6 +213,8 @@ impl Default for Config {
             rate_limit: RateLimit {
                 per_minute: 30,
                 burst: 10,
+                address_per_minute: None,
+                callback_per_minute: None,
                 trusted_proxies: Vec::new(),
             },
             log_filter: "info".to_owned(),

@@ -37,6 +37,8 @@ pub(super) const SETTINGS: &[&str] = &[
     "allow_sandbox",
     "rate_limit_per_minute",
     "rate_limit_burst",
+    "rate_limit_address_per_minute",
+    "rate_limit_callback_per_minute",
     "trusted_proxies",
     "log",
     "log_format",
@@ -153,6 +155,12 @@ impl Config {
             }
             "rate_limit_per_minute" => self.rate_limit.per_minute = number(raw, 0, 100_000)? as u32,
             "rate_limit_burst" => self.rate_limit.burst = number(raw, 1, 10_000)? as u32,
+            "rate_limit_address_per_minute" => {
+                self.rate_limit.address_per_minute = Some(number(raw, 0, 1_000_000)? as u32)
+            }
+            "rate_limit_callback_per_minute" => {
+                self.rate_limit.callback_per_minute = Some(number(raw, 0, 10_000_000)? as u32)
+            }
             "trusted_proxies" => {
                 self.rate_limit.trusted_proxies = raw
                     .split(',')

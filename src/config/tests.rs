@@ -128,3 +128,27 @@ fn secrets_stay_out_of_debug() {
     assert!(!debug.contains("s3cr3t-value"));
     assert!(debug.contains("[redacted]"));
 }
+
+#[test]
+fn rate_limits_keep_their_names_and_derive_the_ceilings() {
+    let c = load(&[]).unwrap();
+    assert_eq!((c.rate_limit.per_minute, c.rate_limit.burst), (30, 10));
+    assert_eq!(c.rate_limit.address_per_minute(), 300);
+    assert_eq!(c.rate_limit.callback_per_minute(), 3000);
+    // A raised browser limit raises the ceilings with it, unless they are set.
+    let c = load(&[("PERKGATE_RATE_LIMIT_PER_MINUTE", "100")]).unwrap();
+    assert_eq!(c.rate_limit.address_per_minute(), 1000);
+    assert_eq!(c.rate_limit.callback_per_minute(), 10_000);
+    let c = load(&[
+        ("PERKGATE_RATE_LIMIT_ADDRESS_PER_MINUTE", "0"),
+        ("PERKGATE_RATE_LIMIT_CALLBACK_PER_MINUTE", "120"),
+    ])
+    .unwrap();
+    assert_eq!(c.rate_limit.address_per_minute(), 0);
+    assert_eq!(c.rate_limit.callback_per_minute(), 120);
+    let err = load(&[("PERKGATE_RATE_LIMIT_ADDRESS_PER_MINUTE", "-1")]).unwrap_err();
+    assert_eq!(
+        err.0,
+        "PERKGATE_RATE_LIMIT_ADDRESS_PER_MINUTE: expected a whole number from 0 to 1000000, got \"-1\""
+    );
+}

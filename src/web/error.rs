@@ -5,7 +5,9 @@
 //! The outermost middleware (`web::middleware::edge`) turns that into the HTML page, or JSON under
 //! `/api`, showing the same request id as the correlation id.
 
-use axum::http::StatusCode;
+use std::borrow::Cow;
+
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::{Error, StateProblem};
@@ -19,7 +21,8 @@ pub enum AppError {
     Csrf,
     NotFound,
     MethodNotAllowed,
-    TooManyRequests,
+    /// A rate limit: which one, and how long to wait (`web::limits`).
+    TooManyRequests(super::limits::Refusal),
     BadRequest(&'static str),
 }
 
@@ -30,7 +33,7 @@ pub struct ErrorPage {
     /// Stable machine-readable code for the JSON form.
     pub code: &'static str,
     pub title: &'static str,
-    pub message: &'static str,
+    pub message: Cow<'static, str>,
     /// `alert` for failures, `status` for outcomes the shopper chose.
     pub role: &'static str,
 }
@@ -88,11 +91,11 @@ impl AppError {
                 "Go back to the store and try again.",
                 "alert",
             ),
-            TooManyRequests => (
+            TooManyRequests(_) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_requests",
                 "Too many attempts",
-                "Please wait a minute, then try again from the store.",
+                "Please wait a moment, then try again from the store.",
                 "alert",
             ),
             Declined => (
@@ -138,6 +141,11 @@ impl AppError {
                 "alert",
             ),
         };
+        // The wait is the one `Retry-After` says.
+        let message = match self {
+            TooManyRequests(refusal) => refusal.message().into(),
+            _ => message.into(),
+        };
         ErrorPage {
             status,
             code,
@@ -154,7 +162,11 @@ impl AppError {
             Self::BadRequest(why) => tracing::info!(reason = why, "bad request"),
             Self::Csrf => tracing::info!("CSRF token rejected"),
             Self::Declined => tracing::info!("shopper declined at ID.me"),
-            Self::TooManyRequests => tracing::info!("rate limit reached"),
+            Self::TooManyRequests(r) => tracing::info!(
+                limit = r.limit.label(),
+                retry_after = r.retry_after,
+                "rate limit reached"
+            ),
             Self::NotFound | Self::MethodNotAllowed => {}
         }
     }
@@ -173,6 +185,11 @@ impl IntoResponse for AppError {
         self.log();
         let page = self.page();
         let mut response = page.status.into_response();
+        if let Self::TooManyRequests(refusal) = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(refusal.retry_after));
+        }
         response.extensions_mut().insert(page);
         response
     }

@@ -191,7 +191,7 @@ fn render_errors(state: &AppState, res: Response, id: &str, api: bool) -> Respon
         let view = ErrorView {
             sandbox: state.sandbox.is_some(),
             title: page.title,
-            message: page.message,
+            message: &page.message,
             role: page.role,
             correlation_id: id,
         };

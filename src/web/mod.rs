@@ -26,12 +26,10 @@ pub fn router(
     state: AppState,
     sessions: SessionManagerLayer<crate::session_store::CachedSessions>,
 ) -> (Router, Option<limits::Pruner>) {
-    let client_ip = limits::ClientIp::new(state.config.rate_limit.trusted_proxies.clone());
-    let (limited, pruner) = limits::apply(
-        verify::limited_router(),
-        &state.config.rate_limit,
-        client_ip,
-    );
+    let mut limits = limits::Limits::new(&state.config.rate_limit);
+    let limited = Router::new()
+        .merge(limits.apply(verify::start_router()))
+        .merge(limits.apply_callback(verify::callback_router()));
     // Pages that read or change the shopper's session: the session layer and no-store. (The
     // pages that only show state read through the short cache: see `cached_reads`.)
     let session_routes = Router::new()
@@ -65,5 +63,5 @@ pub fn router(
             middleware::edge,
         ))
         .with_state(state);
-    (app, pruner)
+    (app, limits.pruner())
 }

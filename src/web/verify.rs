@@ -21,12 +21,16 @@ use crate::error::{Error, StateProblem};
 use crate::session::Shopper;
 use crate::verification::{Choice, Completed, Refusal, Start};
 
-/// The routes that start or finish a verification (rate limited by the caller).
-pub fn limited_router() -> Router<AppState> {
+/// The routes that start a verification (rate limited by the caller, per browser).
+pub fn start_router() -> Router<AppState> {
     Router::new()
         .route("/verify", post(start_any))
         .route("/verify/{group}", post(start))
-        .route("/auth/idme/callback", get(callback))
+}
+
+/// ID.me's answer (rate limited by the caller, against floods only).
+pub fn callback_router() -> Router<AppState> {
+    Router::new().route("/auth/idme/callback", get(callback))
 }
 
 pub fn router() -> Router<AppState> {
@@ -70,7 +74,8 @@ struct CallbackParams {
     error: Option<String>,
 }
 
-fn is_prefetch(headers: &HeaderMap) -> bool {
+/// Also read by `web::limits`: a prefetch spends no budget.
+pub(super) fn is_prefetch(headers: &HeaderMap) -> bool {
     ["sec-purpose", "purpose", "x-purpose", "x-moz"]
         .iter()
         .any(|name| {
