@@ -15,6 +15,7 @@ mod faults;
 mod flow;
 mod instances;
 mod ledger;
+mod limits;
 mod offers;
 mod outages;
 mod outcomes;

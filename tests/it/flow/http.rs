@@ -1,5 +1,5 @@
 //! What every answer carries and how errors look: JSONP, CSRF, unknown groups, security headers,
-//! request ids, health, wrong methods and paths, metrics and rate limits.
+//! request ids, health, wrong methods and paths, metrics (rate limits: `tests/it/limits.rs`).
 
 use crate::harness::*;
 
@@ -232,31 +232,4 @@ async fn metrics_count_requests_verifications_and_idme_calls_without_personal_da
     ] {
         assert!(!text.contains(secret), "metrics contain {secret}");
     }
-}
-
-#[tokio::test]
-async fn verification_routes_are_rate_limited_per_client_with_a_page() {
-    // One token a second after the burst: five requests must not take a second. Serial, so
-    // that no heavy test slows them down.
-    let _serial = serial().await;
-    let app = spawn_with(
-        Options::default()
-            .var("PERKGATE_RATE_LIMIT_PER_MINUTE", "60")
-            .var("PERKGATE_RATE_LIMIT_BURST", "3"),
-    )
-    .await;
-    let csrf = app.csrf().await;
-    let mut statuses = Vec::new();
-    for _ in 0..5 {
-        let res = app.post_csrf("/verify/military", &csrf).await;
-        statuses.push(res.status().as_u16());
-        if res.status() == 429 {
-            assert!(res.headers().contains_key("retry-after"));
-            let page = res.text().await.unwrap();
-            assert!(page.contains("Too many attempts") && page.contains("data-testid=\"message\""));
-        }
-    }
-    assert_eq!(statuses, [303, 303, 303, 429, 429]);
-    // Pages that only read are not limited.
-    assert_eq!(app.home().await.0, 200);
 }

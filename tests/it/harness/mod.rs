@@ -83,6 +83,11 @@ impl Options {
         self.rules = Some(rules_fixture(name));
         self
     }
+    /// The built-in rate limits, which the harness otherwise turns off.
+    pub fn default_rate_limits(self) -> Self {
+        let per_minute = Config::default().rate_limit.per_minute.to_string();
+        self.var("PERKGATE_RATE_LIMIT_PER_MINUTE", &per_minute)
+    }
     pub fn idme(self, url: &str) -> Self {
         self.var("PERKGATE_IDME_URL", url)
             .var("PERKGATE_IDME_CLIENT_ID", "test-client")
