@@ -137,3 +137,19 @@ fn the_message_names_the_wait_of_retry_after() {
     // A refused callback is reloaded, not started over.
     assert!(r(Limit::Callback, 2).contains("wait 2 seconds, then reload this page"));
 }
+
+#[test]
+fn the_response_carries_the_wait_in_its_header_and_in_its_page() {
+    use super::super::error::ErrorPage;
+    let refusal = Refusal {
+        limit: Limit::Callback,
+        retry_after: 7,
+    };
+    let res = AppError::TooManyRequests(refusal).into_response();
+    assert_eq!(res.status(), 429);
+    assert_eq!(res.headers()[header::RETRY_AFTER], "7");
+    // The HTML page and the JSON form under /api/ both render this message.
+    let page = res.extensions().get::<ErrorPage>().unwrap();
+    assert_eq!(page.message, refusal.message());
+    assert!(page.message.contains("Please wait 7 seconds,"));
+}
