@@ -2,13 +2,22 @@
 //!
 //! The insert of a state's row is the atomic "first one wins" that keeps a duplicate callback
 //! (a double click, a refresh, two requests racing on two instances) from redeeming a code
-//! twice. Only a hash of the state is stored. The word "claim" belongs to the ledger; here a
-//! state is *begun* and *settled*.
+//! twice. Only a hash of the state is stored, with the binding to the browser that began it
+//! (see `handover`). The word "claim" belongs to the ledger; here a state is *begun* and
+//! *settled*.
+//!
+//! A row is `running` only while its first request is at work: that work runs to the end in a
+//! task of its own (see `callback`), a guard marks it `abandoned` if it cannot, start-up marks
+//! what a crash left behind, and one running past [`Verifier::stale_after`] counts as abandoned.
+//!
+//! [`Verifier::stale_after`]: super::Verifier::stale_after
 
 use std::time::{Duration, Instant};
 
 use rusqlite::OptionalExtension;
+use tower_sessions::session::Id;
 
+use super::handover::Caller;
 use crate::clock::now;
 use crate::crypto::sha256_b64;
 use crate::db::{Db, Error};
@@ -16,41 +25,89 @@ use crate::db::{Db, Error};
 /// How a begun callback ended, as later requests for the same state see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Settled {
+    /// Verified, or found verified already. A new session id may be sealed with it.
     Verified,
+    /// Ended with a notice in the session, but the response never reached the shopper (the
+    /// connection dropped): a retry is sent to the store, where the notice shows.
+    Noted,
+    /// Ended, and the shopper was answered (the store with a notice, or an error page): a
+    /// replay is refused as used.
     Failed,
+    /// Never finished: the process died, or the work ran past every timeout.
+    Abandoned,
 }
 
-/// What to do with a callback: answer it (this request is the first), or report how the first
-/// one ended. After zero-to-production's `NextAction`: a type, not a bool.
+impl Settled {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Verified => "verified",
+            Self::Noted => "noted",
+            Self::Failed => "failed",
+            Self::Abandoned => "abandoned",
+        }
+    }
+
+    /// `None` for `running`; anything unknown (a newer version's value) counts as failed.
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "running" => None,
+            "verified" => Some(Self::Verified),
+            "noted" => Some(Self::Noted),
+            "abandoned" => Some(Self::Abandoned),
+            _ => Some(Self::Failed),
+        }
+    }
+}
+
+/// A state's row, as a request that did not begin it sees it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Seen {
+    /// `None` while the first request is still at work.
+    pub settled: Option<Settled>,
+    /// Whether the request looking is the one that began it: the same browser, state and code.
+    pub began: bool,
+    /// For that request only: the verified session's new id.
+    pub handover: Option<Id>,
+}
+
+/// What to do with a callback: answer it (this request is the first), or see how the first is
+/// doing. After zero-to-production's `NextAction`: a type, not a bool.
 #[must_use]
 pub enum Begin {
     First(Guard),
-    Duplicate(Settled),
+    Taken,
 }
 
-/// Held by the one request answering a state; `settle` records the outcome for duplicates.
+/// Held by the one request answering a state. `settle` records the outcome; dropped without
+/// it (a panic, a cancelled task), it marks the state abandoned, so no retry waits on it.
 #[must_use]
 pub struct Guard {
     db: Db,
     hash: String,
+    caller: Caller,
+    settled: bool,
 }
 
 impl Guard {
-    pub async fn settle(self, outcome: Settled) -> Result<(), Error> {
-        const SQL: &str = "UPDATE callback_states SET outcome = $1 WHERE state_hash = $2";
-        let outcome = match outcome {
-            Settled::Verified => "verified",
-            Settled::Failed => "failed",
-        };
+    /// Records how it ended; `session` is the verified session's new id, sealed for the caller.
+    pub async fn settle(mut self, outcome: Settled, session: Option<Id>) -> Result<(), Error> {
+        const SQL: &str =
+            "UPDATE callback_states SET outcome = $1, handover = $2 WHERE state_hash = $3";
+        self.settled = true;
+        let (outcome, handover) = (outcome.as_str(), session.map(|id| self.caller.seal(id)));
         match &self.db {
             Db::Sqlite(s) => {
-                let hash = self.hash;
-                s.call(move |c| Ok(c.prepare_cached(SQL)?.execute([outcome, hash.as_str()])?))
-                    .await?;
+                let hash = self.hash.clone();
+                s.call(move |c| {
+                    Ok(c.prepare_cached(SQL)?
+                        .execute(rusqlite::params![outcome, handover, hash])?)
+                })
+                .await?;
             }
             Db::Postgres(p) => {
                 sqlx::query(SQL)
                     .bind(outcome)
+                    .bind(handover)
                     .bind(&self.hash)
                     .execute(p)
                     .await?;
@@ -60,61 +117,179 @@ impl Guard {
     }
 }
 
-/// Begins the answer to `state`: `First` for exactly one caller per state, however many race
-/// on however many instances. A duplicate waits (at most `wait`) for the first to settle.
-pub async fn begin(db: &Db, state: &str, wait: Duration) -> Result<Begin, Error> {
-    const SQL: &str = "INSERT INTO callback_states (state_hash, claimed_at) VALUES ($1, $2) \
-                       ON CONFLICT DO NOTHING";
-    let hash = sha256_b64(state);
-    let (row, at) = (hash.clone(), now());
-    let inserted = match db {
-        Db::Sqlite(s) => {
-            s.call(move |c| Ok(c.prepare_cached(SQL)?.execute(rusqlite::params![row, at])?))
-                .await? as u64
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
         }
-        Db::Postgres(p) => sqlx::query(SQL)
-            .bind(row)
-            .bind(at)
-            .execute(p)
-            .await?
-            .rows_affected(),
-    };
-    if inserted == 1 {
-        return Ok(Begin::First(Guard {
-            db: db.clone(),
-            hash,
-        }));
-    }
-    let deadline = Instant::now() + wait;
-    loop {
-        match outcome(db, &hash).await? {
-            Some(settled) => return Ok(Begin::Duplicate(settled)),
-            // Still running past every ID.me timeout: the first request will not finish well.
-            None if Instant::now() >= deadline => return Ok(Begin::Duplicate(Settled::Failed)),
-            None => tokio::time::sleep(Duration::from_millis(25)).await,
+        // Drop cannot wait: the update runs on its own. Without a runtime (the process is
+        // exiting) start-up does it next time.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (db, hash) = (self.db.clone(), std::mem::take(&mut self.hash));
+            runtime.spawn(async move {
+                tracing::warn!("a callback ended without settling its state; marked abandoned");
+                if let Err(e) = abandon(&db, Some(&hash), i64::MAX).await {
+                    tracing::warn!(error = %e, "could not mark a callback state abandoned");
+                }
+            });
         }
     }
 }
 
-/// `None` while the first request is still running.
-async fn outcome(db: &Db, hash: &str) -> Result<Option<Settled>, Error> {
-    const SQL: &str = "SELECT outcome FROM callback_states WHERE state_hash = $1";
-    let hash = hash.to_owned();
-    let outcome: Option<String> = match db {
+/// Begins the answer to `state`: `First` for exactly one caller per state, however many race
+/// on however many instances.
+pub async fn begin(db: &Db, state: &str, caller: &Caller) -> Result<Begin, Error> {
+    const SQL: &str = "INSERT INTO callback_states (state_hash, claimed_at, binding) \
+                       VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+    let hash = sha256_b64(state);
+    let (row, at, binding) = (hash.clone(), now(), caller.binding());
+    let inserted = match db {
         Db::Sqlite(s) => {
             s.call(move |c| {
                 Ok(c.prepare_cached(SQL)?
-                    .query_row([&hash], |r| r.get(0))
+                    .execute(rusqlite::params![row, at, binding])?)
+            })
+            .await? as u64
+        }
+        Db::Postgres(p) => sqlx::query(SQL)
+            .bind(row)
+            .bind(at)
+            .bind(binding)
+            .execute(p)
+            .await?
+            .rows_affected(),
+    };
+    Ok(if inserted == 1 {
+        Begin::First(Guard {
+            db: db.clone(),
+            hash,
+            caller: caller.clone(),
+            settled: false,
+        })
+    } else {
+        Begin::Taken
+    })
+}
+
+/// The state's row, if it was begun. The request that began it waits (until the row's own
+/// deadline: `stale_after` from when it was begun) for it to settle; anyone else gets the
+/// row as it is, at once.
+pub async fn wait(
+    db: &Db,
+    state: &str,
+    caller: Option<&Caller>,
+    stale_after: Duration,
+) -> Result<Option<Seen>, Error> {
+    let hash = sha256_b64(state);
+    // A bound of our own too, whatever the clocks say.
+    let deadline = Instant::now() + stale_after + Duration::from_secs(1);
+    loop {
+        let Some(row) = row(db, &hash).await? else {
+            return Ok(None);
+        };
+        let seen = row.seen(caller, now(), stale_after);
+        if seen.settled.is_some() || !seen.began {
+            return Ok(Some(seen));
+        }
+        if Instant::now() >= deadline {
+            return Ok(Some(Seen {
+                settled: Some(Settled::Abandoned),
+                ..seen
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+struct Row {
+    outcome: String,
+    claimed_at: i64,
+    binding: Option<String>,
+    handover: Option<String>,
+}
+
+impl Row {
+    fn seen(&self, caller: Option<&Caller>, now: i64, stale_after: Duration) -> Seen {
+        let began = match (caller, &self.binding) {
+            (Some(caller), Some(binding)) => caller.began(binding),
+            _ => false,
+        };
+        let settled = Settled::parse(&self.outcome)
+            .or_else(|| is_stale(self.claimed_at, now, stale_after).then_some(Settled::Abandoned));
+        let handover = match (caller, &self.handover) {
+            (Some(caller), Some(sealed)) if began => caller.open(sealed),
+            _ => None,
+        };
+        Seen {
+            settled,
+            began,
+            handover,
+        }
+    }
+}
+
+/// Running past the longest a callback's work can take: whoever began it is gone.
+fn is_stale(claimed_at: i64, now: i64, stale_after: Duration) -> bool {
+    now - claimed_at > stale_after.as_secs() as i64
+}
+
+async fn row(db: &Db, hash: &str) -> Result<Option<Row>, Error> {
+    const SQL: &str = "SELECT outcome, claimed_at, binding, handover FROM callback_states \
+                       WHERE state_hash = $1";
+    let hash = hash.to_owned();
+    let row: Option<(String, i64, Option<String>, Option<String>)> = match db {
+        Db::Sqlite(s) => {
+            s.call(move |c| {
+                Ok(c.prepare_cached(SQL)?
+                    .query_row([&hash], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })
                     .optional()?)
             })
             .await?
         }
-        Db::Postgres(p) => sqlx::query_scalar(SQL).bind(hash).fetch_optional(p).await?,
+        Db::Postgres(p) => sqlx::query_as(SQL).bind(hash).fetch_optional(p).await?,
     };
-    Ok(match outcome.as_deref() {
-        Some("running") => None,
-        Some("verified") => Some(Settled::Verified),
-        _ => Some(Settled::Failed),
+    Ok(row.map(|(outcome, claimed_at, binding, handover)| Row {
+        outcome,
+        claimed_at,
+        binding,
+        handover,
+    }))
+}
+
+/// At start-up: marks abandoned what a crash left running. On SQLite only this process serves
+/// the file, so every running state is a dead process's; on PostgreSQL other instances may be
+/// answering theirs right now, so only states past `stale_after` (which none can still be
+/// working on) are marked, and younger ones become stale on their own.
+pub async fn abandon_unfinished(db: &Db, stale_after: Duration) -> Result<u64, Error> {
+    let before = match db {
+        Db::Sqlite(_) => now() + 1,
+        Db::Postgres(_) => now() - stale_after.as_secs() as i64,
+    };
+    abandon(db, None, before).await
+}
+
+/// Marks running states begun before `before` abandoned: one (`hash`), or all.
+async fn abandon(db: &Db, hash: Option<&str>, before: i64) -> Result<u64, Error> {
+    const SQL: &str = "UPDATE callback_states SET outcome = 'abandoned' \
+                       WHERE outcome = 'running' AND claimed_at < $1 \
+                       AND ($2 IS NULL OR state_hash = $2)";
+    let hash = hash.map(str::to_owned);
+    Ok(match db {
+        Db::Sqlite(s) => {
+            s.call(move |c| {
+                Ok(c.prepare_cached(SQL)?
+                    .execute(rusqlite::params![before, hash])?)
+            })
+            .await? as u64
+        }
+        Db::Postgres(p) => sqlx::query(SQL)
+            .bind(before)
+            .bind(hash)
+            .execute(p)
+            .await?
+            .rows_affected(),
     })
 }
 
@@ -131,4 +306,99 @@ pub async fn prune(db: &Db) -> Result<u64, Error> {
             .await?
             .rows_affected(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memory() -> Db {
+        Db::Sqlite(crate::db::Sqlite::open("sqlite::memory:").unwrap())
+    }
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn a_state_running_past_the_deadline_is_stale() {
+        assert!(!is_stale(100, 100, WAIT));
+        assert!(!is_stale(100, 105, WAIT));
+        assert!(is_stale(100, 106, WAIT));
+    }
+
+    #[tokio::test]
+    async fn one_caller_begins_and_only_it_opens_the_handover() {
+        let db = memory();
+        let (old, new) = (Id::default(), Id::default());
+        let mine = Caller::new(old, "state", "code");
+        let stranger = Caller::new(Id::default(), "state", "code");
+        let Begin::First(guard) = begin(&db, "state", &mine).await.unwrap() else {
+            panic!("the first caller begins");
+        };
+        assert!(matches!(
+            begin(&db, "state", &mine).await.unwrap(),
+            Begin::Taken
+        ));
+        // Running: a stranger is told at once, without waiting.
+        let seen = wait(&db, "state", Some(&stranger), WAIT).await.unwrap();
+        assert_eq!(
+            seen,
+            Some(Seen {
+                settled: None,
+                began: false,
+                handover: None
+            })
+        );
+        guard.settle(Settled::Verified, Some(new)).await.unwrap();
+        let seen = wait(&db, "state", Some(&mine), WAIT)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((seen.settled, seen.began), (Some(Settled::Verified), true));
+        assert_eq!(seen.handover, Some(new));
+        let seen = wait(&db, "state", Some(&stranger), WAIT).await.unwrap();
+        assert_eq!(seen.unwrap().handover, None);
+        assert_eq!(wait(&db, "other", Some(&mine), WAIT).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_guard_dropped_unsettled_marks_its_state_abandoned() {
+        let db = memory();
+        let caller = Caller::new(Id::default(), "state", "code");
+        let Begin::First(guard) = begin(&db, "state", &caller).await.unwrap() else {
+            panic!("begins");
+        };
+        drop(guard);
+        // The update runs in a task of its own: wait for it (bounded).
+        let mut seen = None;
+        for _ in 0..200 {
+            seen = settled(&db, "state").await;
+            if seen.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(seen, Some(Settled::Abandoned));
+    }
+
+    #[tokio::test]
+    async fn start_up_abandons_what_was_running_and_nothing_settled() {
+        let db = memory();
+        let caller = |s| Caller::new(Id::default(), s, "code");
+        let Begin::First(done) = begin(&db, "done", &caller("done")).await.unwrap() else {
+            panic!("begins");
+        };
+        done.settle(Settled::Noted, None).await.unwrap();
+        let Begin::First(crashed) = begin(&db, "crashed", &caller("crashed")).await.unwrap() else {
+            panic!("begins");
+        };
+        // A crash: the guard never runs.
+        std::mem::forget(crashed);
+        assert_eq!(abandon_unfinished(&db, WAIT).await.unwrap(), 1);
+        assert_eq!(settled(&db, "crashed").await, Some(Settled::Abandoned));
+        assert_eq!(settled(&db, "done").await, Some(Settled::Noted));
+    }
+
+    async fn settled(db: &Db, state: &str) -> Option<Settled> {
+        wait(db, state, None, WAIT).await.unwrap().unwrap().settled
+    }
 }
