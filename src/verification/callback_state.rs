@@ -201,6 +201,11 @@ pub async fn wait(
     }
 }
 
+/// How long after a state was begun its browser may still be handed the verified session: a
+/// retry of a dropped connection comes within minutes, and no later would the old session id
+/// and the code together be worth anything.
+const HANDOVER_SECS: i64 = 600;
+
 struct Row {
     outcome: String,
     claimed_at: i64,
@@ -217,7 +222,9 @@ impl Row {
         let settled = Settled::parse(&self.outcome)
             .or_else(|| is_stale(self.claimed_at, now, stale_after).then_some(Settled::Abandoned));
         let handover = match (caller, &self.handover) {
-            (Some(caller), Some(sealed)) if began => caller.open(sealed),
+            (Some(caller), Some(sealed)) if began && now - self.claimed_at <= HANDOVER_SECS => {
+                caller.open(sealed)
+            }
             _ => None,
         };
         Seen {
@@ -323,6 +330,33 @@ mod tests {
         assert!(!is_stale(100, 100, WAIT));
         assert!(!is_stale(100, 105, WAIT));
         assert!(is_stale(100, 106, WAIT));
+    }
+
+    #[test]
+    fn a_running_row_counts_as_abandoned_once_stale_and_the_handover_expires() {
+        let (old, new) = (Id::default(), Id::default());
+        let caller = Caller::new(old, "state", "code");
+        let row = |outcome: &str| Row {
+            outcome: outcome.to_owned(),
+            claimed_at: 1_000,
+            binding: Some(caller.binding()),
+            handover: Some(caller.seal(new)),
+        };
+        let seen = |outcome, now| row(outcome).seen(Some(&caller), now, WAIT);
+        assert_eq!(seen("running", 1_005).settled, None);
+        assert_eq!(seen("running", 1_006).settled, Some(Settled::Abandoned));
+        assert_eq!(seen("verified", 1_000 + HANDOVER_SECS).handover, Some(new));
+        let late = seen("verified", 1_001 + HANDOVER_SECS);
+        assert_eq!(
+            (late.settled, late.began, late.handover),
+            (Some(Settled::Verified), true, None)
+        );
+        // A row from before bindings were kept belongs to nobody.
+        let legacy = Row {
+            binding: None,
+            ..row("failed")
+        };
+        assert!(!legacy.seen(Some(&caller), 1_000, WAIT).began);
     }
 
     #[tokio::test]
