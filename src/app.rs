@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
-use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, SessionManagerLayer};
 use url::Url;
 
 use crate::config::{Config, Secret, VerifyButton};
@@ -17,7 +15,7 @@ use crate::idme::jose::DecryptionKey;
 use crate::idme::{Endpoints, IdmeClient};
 use crate::rules::watch::{self, RuleSet};
 use crate::sandbox::{self, Sandbox};
-use crate::session::Lifetimes;
+use crate::session::{Jar, Lifetimes, SessionCookie};
 use crate::session_store::Sessions;
 use crate::verification::{Verifier, callback_state};
 use crate::web::{self, AppState};
@@ -176,20 +174,10 @@ impl App {
         .map_err(|e| StartError(format!("cannot build the HTTP client: {e}")))?;
 
         let https = public_url.scheme() == "https";
-        let sessions = SessionManagerLayer::new(crate::session_store::CachedSessions::new(
-            store.clone(),
-            config.session.read_cache,
-        ))
-        // `__Host-` binds the cookie to this host and path `/`, and requires Secure.
-        .with_name(if https { "__Host-perkgate" } else { "perkgate" })
-        .with_secure(https)
-        .with_http_only(true)
-        // Strict would drop the cookie on the redirect back from ID.me.
-        .with_same_site(SameSite::Lax)
-        .with_path("/")
-        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
-            config.session.idle.as_secs() as i64,
-        )));
+        let cached =
+            crate::session_store::CachedSessions::new(store.clone(), config.session.read_cache);
+        let cookie = SessionCookie::new(https, config.session.idle);
+        let sessions = cookie.layer(cached.clone());
 
         let verifier = Verifier {
             idme,
@@ -201,11 +189,18 @@ impl App {
                 idle_secs: config.session.idle.as_secs() as i64,
                 absolute_secs: config.session.absolute.as_secs() as i64,
             },
+            jar: Jar::new(cached, cookie),
             auth_timeout: config.session.auth_timeout,
-            // A duplicate waits for the first request's two ID.me calls, at their longest.
-            duplicate_wait: (config.idme.timeout + config.idme.connect_timeout) * 2
+            // The first request's two ID.me calls, at their longest.
+            idme_budget: (config.idme.timeout + config.idme.connect_timeout) * 2
                 + Duration::from_secs(1),
         };
+        // What a crash left running would otherwise keep its shopper's retries waiting.
+        match callback_state::abandon_unfinished(&db, verifier.stale_after()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(states = n, "callbacks left unfinished marked abandoned"),
+            Err(e) => tracing::warn!(error = %e, "could not mark unfinished callbacks"),
+        }
         let state = AppState::new(web::Inner {
             config,
             public_url,
@@ -214,7 +209,7 @@ impl App {
             db: db.clone(),
             sessions: store.clone(),
             forms: web::csrf::AnonymousForms::new(&secret, https),
-            verifier,
+            verifier: Arc::new(verifier),
             unified,
             sandbox,
         });

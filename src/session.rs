@@ -5,14 +5,20 @@
 //! and a keyed hash of the ID.me uuid) and the unlocked benefit: never a token, a name, an
 //! email or the raw uuid.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
-use tower_sessions::Session;
+use tower_sessions::cookie::{Cookie, SameSite};
+use tower_sessions::session::Id;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
 use crate::clock::now;
 use crate::crypto::random_token;
 use crate::error::Error;
 use crate::rules::{Benefit, Verification};
+use crate::session_store::CachedSessions;
 use crate::verification::NoBenefit;
 
 const KEY: &str = "shopper";
@@ -76,6 +82,77 @@ pub struct Lifetimes {
     pub absolute_secs: i64,
 }
 
+/// The session cookie: the session layer sets it, and so does the callback, whose work runs
+/// apart from its request (see `verification::callback`).
+#[derive(Clone, Copy, Debug)]
+pub struct SessionCookie {
+    pub name: &'static str,
+    pub secure: bool,
+    pub idle: Duration,
+}
+
+impl SessionCookie {
+    pub fn new(https: bool, idle: Duration) -> Self {
+        Self {
+            // `__Host-` binds the cookie to this host and path `/`, and requires Secure.
+            name: if https { "__Host-perkgate" } else { "perkgate" },
+            secure: https,
+            idle,
+        }
+    }
+
+    fn expiry(&self) -> Expiry {
+        Expiry::OnInactivity(time::Duration::seconds(self.idle.as_secs() as i64))
+    }
+
+    pub fn layer(&self, store: CachedSessions) -> SessionManagerLayer<CachedSessions> {
+        SessionManagerLayer::new(store)
+            .with_name(self.name)
+            .with_secure(self.secure)
+            .with_http_only(true)
+            // Strict would drop the cookie on the redirect back from ID.me.
+            .with_same_site(SameSite::Lax)
+            .with_path("/")
+            .with_expiry(self.expiry())
+    }
+
+    /// The `Set-Cookie` value for session `id`, with the layer's attributes.
+    pub fn set_cookie(&self, id: Id) -> String {
+        let max_age = time::Duration::seconds(self.idle.as_secs() as i64);
+        Cookie::build((self.name, id.to_string()))
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.secure)
+            .path("/")
+            .max_age(max_age)
+            .build()
+            .to_string()
+    }
+}
+
+/// Sessions opened apart from the session layer, by work that must not depend on its request
+/// living on: such work writes its session itself ([`Shopper::persist`]).
+#[derive(Clone)]
+pub struct Jar {
+    store: Arc<CachedSessions>,
+    pub cookie: SessionCookie,
+}
+
+impl Jar {
+    pub fn new(store: CachedSessions, cookie: SessionCookie) -> Self {
+        Self {
+            store: Arc::new(store),
+            cookie,
+        }
+    }
+
+    /// The session the cookie `id` names (or a new one), loaded as [`Shopper::load`] does.
+    pub async fn load(&self, id: Option<Id>, lifetimes: Lifetimes) -> Result<Shopper, Error> {
+        let session = Session::new(id, self.store.clone(), Some(self.cookie.expiry()));
+        Shopper::load(session, lifetimes).await
+    }
+}
+
 /// The typed session of one request.
 pub struct Shopper {
     session: Session,
@@ -136,6 +213,29 @@ impl Shopper {
             .map_err(|e| Error::Internal(format!("session state: {e}")))?;
         self.session.insert(KEY, text).await?;
         Ok(())
+    }
+
+    /// Writes the session to the store now, if anything changed. The session layer does this
+    /// after the response for a request's own session; a [`Jar`]'s session must do it itself.
+    pub async fn persist(&self) -> Result<(), Error> {
+        // An emptied session (past its absolute lifetime) is not written back, as in the layer.
+        if self.session.is_modified() && !self.session.is_empty().await {
+            self.session.save().await?;
+        }
+        Ok(())
+    }
+
+    /// The session's id in the store (`None` until a new session is first persisted).
+    pub fn id(&self) -> Option<Id> {
+        self.session.id()
+    }
+
+    /// Whether this session started the authorization `state` (and has not used it yet).
+    pub fn holds(&self, state: &str) -> bool {
+        self.state
+            .pending
+            .iter()
+            .any(|p| bool::from(p.state.as_bytes().ct_eq(state.as_bytes())))
     }
 
     pub fn csrf_token(&self) -> &str {

@@ -19,11 +19,12 @@ use tokio::sync::{mpsc, oneshot};
 use super::Error;
 
 /// The schema, in order; applied at start-up and tracked in `PRAGMA user_version`.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_ledger.sql"),
     include_str!("../../migrations/sqlite/0003_sessions.sql"),
     include_str!("../../migrations/sqlite/0004_callback_states.sql"),
+    include_str!("../../migrations/sqlite/0005_callback_retries.sql"),
 ];
 
 /// At most this many closures share one transaction.

@@ -2,15 +2,17 @@
 //! [`Verifier::complete`] answers ID.me's callback. No HTTP here: the handlers in `web`
 //! translate requests into these calls and their results into responses.
 
+mod callback;
 pub mod callback_state;
+mod handover;
 mod unlock;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tower_sessions::Session;
 use url::Url;
 
+pub use callback::{Answered, Callback};
 pub use callback_state::{Begin, Settled};
 pub use unlock::{NoBenefit, Outcome, read, unlock, why_none};
 
@@ -18,10 +20,10 @@ use crate::clock::now;
 use crate::crypto::PersonKeyer;
 use crate::db::Db;
 use crate::error::{Error, StateProblem};
-use crate::idme::{IdmeClient, IdmeError};
+use crate::idme::{Endpoint, IdmeClient, IdmeError};
 use crate::rewards::PoolLevels;
 use crate::rules::watch::RuleSet;
-use crate::session::{Lifetimes, Notice, Pending, Shopper};
+use crate::session::{Jar, Lifetimes, Notice, Pending, Shopper};
 
 /// Which verification the shopper asked for.
 #[derive(Clone, Copy, Debug)]
@@ -72,10 +74,13 @@ pub struct Verifier {
     /// Codes left per pool, for the storefront's "run out" notes.
     pub levels: PoolLevels,
     pub lifetimes: Lifetimes,
+    /// The sessions the callback reads and writes itself (its work outlives its request).
+    pub jar: Jar,
     /// How long an authorization stays pending.
     pub auth_timeout: Duration,
-    /// How long a duplicate callback waits for the first one: both ID.me calls.
-    pub duplicate_wait: Duration,
+    /// The longest a callback's calls to ID.me may take together (both at their timeouts);
+    /// past it they are given up. See [`Verifier::stale_after`].
+    pub idme_budget: Duration,
 }
 
 impl Verifier {
@@ -114,52 +119,16 @@ impl Verifier {
         Ok(Start::ToIdme(authorization.url))
     }
 
-    /// ID.me's callback with a code. `reference` (the request id) goes into the notice of a
-    /// failure, so the shopper can quote what the log line carries.
-    ///
-    /// The state is begun in the database (one winner however many duplicates race) before
-    /// the session is even read: a duplicate that lost must not touch the session at all, or
-    /// its stale copy could overwrite (or its cookie clear) the verified one the winner is
-    /// about to store.
-    pub async fn complete(
-        &self,
-        session: Session,
-        code: &str,
-        state: &str,
-        reference: &str,
-    ) -> Result<Completed, Error> {
-        let guard = match callback_state::begin(&self.db, state, self.duplicate_wait).await? {
-            Begin::First(guard) => guard,
-            Begin::Duplicate(Settled::Verified) => {
-                tracing::info!("duplicate callback after a successful verification");
-                return Ok(Completed::Unchanged);
-            }
-            Begin::Duplicate(Settled::Failed) => return Err(Error::State(StateProblem::Used)),
-        };
-        let result = self.answer(session, code, state, reference).await;
-        let settled = match &result {
-            Ok(Completed::Verified | Completed::Unchanged) => Settled::Verified,
-            Ok(Completed::Noted) => Settled::Failed,
-            Err(e) => {
-                crate::metrics::verification(e.label(), "unknown");
-                Settled::Failed
-            }
-        };
-        guard.settle(settled).await?;
-        result
-    }
-
     /// The first request's answer, in the order it happens: pending → ID.me → payload →
-    /// rules → rewards → session.
+    /// rules → rewards → session (written to `shopper`; the caller persists it).
     async fn answer(
         &self,
-        session: Session,
+        shopper: &mut Shopper,
         code: &str,
         state: &str,
         reference: &str,
     ) -> Result<Completed, Error> {
         // Pending: this session must have started the authorization, and recently.
-        let mut shopper = Shopper::load(session, self.lifetimes).await?;
         let Some(pending) = shopper.take_pending(state) else {
             // A verified shopper replaying an old link just goes home.
             if shopper.state.verification.is_some() {
@@ -182,10 +151,17 @@ impl Verifier {
         }
 
         // ID.me: one token call, one attributes call. A failure ends on the store, with the
-        // reference the log line carries.
-        let payload = match self.idme.verify(code, &pending.pkce_verifier).await {
-            Ok(payload) => payload,
-            Err(e) => return self.failed(shopper, e, reference, retry).await,
+        // reference the log line carries. Each call has its own timeout; the budget bounds
+        // them together (with a JWKS fetch), so a running state has a deadline. The token call
+        // alone cannot use it up, so past it the attributes call was under way.
+        let verify = self.idme.verify(code, &pending.pkce_verifier);
+        let payload = match tokio::time::timeout(self.idme_budget, verify).await {
+            Ok(Ok(payload)) => payload,
+            Ok(Err(e)) => return self.failed(shopper, e, reference, retry).await,
+            Err(_) => {
+                let e = IdmeError::Timeout(Endpoint::Attributes);
+                return self.failed(shopper, e, reference, retry).await;
+            }
         };
 
         // Payload: the groups and a keyed hash of the uuid; names, email and uuid go no
@@ -242,7 +218,7 @@ impl Verifier {
     /// notice on the store; the session stays as it was.
     async fn failed(
         &self,
-        mut shopper: Shopper,
+        shopper: &mut Shopper,
         e: IdmeError,
         reference: &str,
         retry: Option<String>,
@@ -295,6 +271,12 @@ impl Verifier {
 
     fn auth_timeout_secs(&self) -> i64 {
         self.auth_timeout.as_secs() as i64
+    }
+
+    /// A state running longer than this was abandoned: the ID.me budget, plus a margin for
+    /// the claim and the session write after it. Nothing still at work is that old.
+    pub fn stale_after(&self) -> Duration {
+        self.idme_budget + Duration::from_secs(5)
     }
 }
 

@@ -27,7 +27,8 @@ pub struct Inner {
     pub sessions: Sessions,
     /// CSRF tokens for visitors without a session.
     pub forms: AnonymousForms,
-    pub verifier: Verifier,
+    /// Shared with the tasks that answer callbacks (they outlive their requests).
+    pub verifier: Arc<Verifier>,
     /// One "Verify with ID.me" for every community, or one button per community.
     pub unified: bool,
     pub sandbox: Option<Arc<Sandbox>>,

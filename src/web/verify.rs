@@ -7,7 +7,7 @@
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Extension, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -19,7 +19,7 @@ use super::middleware::RequestId;
 use super::state::AppState;
 use crate::error::{Error, StateProblem};
 use crate::session::Shopper;
-use crate::verification::{Choice, Completed, Refusal, Start};
+use crate::verification::{Callback, Choice, Completed, Refusal, Start};
 
 /// The routes that start a verification (rate limited by the caller, per browser).
 pub fn start_router() -> Router<AppState> {
@@ -159,12 +159,25 @@ async fn callback(
     if !plausible_state(&oauth_state) || code.is_empty() || code.len() > 2048 {
         return Err(Error::State(StateProblem::Unknown).into());
     }
-    let completed = state
+    // The domain reads and writes the session itself (its work outlives this request), so
+    // this request's own session is never loaded and the session layer leaves the cookie be:
+    // a new session's cookie is set here.
+    let answered = state
         .verifier
-        .complete(session, &code, &oauth_state, &reference)
+        .complete(Callback {
+            session: session.id(),
+            code,
+            state: oauth_state,
+            reference,
+        })
         .await?;
     let mut home = Redirect::to("/").into_response();
-    if completed == Completed::Verified {
+    if let Some(id) = answered.session
+        && let Ok(cookie) = HeaderValue::try_from(state.verifier.jar.cookie.set_cookie(id))
+    {
+        home.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    if answered.completed == Completed::Verified {
         renew_form_cookie(&state, &mut home);
     }
     Ok(home)

@@ -67,6 +67,12 @@ impl Instance {
         assert!(status.success());
     }
 
+    /// SIGKILL, as a crash or an OOM kill would: nothing runs on the way out.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("kill -9 perkgate");
+        self.child.wait().expect("reap perkgate");
+    }
+
     /// Waits (bounded) for the process to exit; its exit code, or None if it is still running.
     pub async fn exited_within(&mut self, limit: Duration) -> Option<i32> {
         let started = Instant::now();
