@@ -23,16 +23,32 @@ fn oauth_error(status: StatusCode, error: &'static str, description: &'static st
     Refusal::oauth(status, error, description).into_response()
 }
 
-/// The token request (RFC 6749 §4.1.3). A missing or repeated parameter is refused as
-/// `invalid_request` by [`OAuthForm`]; the client's credentials may come by HTTP Basic instead.
+/// The token request (RFC 6749 §4.1.3). A repeated parameter, or a body that is not such a form,
+/// is refused as `invalid_request` by [`OAuthForm`]; a missing one once the client is
+/// authenticated (as ID.me does: an unauthenticated caller learns nothing of the request). The
+/// client's credentials may come by HTTP Basic instead.
 #[derive(Deserialize)]
 pub(super) struct TokenRequest {
-    grant_type: String,
-    code: String,
-    redirect_uri: String,
-    code_verifier: String,
+    grant_type: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+}
+
+impl TokenRequest {
+    /// The first required parameter the request lacks.
+    fn missing(&self) -> Option<&'static str> {
+        [
+            ("grant_type", &self.grant_type),
+            ("code", &self.code),
+            ("redirect_uri", &self.redirect_uri),
+            ("code_verifier", &self.code_verifier),
+        ]
+        .into_iter()
+        .find_map(|(name, value)| value.is_none().then_some(name))
+    }
 }
 
 /// The client's id and secret from HTTP Basic or the form body.
@@ -75,14 +91,22 @@ pub(super) async fn token(
             "client authentication failed",
         );
     }
-    if form.grant_type != "authorization_code" {
+    if let Some(name) = form.missing() {
+        return Refusal::oauth(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("missing parameter: {name}"),
+        )
+        .into_response();
+    }
+    if form.grant_type.as_deref() != Some("authorization_code") {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             "use authorization_code",
         );
     }
-    let code = form.code.as_str();
+    let code = form.code.as_deref().unwrap_or_default();
     let now = now();
     let mut guard = sandbox.grants();
     guard.prune(now);
@@ -104,14 +128,14 @@ pub(super) async fn token(
             "code already used",
         );
     }
-    if form.redirect_uri != grant.redirect_uri {
+    if form.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_grant",
             "redirect_uri mismatch",
         );
     }
-    let verifier = form.code_verifier.as_str();
+    let verifier = form.code_verifier.as_deref().unwrap_or_default();
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     if verifier.is_empty()
         || !bool::from(challenge.as_bytes().ct_eq(grant.code_challenge.as_bytes()))

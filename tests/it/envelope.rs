@@ -148,16 +148,19 @@ async fn the_sandbox_refuses_bad_forms_with_its_page_and_its_token_endpoint_in_o
     let token = app.url("/sandbox/idme/oauth/token");
     let post = |body: reqwest::RequestBuilder| async move { body.send().await.unwrap() };
     let client = shopper.client();
+    let sandbox = app.sandbox();
+    let (id, secret) = (sandbox.client_id.as_str(), sandbox.client_secret.expose());
     for (res, status, description) in [
+        // A missing parameter, once the client is authenticated (before, it is invalid_client).
         (
-            post(
-                client
-                    .post(&token)
-                    .form(&[("grant_type", "authorization_code")]),
-            )
+            post(client.post(&token).form(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", id),
+                ("client_secret", secret),
+            ]))
             .await,
             400,
-            "The form is incomplete or malformed: missing field `code`.",
+            "missing parameter: code",
         ),
         (
             post(client.post(&token).form(&[
