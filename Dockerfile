@@ -1,7 +1,11 @@
 # perkgate container image.
 #
 #   docker build -t perkgate .
-#   docker run --rm -p 3000:3000 -v perkgate-data:/data perkgate
+#   docker run --rm -p 3000:3000 -v perkgate-data:/data -e PERKGATE_ALLOW_SANDBOX=1 perkgate
+#
+# (PERKGATE_ALLOW_SANDBOX=1: the embedded ID.me sandbox on the image's 0.0.0.0 listen address, on
+# purpose. It is not an image default: an image deployed with PERKGATE_IDME_* forgotten must
+# refuse to start rather than let anyone verify as any persona.)
 #
 # Two stages: a Rust builder and a small Debian runtime. Both are Debian 12 (bookworm) so the
 # glibc the binary was linked against is the one it runs on (the binary links glibc, libm and

@@ -287,14 +287,19 @@ impl Config {
                     .to_owned(),
             ));
         }
-        if self.sandbox_enabled() && self.is_https() && !self.allow_sandbox {
-            return Err(ConfigError(
+        // The sandbox lets anyone verify as any persona: this machine only, unless on purpose.
+        if self.sandbox_enabled()
+            && !self.allow_sandbox
+            && let Some(why) =
+                crate::sandbox::guard::exposure(self.listen, self.public_url.as_ref())
+        {
+            return Err(ConfigError(format!(
                 "PERKGATE_IDME_URL: not set, so the embedded sandbox would answer for ID.me, but \
-                 PERKGATE_PUBLIC_URL is https (a real deployment). Set PERKGATE_IDME_URL, \
-                 PERKGATE_IDME_CLIENT_ID and PERKGATE_IDME_CLIENT_SECRET, or PERKGATE_ALLOW_SANDBOX=1 \
-                 to run the sandbox on purpose"
-                    .to_owned(),
-            ));
+                 it would serve beyond this machine: {why} (loopback: localhost, 127.0.0.0/8, \
+                 [::1]). Set PERKGATE_IDME_URL, PERKGATE_IDME_CLIENT_ID and \
+                 PERKGATE_IDME_CLIENT_SECRET, or PERKGATE_ALLOW_SANDBOX=1 to run the sandbox on \
+                 purpose"
+            )));
         }
         Ok(())
     }

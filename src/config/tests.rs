@@ -47,15 +47,74 @@ fn env_values_are_validated_and_named() {
 }
 
 #[test]
-fn sandbox_refuses_https_unless_allowed() {
-    let err = load(&[("PERKGATE_PUBLIC_URL", "https://shop.example")]).unwrap_err();
-    assert!(err.0.contains("PERKGATE_ALLOW_SANDBOX"), "{err}");
-    let ok = load(&[
-        ("PERKGATE_PUBLIC_URL", "https://shop.example"),
-        ("PERKGATE_ALLOW_SANDBOX", "1"),
-    ])
-    .unwrap();
-    assert!(ok.sandbox_enabled() && ok.is_https());
+fn the_sandbox_refuses_to_serve_beyond_loopback_unless_allowed() {
+    for (var, value, why) in [
+        (
+            "PERKGATE_PUBLIC_URL",
+            "https://shop.example",
+            "PERKGATE_PUBLIC_URL is https://shop.example/, not a loopback address",
+        ),
+        (
+            "PERKGATE_PUBLIC_URL",
+            "http://192.168.1.5:3000",
+            "PERKGATE_PUBLIC_URL is http://192.168.1.5:3000/, not a loopback address",
+        ),
+        (
+            "PERKGATE_LISTEN",
+            "0.0.0.0:3000",
+            "PERKGATE_LISTEN is 0.0.0.0:3000, every interface",
+        ),
+        (
+            "PERKGATE_LISTEN",
+            "[::]:3000",
+            "PERKGATE_LISTEN is [::]:3000, every interface",
+        ),
+    ] {
+        let err = load(&[(var, value)]).unwrap_err();
+        assert_eq!(
+            err.0,
+            format!(
+                "PERKGATE_IDME_URL: not set, so the embedded sandbox would answer for ID.me, but it \
+                 would serve beyond this machine: {why} (loopback: localhost, 127.0.0.0/8, [::1]). \
+                 Set PERKGATE_IDME_URL, PERKGATE_IDME_CLIENT_ID and PERKGATE_IDME_CLIENT_SECRET, \
+                 or PERKGATE_ALLOW_SANDBOX=1 to run the sandbox on purpose"
+            )
+        );
+        let ok = load(&[(var, value), ("PERKGATE_ALLOW_SANDBOX", "1")]).unwrap();
+        assert!(ok.sandbox_enabled() && ok.allow_sandbox);
+    }
+    // A loopback public URL does not make a wildcard listen private: the port still answers.
+    assert!(
+        load(&[
+            ("PERKGATE_LISTEN", "0.0.0.0:3000"),
+            ("PERKGATE_PUBLIC_URL", "http://localhost:8080"),
+        ])
+        .is_err()
+    );
+    for (listen, public) in [
+        ("127.0.0.1:3000", "http://localhost:3000"),
+        ("127.0.0.1:3000", "https://localhost"),
+        ("127.0.0.2:3000", "http://127.0.0.2:3000"),
+        ("[::1]:3000", "http://[::1]:3000"),
+    ] {
+        let ok = load(&[("PERKGATE_LISTEN", listen), ("PERKGATE_PUBLIC_URL", public)]);
+        assert!(ok.is_ok(), "{listen} {public}: {ok:?}");
+    }
+    assert!(
+        load(&[]).unwrap().sandbox_enabled(),
+        "the default is loopback"
+    );
+    // With ID.me configured there is no sandbox to guard.
+    assert!(
+        load(&[
+            ("PERKGATE_LISTEN", "0.0.0.0:3000"),
+            ("PERKGATE_PUBLIC_URL", "https://shop.example"),
+            ("PERKGATE_IDME_URL", "https://api.idmelabs.com"),
+            ("PERKGATE_IDME_CLIENT_ID", "id"),
+            ("PERKGATE_IDME_CLIENT_SECRET", "secret"),
+        ])
+        .is_ok()
+    );
 }
 
 #[test]

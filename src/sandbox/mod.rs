@@ -9,13 +9,21 @@
 //! Its attributes answer can be plain JSON, a JWS or a JWE around a JWS
 //! (`PERKGATE_SANDBOX_PAYLOAD`), with its own JWKS, so the signed and encrypted paths run over
 //! HTTP as they would against ID.me.
+//!
+//! It cannot be abused: what it keeps is capped in number (`grants`) and size (`fields`), its
+//! pages sit behind the per-client rate limit (`web::router`), every refusal is its own page or
+//! OAuth JSON with a correlation id (`refusal`), and it starts beyond loopback only on purpose,
+//! warning whenever it answers an outsider (`guard`).
 
+pub mod fields;
+pub mod guard;
 pub mod keys;
 pub mod personas;
 
 mod grants;
 mod oauth;
 mod pages;
+mod refusal;
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +39,7 @@ use crate::clock::now;
 use crate::config::Secret;
 use crate::crypto::random_token;
 use grants::Grants;
+pub use grants::{CAPS, Stored};
 use keys::{JwsAlg, KeyError, RecipientKey, SigningKeys};
 use oauth::{attributes, token};
 use pages::{authorize, consent, groups};
@@ -113,6 +122,8 @@ pub struct Sandbox {
     pub redirect_uri: String,
     pub calls: Arc<Calls>,
     grants: Mutex<Grants>,
+    /// Who beyond this machine it has warned about.
+    watch: guard::Watch,
     payload: SandboxPayload,
     /// `iss` of its signed payloads: its base + `/oidc`, as ID.me's issuer is.
     issuer: String,
@@ -130,6 +141,7 @@ impl Sandbox {
             redirect_uri,
             calls: Arc::default(),
             grants: Mutex::default(),
+            watch: guard::Watch::default(),
             payload: SandboxPayload::Json,
             issuer: String::new(),
             signing: OnceLock::new(),
@@ -198,13 +210,41 @@ impl Sandbox {
         self.grants.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn router<S: Clone + Send + Sync + 'static>(self: Arc<Self>) -> Router<S> {
-        Router::new()
+    /// How many requests, codes and tokens it holds (at most [`CAPS`]).
+    pub fn stored(&self) -> Stored {
+        self.grants().stored()
+    }
+
+    /// What the shopper's browser sees (the groups and persona pages and the consent form), to
+    /// mount behind the per-client rate limit.
+    pub fn pages<S: Clone + Send + Sync + 'static>(self: Arc<Self>) -> Router<S> {
+        let routes = Router::new()
             .route("/groups", get(groups))
-            .route("/oauth/authorize", get(authorize).post(consent))
+            .route("/oauth/authorize", get(authorize).post(consent));
+        self.finish(routes)
+    }
+
+    /// What perkgate itself calls (token, attributes, JWKS): all from this machine, so a
+    /// per-client limit would throttle every shopper's verification at once. Storing needs
+    /// the client secret, and answers are bounded.
+    pub fn back_channel<S: Clone + Send + Sync + 'static>(self: Arc<Self>) -> Router<S> {
+        let routes = Router::new()
             .route("/oauth/token", axum::routing::post(token))
             .route("/api/public/v3/attributes.json", get(attributes))
-            .route(JWKS_PATH, get(jwks))
+            .route(JWKS_PATH, get(jwks));
+        self.finish(routes)
+    }
+
+    fn finish<S: Clone + Send + Sync + 'static>(
+        self: Arc<Self>,
+        routes: Router<Arc<Self>>,
+    ) -> Router<S> {
+        routes
+            .layer(axum::middleware::from_fn(refusal::render))
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                guard::watch,
+            ))
             .with_state(self)
     }
 }

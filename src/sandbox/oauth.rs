@@ -1,37 +1,58 @@
 //! The sandbox's back channel: the token and attributes endpoints, client authentication and
-//! OAuth's JSON error answers.
+//! OAuth's JSON error answers (rendered with a correlation id by `refusal`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::grants::TokenGrant;
+use super::refusal::{OAuthForm, Refusal};
 use super::{GRANT_TTL_SECS, Sandbox};
 use crate::clock::now;
 use crate::crypto::random_token;
 
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (
-        status,
-        [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(serde_json::json!({"error": error, "error_description": description})),
-    )
-        .into_response()
+fn oauth_error(status: StatusCode, error: &'static str, description: &'static str) -> Response {
+    Refusal::oauth(status, error, description).into_response()
+}
+
+/// The token request (RFC 6749 §4.1.3). A repeated parameter, or a body that is not such a form,
+/// is refused as `invalid_request` by [`OAuthForm`]; a missing one once the client is
+/// authenticated (as ID.me does: an unauthenticated caller learns nothing of the request). The
+/// client's credentials may come by HTTP Basic instead.
+#[derive(Deserialize)]
+pub(super) struct TokenRequest {
+    grant_type: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+impl TokenRequest {
+    /// The first required parameter the request lacks.
+    fn missing(&self) -> Option<&'static str> {
+        [
+            ("grant_type", &self.grant_type),
+            ("code", &self.code),
+            ("redirect_uri", &self.redirect_uri),
+            ("code_verifier", &self.code_verifier),
+        ]
+        .into_iter()
+        .find_map(|(name, value)| value.is_none().then_some(name))
+    }
 }
 
 /// The client's id and secret from HTTP Basic or the form body.
-fn client_credentials(
-    headers: &HeaderMap,
-    form: &HashMap<String, String>,
-) -> Option<(String, String)> {
+fn client_credentials(headers: &HeaderMap, form: &TokenRequest) -> Option<(String, String)> {
     if let Some(basic) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -46,16 +67,13 @@ fn client_credentials(
         };
         return Some((unescape(id)?, unescape(secret)?));
     }
-    Some((
-        form.get("client_id")?.clone(),
-        form.get("client_secret")?.clone(),
-    ))
+    Some((form.client_id.clone()?, form.client_secret.clone()?))
 }
 
 pub(super) async fn token(
     State(sandbox): State<Arc<Sandbox>>,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    OAuthForm(form): OAuthForm<TokenRequest>,
 ) -> Response {
     sandbox.calls.token.fetch_add(1, Ordering::SeqCst);
     let authenticated = client_credentials(&headers, &form).is_some_and(|(id, secret)| {
@@ -73,14 +91,22 @@ pub(super) async fn token(
             "client authentication failed",
         );
     }
-    if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
+    if let Some(name) = form.missing() {
+        return Refusal::oauth(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("missing parameter: {name}"),
+        )
+        .into_response();
+    }
+    if form.grant_type.as_deref() != Some("authorization_code") {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             "use authorization_code",
         );
     }
-    let code = form.get("code").map(String::as_str).unwrap_or("");
+    let code = form.code.as_deref().unwrap_or_default();
     let now = now();
     let mut guard = sandbox.grants();
     guard.prune(now);
@@ -102,14 +128,14 @@ pub(super) async fn token(
             "code already used",
         );
     }
-    if form.get("redirect_uri") != Some(&grant.redirect_uri) {
+    if form.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_grant",
             "redirect_uri mismatch",
         );
     }
-    let verifier = form.get("code_verifier").map(String::as_str).unwrap_or("");
+    let verifier = form.code_verifier.as_deref().unwrap_or_default();
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     if verifier.is_empty()
         || !bool::from(challenge.as_bytes().ct_eq(grant.code_challenge.as_bytes()))
@@ -124,7 +150,7 @@ pub(super) async fn token(
     grant.issued_token = Some(access_token.clone());
     let scopes = grant.scopes.clone();
     let persona = grant.persona;
-    grants.tokens.insert(
+    let evicted = grants.tokens.insert(
         access_token.clone(),
         TokenGrant {
             scopes: scopes.clone(),
@@ -132,6 +158,7 @@ pub(super) async fn token(
             created_at: now,
         },
     );
+    grants.evicted("access tokens", evicted, now);
     (
         [(header::CACHE_CONTROL, "no-store")],
         axum::Json(serde_json::json!({

@@ -1,18 +1,21 @@
 //! What the browser sees of the sandbox: the groups page, the authorize (persona) page and the
 //! consent that sends the shopper back with a code or an OAuth error, with their templates.
+//! Refusals are the sandbox's error page (`refusal`); every field kept or shown back is capped
+//! (`fields`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use askama::Template;
-use axum::extract::{Form, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use url::Url;
 
+use super::fields::{Params, valid_code_challenge};
 use super::grants::{AuthRequest, CodeGrant};
+use super::refusal::{PageForm, Refusal};
 use super::{PATH, REQUEST_TTL_SECS, Sandbox, personas};
 use crate::clock::now;
 use crate::crypto::random_token;
@@ -32,12 +35,6 @@ struct GroupsPage {
     communities: Vec<(String, String, String)>,
 }
 
-#[derive(Template)]
-#[template(path = "sandbox_error.html")]
-struct ErrorPage<'a> {
-    message: &'a str,
-}
-
 fn page<T: Template>(status: StatusCode, t: &T) -> Response {
     match t.render() {
         Ok(html) => (status, Html(html)).into_response(),
@@ -48,8 +45,8 @@ fn page<T: Template>(status: StatusCode, t: &T) -> Response {
     }
 }
 
-fn refuse(message: &str) -> Response {
-    page(StatusCode::BAD_REQUEST, &ErrorPage { message })
+fn refuse(message: &'static str) -> Response {
+    Refusal::page(message).into_response()
 }
 
 /// Sends the browser back to the client with an OAuth error, as ID.me does.
@@ -80,28 +77,30 @@ fn redirect_error(
 /// As ID.me's SDKs expect, it takes `scopes` (plural, comma-separated) and no `scope`.
 pub(super) async fn groups(
     State(sandbox): State<Arc<Sandbox>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let param = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
-    if param("client_id") != sandbox.client_id {
-        return refuse("Unknown client_id: this sandbox only knows perkgate's own client.");
+    q: Params,
+) -> Result<Response, Refusal> {
+    if q.param("client_id") != sandbox.client_id {
+        return Ok(refuse(
+            "Unknown client_id: this sandbox only knows perkgate's own client.",
+        ));
     }
-    if param("redirect_uri") != sandbox.redirect_uri {
-        return refuse("The redirect_uri does not exactly match the registered one.");
+    if q.param("redirect_uri") != sandbox.redirect_uri {
+        return Ok(refuse(
+            "The redirect_uri does not exactly match the registered one.",
+        ));
     }
-    if q.contains_key("scope") {
-        return refuse(
+    if q.has("scope") {
+        return Ok(refuse(
             "The groups endpoint takes `scopes` (plural, comma-separated), not `scope`.",
-        );
+        ));
     }
-    let scopes: Vec<&str> = param("scopes")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .take(32)
-        .collect();
+    // Each community link carries the state on: capped here as on the authorize page.
+    q.state()?;
+    let scopes = q.scopes("scopes", ',')?;
     if scopes.is_empty() {
-        return refuse("scopes is required: the communities the store has offers for.");
+        return Ok(refuse(
+            "scopes is required: the communities the store has offers for.",
+        ));
     }
     let communities = scopes
         .iter()
@@ -109,7 +108,7 @@ pub(super) async fn groups(
             let mut url = Url::parse("http://sandbox.invalid/oauth/authorize").ok();
             if let Some(url) = url.as_mut() {
                 let mut pairs = url.query_pairs_mut();
-                for (k, v) in &q {
+                for (k, v) in q.iter() {
                     if k != "scopes" {
                         pairs.append_pair(k, v);
                     }
@@ -126,62 +125,77 @@ pub(super) async fn groups(
             )
         })
         .collect();
-    page(StatusCode::OK, &GroupsPage { communities })
+    Ok(page(StatusCode::OK, &GroupsPage { communities }))
 }
 
 pub(super) async fn authorize(
     State(sandbox): State<Arc<Sandbox>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+    q: Params,
+) -> Result<Response, Refusal> {
     sandbox.calls.authorize.fetch_add(1, Ordering::SeqCst);
-    let param = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
-    if param("client_id") != sandbox.client_id {
-        return refuse("Unknown client_id: this sandbox only knows perkgate's own client.");
+    if q.param("client_id") != sandbox.client_id {
+        return Ok(refuse(
+            "Unknown client_id: this sandbox only knows perkgate's own client.",
+        ));
     }
     // Never redirect to an unregistered URI: show the error here instead.
-    let redirect_uri = param("redirect_uri");
+    let redirect_uri = q.param("redirect_uri");
     if redirect_uri != sandbox.redirect_uri {
-        return refuse("The redirect_uri does not exactly match the registered one.");
+        return Ok(refuse(
+            "The redirect_uri does not exactly match the registered one.",
+        ));
     }
-    let state = q.get("state").map(String::as_str);
-    let problem = if param("response_type") != "code" {
+    // What is stored or echoed is capped before anything is sent back.
+    let state = q.state()?;
+    let scopes: Vec<String> = q
+        .scopes("scope", ' ')?
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let problem = if q.param("response_type") != "code" {
         Some("response_type must be code")
-    } else if param("code_challenge").len() < 43 || param("code_challenge_method") != "S256" {
-        Some("PKCE with code_challenge_method=S256 is required")
-    } else if q.contains_key("nonce") {
+    } else if !valid_code_challenge(q.param("code_challenge"))
+        || q.param("code_challenge_method") != "S256"
+    {
+        Some(
+            "PKCE with code_challenge_method=S256 and a 43 to 128 character code_challenge is required",
+        )
+    } else if q.has("nonce") {
         Some("nonce is an OpenID Connect parameter and this request has no openid scope")
-    } else if param("scope").trim().is_empty() {
+    } else if scopes.is_empty() {
         Some("scope is required")
     } else {
         None
     };
     if let Some(problem) = problem {
-        return redirect_error(redirect_uri, state, "invalid_request", problem);
+        return Ok(redirect_error(
+            redirect_uri,
+            state,
+            "invalid_request",
+            problem,
+        ));
     }
-    let scopes: Vec<String> = param("scope")
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
     let request_id = random_token();
     let now = now();
     {
         let mut grants = sandbox.grants();
         grants.prune(now);
-        grants.requests.insert(
+        let evicted = grants.requests.insert(
             request_id.clone(),
             AuthRequest {
                 redirect_uri: redirect_uri.to_owned(),
                 state: state.map(str::to_owned),
                 scopes: scopes.clone(),
-                code_challenge: param("code_challenge").to_owned(),
+                code_challenge: q.param("code_challenge").to_owned(),
                 created_at: now,
             },
         );
+        grants.evicted("sign-in requests", evicted, now);
     }
     let (matching, others) = personas::PERSONAS
         .iter()
         .partition(|p| p.group.is_some_and(|g| scopes.iter().any(|s| s == g)));
-    page(
+    Ok(page(
         StatusCode::OK,
         &AuthorizePage {
             request_id: &request_id,
@@ -189,7 +203,7 @@ pub(super) async fn authorize(
             matching,
             others,
         },
-    )
+    ))
 }
 
 #[derive(Deserialize)]
@@ -201,10 +215,11 @@ pub(super) struct ConsentForm {
 /// The shopper picked a persona (or declined): back to the client with a code or an error.
 pub(super) async fn consent(
     State(sandbox): State<Arc<Sandbox>>,
-    Form(form): Form<ConsentForm>,
+    PageForm(form): PageForm<ConsentForm>,
 ) -> Response {
     let now = now();
     let mut grants = sandbox.grants();
+    grants.prune(now);
     // Single use: the request id doubles as this form's CSRF token.
     let Some(request) = grants.requests.remove(&form.request) else {
         return refuse(
@@ -226,7 +241,7 @@ pub(super) async fn consent(
         return refuse("Unknown persona.");
     };
     let code = random_token();
-    grants.codes.insert(
+    let evicted = grants.codes.insert(
         code.clone(),
         CodeGrant {
             redirect_uri: request.redirect_uri.clone(),
@@ -237,6 +252,7 @@ pub(super) async fn consent(
             issued_token: None,
         },
     );
+    grants.evicted("codes", evicted, now);
     drop(grants);
     let Ok(mut url) = Url::parse(&request.redirect_uri) else {
         return refuse("The redirect URI is not a URL.");

@@ -6,6 +6,7 @@
 //! `/api`, showing the same request id as the correlation id.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -24,6 +25,33 @@ pub enum AppError {
     /// A rate limit: which one, and how long to wait (`web::limits`).
     TooManyRequests(super::limits::Refusal),
     BadRequest(&'static str),
+    /// A body over `web::MAX_BODY_BYTES`.
+    PayloadTooLarge,
+    /// A body that is not the form the route takes (JSON to a form route, no content type).
+    UnsupportedMediaType,
+}
+
+/// What an error page says: a fixed text, or one that names a setting's value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    Fixed(&'static str),
+    /// A text made for this one response (the rate limit's wait).
+    Text(Cow<'static, str>),
+    /// "Verifications expire after N minutes": from `PERKGATE_AUTH_TIMEOUT_SECS`.
+    AuthExpired,
+}
+
+impl Message {
+    pub fn text(&self, auth_timeout: Duration) -> Cow<'static, str> {
+        match self {
+            Self::Fixed(text) => Cow::Borrowed(text),
+            Self::Text(text) => text.clone(),
+            Self::AuthExpired => Cow::Owned(format!(
+                "Verifications expire after {}. Start a new one from the store.",
+                super::pages::duration_words(auth_timeout)
+            )),
+        }
+    }
 }
 
 /// What the error page shows; the middleware adds the correlation id.
@@ -33,118 +61,159 @@ pub struct ErrorPage {
     /// Stable machine-readable code for the JSON form.
     pub code: &'static str,
     pub title: &'static str,
-    pub message: Cow<'static, str>,
+    pub message: Message,
     /// `alert` for failures, `status` for outcomes the shopper chose.
     pub role: &'static str,
 }
 
 impl AppError {
+    /// The error a rejected request deserves, by the status axum's rejection (or a layer) gave
+    /// it: 413 and 415 as such, 404 and 405 as ours, any other 4xx "not understood"
+    /// (axum's 422 for a malformed form included: the request is bad, 400).
+    pub fn for_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
+            StatusCode::NOT_FOUND => Self::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
+            _ => Self::BadRequest("rejected request"),
+        }
+    }
+
     pub fn page(&self) -> ErrorPage {
         use AppError::*;
+        use Message::{AuthExpired, Fixed};
         let (status, code, title, message, role) = match self {
             Domain(Error::State(StateProblem::Missing)) => (
                 StatusCode::BAD_REQUEST,
                 "state_missing",
                 "This sign-in link is incomplete",
-                "The answer from ID.me was missing its details. Start the verification again from the store.",
+                Fixed(
+                    "The answer from ID.me was missing its details, or had them more than once. Start the verification again from the store.",
+                ),
                 "alert",
             ),
             Domain(Error::State(StateProblem::Unknown)) => (
                 StatusCode::BAD_REQUEST,
                 "state_unknown",
                 "This sign-in link does not belong to this browser",
-                "We could not match this answer from ID.me to a verification started here. Start again from the store.",
+                Fixed(
+                    "We could not match this answer from ID.me to a verification started here. Start again from the store.",
+                ),
                 "alert",
             ),
             Domain(Error::State(StateProblem::Used)) => (
                 StatusCode::BAD_REQUEST,
                 "state_used",
                 "This sign-in link was already used",
-                "Each verification can be completed once. Start a new one from the store.",
+                Fixed("Each verification can be completed once. Start a new one from the store."),
                 "alert",
             ),
             Domain(Error::State(StateProblem::Expired)) => (
                 StatusCode::BAD_REQUEST,
                 "state_expired",
                 "This verification took too long",
-                "Verifications expire after ten minutes. Start a new one from the store.",
+                AuthExpired,
                 "alert",
             ),
             Csrf => (
                 StatusCode::FORBIDDEN,
                 "csrf",
                 "This form has expired",
-                "Reload the store and try again.",
+                Fixed("Reload the store and try again."),
                 "alert",
             ),
             NotFound => (
                 StatusCode::NOT_FOUND,
                 "not_found",
                 "Page not found",
-                "There is nothing here. The store is one click away.",
+                Fixed("There is nothing here. The store is one click away."),
                 "alert",
             ),
             MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 "That action is not available here",
-                "Go back to the store and try again.",
+                Fixed("Go back to the store and try again."),
                 "alert",
             ),
             TooManyRequests(_) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_requests",
                 "Too many attempts",
-                "Please wait a moment, then try again from the store.",
+                // Replaced below by the wait `Retry-After` says.
+                Fixed("Please wait a moment, then try again from the store."),
                 "alert",
             ),
             Declined => (
                 StatusCode::OK,
                 "declined",
                 "You chose not to share your status",
-                "Nothing was shared with us. You can verify any time to unlock your discount.",
+                Fixed(
+                    "Nothing was shared with us. You can verify any time to unlock your discount.",
+                ),
                 "status",
             ),
             Domain(Error::ProviderRefused(_)) => (
                 StatusCode::BAD_GATEWAY,
                 "idme_refused",
                 "ID.me could not complete the verification",
-                "Nothing was unlocked and nothing was shared. Please try again.",
+                Fixed("Nothing was unlocked and nothing was shared. Please try again."),
                 "alert",
             ),
             Domain(Error::Provider(_)) => (
                 StatusCode::BAD_GATEWAY,
                 "idme_unavailable",
                 "We could not reach ID.me just now",
-                "Your verification did not go through, and nothing was unlocked. Please try again in a moment.",
+                Fixed(
+                    "Your verification did not go through, and nothing was unlocked. Please try again in a moment.",
+                ),
                 "alert",
             ),
             Domain(Error::Store(_)) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "store_unavailable",
                 "We are having a short technical problem",
-                "Please try again shortly. Nothing you already unlocked is lost.",
+                Fixed("Please try again shortly. Nothing you already unlocked is lost."),
                 "alert",
             ),
             Domain(Error::Internal(_)) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "Something went wrong on our side",
-                "Please try again. If it keeps happening, quote the reference below.",
+                Fixed("Please try again. If it keeps happening, quote the reference below."),
                 "alert",
             ),
             BadRequest(_) => (
                 StatusCode::BAD_REQUEST,
                 "bad_request",
                 "That request could not be understood",
-                "Go back to the store and try again.",
+                Fixed("Go back to the store and try again."),
+                "alert",
+            ),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "That request was too large",
+                Fixed(
+                    "The forms here are small, and this one was larger than we accept. Go back to the store and try again.",
+                ),
+                "alert",
+            ),
+            UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "That request was not a form",
+                Fixed(
+                    "This address takes a form submission (application/x-www-form-urlencoded). Go back to the store and try again.",
+                ),
                 "alert",
             ),
         };
         // The wait is the one `Retry-After` says.
         let message = match self {
-            TooManyRequests(refusal) => refusal.message().into(),
-            _ => message.into(),
+            TooManyRequests(refusal) => Message::Text(refusal.message().into()),
+            _ => message,
         };
         ErrorPage {
             status,
@@ -167,6 +236,8 @@ impl AppError {
                 retry_after = r.retry_after,
                 "rate limit reached"
             ),
+            Self::PayloadTooLarge => tracing::info!("request body too large"),
+            Self::UnsupportedMediaType => tracing::info!("request body is not a form"),
             Self::NotFound | Self::MethodNotAllowed => {}
         }
     }
@@ -216,5 +287,44 @@ impl From<crate::db::Error> for AppError {
 impl From<askama::Error> for AppError {
     fn from(e: askama::Error) -> Self {
         Self::Domain(Error::Internal(format!("template: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejections_get_our_statuses() {
+        for (from, to) in [
+            (413, 413),
+            (415, 415),
+            (400, 400),
+            (422, 400),
+            (404, 404),
+            (405, 405),
+            // (A 429 is always ours, with its wait: `web::limits` renders it.)
+            (411, 400),
+        ] {
+            let status = StatusCode::from_u16(from).unwrap();
+            assert_eq!(
+                AppError::for_status(status).page().status.as_u16(),
+                to,
+                "{from}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_expired_message_names_the_setting() {
+        let page = AppError::Domain(Error::State(StateProblem::Expired)).page();
+        assert_eq!(
+            page.message.text(Duration::from_secs(600)),
+            "Verifications expire after 10 minutes. Start a new one from the store."
+        );
+        assert_eq!(
+            page.message.text(Duration::from_secs(90)),
+            "Verifications expire after 90 seconds. Start a new one from the store."
+        );
     }
 }

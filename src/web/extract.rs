@@ -2,6 +2,7 @@
 //! Handlers take these instead of repeating the session and CSRF preamble.
 
 use axum::extract::{Form, FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -52,11 +53,21 @@ impl FromRequest<AppState> for CsrfForm {
         let (mut parts, body) = req.into_parts();
         let mut shopper = Shopper::from_request_parts(&mut parts, state).await?;
         let headers = parts.headers.clone();
-        // A missing or malformed body has no token: refused like a wrong one.
-        let token = Form::<Token>::from_request(Request::from_parts(parts, body), state)
-            .await
-            .map(|Form(t)| t.csrf)
-            .unwrap_or_default();
+        let token = match Form::<Token>::from_request(Request::from_parts(parts, body), state).await
+        {
+            Ok(Form(t)) => t.csrf,
+            // Too large, or not a form at all: say that, rather than blame the token.
+            Err(e)
+                if matches!(
+                    e.status(),
+                    StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE
+                ) =>
+            {
+                return Err(AppError::for_status(e.status()));
+            }
+            // A malformed form has no token: refused like a wrong one.
+            Err(_) => String::new(),
+        };
         csrf::check(&state.forms, &mut shopper, &headers, &token)?;
         Ok(Self(shopper))
     }

@@ -147,9 +147,21 @@ fn security_headers(h: &mut axum::http::HeaderMap, csp: HeaderValue) {
     );
 }
 
+/// A 4xx that is not ours: axum's plain-text rejection (a malformed query or path, a body too
+/// large or of the wrong type) or a layer's empty answer. Our pages are HTML or JSON.
+fn is_foreign_rejection(res: &Response) -> bool {
+    res.status().is_client_error()
+        && (res.body().size_hint().exact() == Some(0)
+            || res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"text/plain")))
+}
+
 /// Renders the page an `AppError` asked for (JSON under `/api/`), with the request id as the
 /// correlation id. A bare server error from a layer (the session store failing to save, say)
-/// gets the same treatment instead of an empty 500.
+/// gets the same treatment instead of an empty 500, and so does a rejection an extractor made
+/// in axum's plain text: every handler, however it extracts, answers in the envelope.
 fn render_errors(state: &AppState, res: Response, id: &str, api: bool) -> Response {
     let page = match res.extensions().get::<ErrorPage>() {
         Some(page) => page.clone(),
@@ -163,8 +175,14 @@ fn render_errors(state: &AppState, res: Response, id: &str, api: bool) -> Respon
             ))
             .page()
         }
+        // Its text is dropped, not logged: serde's messages may quote what the client sent.
+        None if is_foreign_rejection(&res) => {
+            tracing::info!(status = res.status().as_u16(), "request rejected");
+            AppError::for_status(res.status()).page()
+        }
         None => return res,
     };
+    let message = page.message.text(state.config.session.auth_timeout);
     let (mut parts, _) = res.into_parts();
     parts.status = page.status;
     parts.headers.remove(header::CONTENT_LENGTH);
@@ -179,7 +197,7 @@ fn render_errors(state: &AppState, res: Response, id: &str, api: bool) -> Respon
         );
         serde_json::json!({
             "error": page.code,
-            "message": page.message,
+            "message": message,
             "correlation_id": id,
         })
         .to_string()
@@ -191,7 +209,7 @@ fn render_errors(state: &AppState, res: Response, id: &str, api: bool) -> Respon
         let view = ErrorView {
             sandbox: state.sandbox.is_some(),
             title: page.title,
-            message: &page.message,
+            message: &message,
             role: page.role,
             correlation_id: id,
         };

@@ -13,6 +13,7 @@ mod storefront;
 mod verify;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::SessionManagerLayer;
@@ -22,14 +23,27 @@ pub use error::AppError;
 pub use middleware::RequestId;
 pub use state::{AppState, Inner};
 
+/// The largest request body read (forms here carry a token and a word or two; axum's default
+/// is 2 MB). A larger one is refused with 413 before it is buffered.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
 pub fn router(
     state: AppState,
     sessions: SessionManagerLayer<crate::session_store::CachedSessions>,
 ) -> (Router, Option<limits::Pruner>) {
     let mut limits = limits::Limits::new(&state.config.rate_limit);
-    let limited = Router::new()
+    let mut limited = Router::new()
         .merge(limits.apply(verify::start_router()))
         .merge(limits.apply_callback(verify::callback_router()));
+    // The sandbox's pages (groups, sign-in, consent) get the callback's treatment: a flood
+    // ceiling per address, so a flood of sign-in pages is throttled while shoppers behind one
+    // address still get through. Its back channel is perkgate calling itself from loopback:
+    // limited, it would throttle every shopper at once.
+    if let Some(sandbox) = &state.sandbox {
+        crate::sandbox::guard::warn_at_start(state.config.listen, state.config.public_url.as_ref());
+        let pages = Router::new().nest(crate::sandbox::PATH, sandbox.clone().pages());
+        limited = limited.merge(limits.apply_callback(pages));
+    }
     // Pages that read or change the shopper's session: the session layer and no-store. (The
     // pages that only show state read through the short cache: see `cached_reads`.)
     let session_routes = Router::new()
@@ -48,13 +62,14 @@ pub fn router(
         .merge(health::router())
         .merge(pages::static_router());
     if let Some(sandbox) = &state.sandbox {
-        app = app.nest(crate::sandbox::PATH, sandbox.clone().router());
+        app = app.nest(crate::sandbox::PATH, sandbox.clone().back_channel());
     }
     let csp = middleware::content_security_policy(&state.idme_origin);
     let app = app
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .route_layer(axum::middleware::from_fn(middleware::label_route))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             middleware::Edge {
                 state: state.clone(),

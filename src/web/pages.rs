@@ -71,6 +71,17 @@ pub struct StorefrontView<'a> {
     pub csrf: &'a str,
 }
 
+/// "10 minutes", "1 minute", "90 seconds": a setting's duration as a shopper reads it.
+pub fn duration_words(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    if secs >= 60 && secs.is_multiple_of(60) {
+        plural(secs / 60, "minute")
+    } else {
+        plural(secs, "second")
+    }
+}
+
 pub fn html<T: Template>(view: &T) -> Result<Html<String>, AppError> {
     Ok(Html(view.render()?))
 }
@@ -112,5 +123,24 @@ async fn asset(Path(file): Path<String>) -> Response {
         )
             .into_response(),
         None => AppError::NotFound.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration_words;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_as_words() {
+        for (secs, words) in [
+            (600, "10 minutes"),
+            (60, "1 minute"),
+            (90, "90 seconds"),
+            (1, "1 second"),
+            (3600, "60 minutes"),
+        ] {
+            assert_eq!(duration_words(Duration::from_secs(secs)), words);
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! `GET /`: the demo store with its running offers, the unlocked benefit, or why none applies.
 
+use std::time::Duration;
+
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
@@ -8,7 +10,7 @@ use axum::routing::get;
 
 use super::error::AppError;
 use super::extract::CachedShopper;
-use super::pages::{CommunityView, MessageView, OfferView, StorefrontView, html};
+use super::pages::{CommunityView, MessageView, OfferView, StorefrontView, duration_words, html};
 use super::state::AppState;
 use crate::clock::now;
 use crate::rewards::PoolLevels;
@@ -67,7 +69,8 @@ async fn show(
             .collect()
     };
     let s = &shopper.state;
-    let message = notice.map(|(n, retry)| MessageView::new(&n, retry, unified));
+    let expiry = state.config.session.auth_timeout;
+    let message = notice.map(|(n, retry)| MessageView::new(&n, retry, unified, expiry));
     let title = match (&message, &s.benefit) {
         (Some(m), _) => m.title,
         (None, Some(_)) => "Discount unlocked",
@@ -127,7 +130,7 @@ pub fn verified_as(v: &Verification) -> String {
 
 impl MessageView {
     /// The message for a notice, its role, the page title it gives, and its "Try again".
-    fn new(notice: &Notice, retry: Option<String>, unified: bool) -> Self {
+    fn new(notice: &Notice, retry: Option<String>, unified: bool, expiry: Duration) -> Self {
         let (title, role) = match notice {
             Notice::NotVerified => ("Not verified", "status"),
             Notice::NoBenefit(_) => ("No discount for you right now", "status"),
@@ -152,7 +155,7 @@ impl MessageView {
         Self {
             title,
             role,
-            text: message(notice),
+            text: message(notice, expiry),
             reference: match notice {
                 Notice::Failed { reference } => Some(reference.clone()),
                 _ => None,
@@ -162,8 +165,9 @@ impl MessageView {
     }
 }
 
-/// The shopper's own outcome in words; never anything about other shoppers.
-pub fn message(notice: &Notice) -> String {
+/// The shopper's own outcome in words; never anything about other shoppers. `expiry` is how
+/// long a verification may take (`PERKGATE_AUTH_TIMEOUT_SECS`).
+pub fn message(notice: &Notice, expiry: Duration) -> String {
     match *notice {
         Notice::Declined => "You chose not to share your status, so nothing was shared with us \
              and no discount was unlocked. You can verify any time."
@@ -171,9 +175,11 @@ pub fn message(notice: &Notice) -> String {
         Notice::Failed { .. } => "We could not complete your verification with ID.me just now, \
              and nothing was unlocked. Please try again in a moment."
             .to_owned(),
-        Notice::Expired => {
-            "Your verification took too long and has expired. Please start again.".to_owned()
-        }
+        Notice::Expired => format!(
+            "Your verification took too long and has expired: verifications expire after {}. \
+             Please start again.",
+            duration_words(expiry)
+        ),
         Notice::PassedOver { ref offer, reason } => format!(
             "\u{201c}{offer}\u{201d} is not available to you ({}), so you got the next best offer.",
             passed_over_reason(reason)

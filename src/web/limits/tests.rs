@@ -150,6 +150,7 @@ fn the_response_carries_the_wait_in_its_header_and_in_its_page() {
     assert_eq!(res.headers()[header::RETRY_AFTER], "7");
     // The HTML page and the JSON form under /api/ both render this message.
     let page = res.extensions().get::<ErrorPage>().unwrap();
-    assert_eq!(page.message, refusal.message());
-    assert!(page.message.contains("Please wait 7 seconds,"));
+    let text = page.message.text(std::time::Duration::ZERO);
+    assert_eq!(text, refusal.message());
+    assert!(text.contains("Please wait 7 seconds,"));
 }

@@ -155,6 +155,11 @@ async fn an_expired_authorization_is_refused_without_a_call() {
         "{page}"
     );
     assert!(page.contains("took too long"), "{page}");
+    // The text says how long, from PERKGATE_AUTH_TIMEOUT_SECS.
+    assert!(
+        page.contains("verifications expire after 1 second."),
+        "{page}"
+    );
     assert!(page.contains("<title>Verification expired · Demo store</title>"));
     assert!(page.contains("data-testid=\"try-again\""));
     assert_eq!(app.token_calls(), 0);

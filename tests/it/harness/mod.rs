@@ -19,7 +19,7 @@ use tokio::sync::{Mutex, MutexGuard, oneshot};
 
 // Everything the harness takes from perkgate, in one place.
 use perkgate::db::{Db, connect};
-use perkgate::sandbox::Calls;
+use perkgate::sandbox::{Calls, Sandbox, Stored};
 use perkgate::{App, Config};
 
 /// Installs the process-wide TLS provider the test clients need (reqwest is built without
@@ -55,6 +55,7 @@ pub struct TestApp {
     pub base: String,
     /// The embedded sandbox's call counters (None when a fake ID.me is configured).
     calls: Option<Arc<Calls>>,
+    sandbox: Option<Arc<Sandbox>>,
     db_url: String,
     pub dir: Arc<tempfile::TempDir>,
     /// The shopper behind the app's own `home()`, `verify_as()`, ...: one cookie jar.
@@ -137,7 +138,8 @@ pub async fn spawn_with(options: Options) -> TestApp {
     let config = Config::from_vars(vars).expect("test config");
     let app = App::build(config).await.expect("app starts");
     let base = format!("http://{}", app.local_addr());
-    let calls = app.state().sandbox.as_ref().map(|s| s.calls.clone());
+    let sandbox = app.state().sandbox.clone();
+    let calls = sandbox.as_ref().map(|s| s.calls.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         app.serve(async {
@@ -150,6 +152,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
         shopper: Shopper::new(&base),
         base,
         calls,
+        sandbox,
         db_url,
         dir,
         shutdown: Some(tx),
@@ -201,6 +204,18 @@ impl TestApp {
             .expect("the test app runs the embedded sandbox")
             .authorize
             .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The embedded sandbox itself: what it holds (`stored()`), its client's credentials.
+    pub fn sandbox(&self) -> &Sandbox {
+        self.sandbox
+            .as_deref()
+            .expect("the test app runs the embedded sandbox")
+    }
+
+    /// What the embedded sandbox holds now: requests, codes, tokens.
+    pub fn sandbox_stored(&self) -> Stored {
+        self.sandbox().stored()
     }
 
     /// JWKS fetches the embedded sandbox served.
