@@ -4,9 +4,9 @@
 //! When a kind is full the oldest entry is evicted rather than the new one refused. Anyone can
 //! load an authorize page, so a refusal would let one flood lock every shopper out for the ten
 //! minutes a page lives; evicting keeps the newest request (the page someone is looking at)
-//! working, and whoever held the oldest gets "expired, start again". The per-client rate limit
-//! on the sandbox's pages means one address alone cannot fill a cap at the default limits
-//! (30 a minute for ten minutes is 300 pages).
+//! working, and whoever held the oldest gets "expired, start again". The per-address flood
+//! ceiling on the sandbox's pages (`web::limits`, the callback's) slows one address filling a
+//! cap; the caps, not the limit, are what bound memory.
 
 use std::collections::{BTreeMap, HashMap};
 

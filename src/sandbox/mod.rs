@@ -11,7 +11,7 @@
 //! HTTP as they would against ID.me.
 //!
 //! It cannot be abused: what it keeps is capped in number (`grants`) and size (`fields`), its
-//! pages sit behind the per-client rate limit (`web::router`), every refusal is its own page or
+//! pages sit behind a per-address flood ceiling (`web::router`), every refusal is its own page or
 //! OAuth JSON with a correlation id (`refusal`), and it starts beyond loopback only on purpose,
 //! warning whenever it answers an outsider (`guard`).
 
@@ -216,7 +216,7 @@ impl Sandbox {
     }
 
     /// What the shopper's browser sees (the groups and persona pages and the consent form), to
-    /// mount behind the per-client rate limit.
+    /// mount behind a per-address flood ceiling.
     pub fn pages<S: Clone + Send + Sync + 'static>(self: Arc<Self>) -> Router<S> {
         let routes = Router::new()
             .route("/groups", get(groups))
