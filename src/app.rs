@@ -78,7 +78,7 @@ impl App {
             .await
             .map_err(|e| StartError(format!("cannot read the person key secret: {e}")))?;
 
-        let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+        let listener = crate::serve::bind(config.listen).map_err(|e| {
             StartError(format!(
                 "PERKGATE_LISTEN: cannot bind {}: {e}",
                 config.listen
@@ -86,7 +86,7 @@ impl App {
         })?;
         let ops =
             match config.ops_listen {
-                Some(at) => Some(TcpListener::bind(at).await.map_err(|e| {
+                Some(at) => Some(crate::serve::bind(at).map_err(|e| {
                     StartError(format!("PERKGATE_OPS_LISTEN: cannot bind {at}: {e}"))
                 })?),
                 None => None,

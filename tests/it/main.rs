@@ -11,6 +11,7 @@ mod harness;
 mod browser;
 mod buttons;
 mod cli;
+mod connections;
 mod faults;
 mod flow;
 mod instances;
