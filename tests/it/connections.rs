@@ -401,9 +401,9 @@ async fn idle_slow_header_kept_alive_and_slow_body_connections_are_closed_by_the
 }
 
 /// Runs futures concurrently and collects their results in order.
-async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+async fn join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let tasks: Vec<_> = futures.map(tokio::spawn).collect();
