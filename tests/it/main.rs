@@ -17,6 +17,7 @@ mod flow;
 mod instances;
 mod ledger;
 mod offers;
+mod ops;
 mod outages;
 mod outcomes;
 mod payloads;
