@@ -305,12 +305,14 @@ impl App {
             name: "main",
             listener: self.listener,
             router: self.router,
+            max_connections: self.connections.max,
         }];
         if let Some((listener, router)) = self.ops {
             listeners.push(crate::serve::Listener {
                 name: "ops",
                 listener,
                 router,
+                max_connections: crate::serve::OPS_MAX_CONNECTIONS.min(self.connections.max),
             });
         }
         crate::serve::serve(listeners, self.connections, shutdown).await

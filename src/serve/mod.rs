@@ -25,7 +25,7 @@ use crate::config::Connections;
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub timeouts: Timeouts,
-    /// Per listener.
+    /// The main listener's cap.
     pub max: usize,
     pub max_per_address: usize,
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -124,12 +124,18 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(1024)
 }
 
+/// Connections the ops listener takes at most: a scraper and a few health checks need no
+/// more, and its files come out of the same open-files limit.
+pub const OPS_MAX_CONNECTIONS: usize = 64;
+
 /// A listener and what it serves.
 pub struct Listener {
     /// For logs and metrics: `main` or `ops`.
     pub name: &'static str,
     pub listener: TcpListener,
     pub router: Router,
+    /// Its own cap: each listener counts apart, so a flood of one never locks out the other.
+    pub max_connections: usize,
 }
 
 /// Serves every listener until `shutdown` resolves; then stops accepting at once (the
@@ -159,8 +165,8 @@ pub async fn serve(
 
 async fn accept_loop(l: Listener, settings: Arc<Settings>, mut stopping: watch::Receiver<bool>) {
     let admission = Admission::new(
-        settings.max,
-        settings.max_per_address,
+        l.max_connections,
+        settings.max_per_address.min(l.max_connections),
         settings.trusted_proxies.clone(),
         metrics::gauge!("perkgate_connections_open", "listener" => l.name),
     );
