@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderValue, Request, Response, StatusCode, header};
-use hyper::body::{Body as _, Bytes, Frame, Incoming, SizeHint};
+use axum::http::Request;
+use hyper::body::{Body as _, Incoming};
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -29,6 +29,7 @@ use tokio::sync::{Notify, watch};
 use tower::ServiceExt;
 
 use super::admission::Permit;
+use super::body::{DeadlineBody, body_timeout_response};
 
 /// The timers of every connection (see `config::Connections`).
 #[derive(Clone, Copy, Debug)]
@@ -210,67 +211,6 @@ impl AsyncWrite for Watched {
     }
 }
 
-/// A request body that must arrive in full by a deadline, counted from its head: without
-/// one, a client sending a byte now and then holds a request (and a connection) for ever.
-/// (tower-http's body timeout restarts at every chunk, so it does not bound that.)
-struct DeadlineBody {
-    inner: Incoming,
-    deadline: tokio::time::Instant,
-    /// Made on the first wait only: most bodies arrive with their head.
-    timer: Option<Pin<Box<tokio::time::Sleep>>>,
-    activity: Arc<Activity>,
-}
-
-impl hyper::body::Body for DeadlineBody {
-    type Data = Bytes;
-    type Error = Box<dyn std::error::Error + Send + Sync>;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let this = self.get_mut();
-        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
-            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
-        }
-        let deadline = this.deadline;
-        let timer = this
-            .timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if timer.as_mut().poll(cx).is_ready() {
-            this.activity.body_timed_out.store(true, Ordering::Relaxed);
-            return Poll::Ready(Some(Err("the request body did not arrive in time".into())));
-        }
-        Poll::Pending
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// What a request whose body ran out of time gets, whatever the handler made of the error:
-/// a 408, and the connection closed (the rest of the body may still be on its way).
-fn body_timeout_response() -> Response<Body> {
-    let mut res = Response::new(Body::from("The request body did not arrive in time.\n"));
-    *res.status_mut() = StatusCode::REQUEST_TIMEOUT;
-    let h = res.headers_mut();
-    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    res
-}
-
 /// Serves one accepted connection until the client closes it, a timer does, or shutdown
 /// has let its request in flight finish.
 pub async fn serve(
@@ -299,12 +239,9 @@ pub async fn serve(
                 let deadline = tokio::time::Instant::now() + timeouts.body;
                 let activity = activity.clone();
                 req.map(|inner| {
-                    Body::new(DeadlineBody {
-                        inner,
-                        deadline,
-                        timer: None,
-                        activity,
-                    })
+                    Body::new(DeadlineBody::new(inner, deadline, move || {
+                        activity.body_timed_out.store(true, Ordering::Relaxed);
+                    }))
                 })
             };
             let router = router.clone();

@@ -7,6 +7,7 @@
 //! proxy in front terminates, so there are no HTTP/2 limits to set here.
 
 mod admission;
+mod body;
 mod conn;
 
 use std::sync::Arc;
