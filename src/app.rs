@@ -36,6 +36,9 @@ impl std::error::Error for StartError {}
 pub struct App {
     listener: TcpListener,
     router: Router,
+    /// `/metrics` and the detailed `/readyz`, when `PERKGATE_OPS_LISTEN` is set.
+    ops: Option<(TcpListener, Router)>,
+    connections: crate::serve::Settings,
     state: AppState,
 }
 
@@ -73,12 +76,23 @@ impl App {
             .await
             .map_err(|e| StartError(format!("cannot read the person key secret: {e}")))?;
 
-        let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+        let listener = crate::serve::bind(config.listen).map_err(|e| {
             StartError(format!(
                 "PERKGATE_LISTEN: cannot bind {}: {e}",
                 config.listen
             ))
         })?;
+        let ops =
+            match config.ops_listen {
+                Some(at) => Some(crate::serve::bind(at).map_err(|e| {
+                    StartError(format!("PERKGATE_OPS_LISTEN: cannot bind {at}: {e}"))
+                })?),
+                None => None,
+            };
+        let connections = crate::serve::Settings::at_start_up(
+            &config.connections,
+            &config.rate_limit.trusted_proxies,
+        );
         let addr = listener
             .local_addr()
             .map_err(|e| StartError(format!("cannot read the bound address: {e}")))?;
@@ -231,6 +245,7 @@ impl App {
             }
         }));
         let (router, pruner) = web::router(state.clone(), sessions);
+        let ops = ops.map(|l| (l, web::ops_router(state.clone())));
         if let Some(pruner) = pruner {
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -243,6 +258,8 @@ impl App {
         Ok(Self {
             listener,
             router,
+            ops,
+            connections,
             state,
         })
     }
@@ -252,6 +269,11 @@ impl App {
         self.listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The ops listener's address, when there is one.
+    pub fn ops_addr(&self) -> Option<SocketAddr> {
+        self.ops.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -265,20 +287,30 @@ impl App {
     ) -> std::io::Result<()> {
         tracing::info!(
             listen = %self.local_addr(),
+            ops_listen = ?self.ops_addr(),
+            max_connections = self.connections.max,
+            max_connections_per_address = self.connections.max_per_address,
             public_url = %self.state.public_url,
             sandbox = self.state.sandbox.is_some(),
             offers = self.state.rules().offers.len(),
             rules = %self.state.rules.source.name(),
             "perkgate ready"
         );
-        // Peer addresses feed the per-client rate limits.
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        let mut listeners = vec![crate::serve::Listener {
+            name: "main",
+            listener: self.listener,
+            router: self.router,
+            max_connections: self.connections.max,
+        }];
+        if let Some((listener, router)) = self.ops {
+            listeners.push(crate::serve::Listener {
+                name: "ops",
+                listener,
+                router,
+                max_connections: crate::serve::OPS_MAX_CONNECTIONS.min(self.connections.max),
+            });
+        }
+        crate::serve::serve(listeners, self.connections, shutdown).await
     }
 }
 

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod rewards;
 pub mod rules;
 pub mod sandbox;
+pub mod serve;
 pub mod session;
 pub mod session_store;
 pub mod telemetry;

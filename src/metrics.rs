@@ -71,6 +71,18 @@ fn describe() {
         "Claim attempts by offer and result"
     );
     metrics::describe_gauge!("perkgate_pool_codes_remaining", "Unclaimed codes per pool");
+    metrics::describe_gauge!(
+        "perkgate_connections_open",
+        "Open client connections by listener"
+    );
+    metrics::describe_counter!(
+        "perkgate_connections_refused_total",
+        "Connections closed unserved, over the total or the per-address cap, by listener"
+    );
+    metrics::describe_counter!(
+        "perkgate_connections_timed_out_total",
+        "Connections closed by a timer: header, idle or body"
+    );
 }
 
 /// Label values for the common cases without an allocation per request.
@@ -166,4 +178,13 @@ pub fn claim(offer: &str, result: &'static str) {
 pub fn pool_remaining(pool: &str, remaining: u64) {
     metrics::gauge!("perkgate_pool_codes_remaining", "pool" => pool.to_owned())
         .set(remaining as f64);
+}
+
+pub fn connection_refused(listener: &'static str, cap: &'static str) {
+    metrics::counter!("perkgate_connections_refused_total", "listener" => listener, "cap" => cap)
+        .increment(1);
+}
+
+pub fn connection_timed_out(timer: &'static str) {
+    metrics::counter!("perkgate_connections_timed_out_total", "timer" => timer).increment(1);
 }

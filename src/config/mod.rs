@@ -145,6 +145,37 @@ impl RateLimit {
     }
 }
 
+/// How connections are served (see `crate::serve`): the timeouts and caps that keep idle or
+/// slow clients from using up the process's open files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connections {
+    /// A request's head must arrive within this: from the connection's opening for its first
+    /// request, from the first byte of the head for the next ones.
+    pub header_timeout: Duration,
+    /// A kept-alive connection waiting this long for its next request is closed.
+    pub idle_timeout: Duration,
+    /// A request's body must arrive in full within this of its head.
+    pub body_timeout: Duration,
+    /// Open connections at most; lowered at start-up to what the open-files limit allows.
+    pub max: usize,
+    /// Open connections per client address (an IPv6 /64 counts as one address); trusted
+    /// proxies are exempt.
+    pub max_per_address: usize,
+}
+
+/// `Strict-Transport-Security`, sent only behind an https public URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hsts {
+    Off,
+    /// The header's `max-age`, in seconds (0 tells browsers to forget an earlier one).
+    MaxAge(u64),
+}
+
+impl Hsts {
+    /// One year: what `on` and the default mean.
+    pub const DEFAULT_MAX_AGE: u64 = 365 * 86_400;
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -170,6 +201,11 @@ pub struct Config {
     /// `None`: unified where ID.me has a groups endpoint, per group elsewhere.
     pub verify_button: Option<VerifyButton>,
     pub rate_limit: RateLimit,
+    pub connections: Connections,
+    /// A second listener for `/metrics` and the detailed `/readyz`; when set, the main
+    /// listener serves neither.
+    pub ops_listen: Option<SocketAddr>,
+    pub hsts: Hsts,
     pub log_filter: String,
     pub log_format: LogFormat,
     /// How long requests in flight may take to finish after SIGTERM.
@@ -217,6 +253,17 @@ impl Default for Config {
                 callback_per_minute: None,
                 trusted_proxies: Vec::new(),
             },
+            connections: Connections {
+                header_timeout: Duration::from_secs(10),
+                // Above the 60 s that proxies and load balancers commonly keep an idle
+                // upstream connection (nginx, AWS ALB): closing first would race their reuse.
+                idle_timeout: Duration::from_secs(75),
+                body_timeout: Duration::from_secs(10),
+                max: 8192,
+                max_per_address: 512,
+            },
+            ops_listen: None,
+            hsts: Hsts::MaxAge(Hsts::DEFAULT_MAX_AGE),
             log_filter: "info".to_owned(),
             log_format: LogFormat::Text,
             shutdown_grace: Duration::from_secs(10),
@@ -300,6 +347,13 @@ impl Config {
                  PERKGATE_IDME_CLIENT_SECRET, or PERKGATE_ALLOW_SANDBOX=1 to run the sandbox on \
                  purpose"
             )));
+        }
+        if self.ops_listen == Some(self.listen) && self.listen.port() != 0 {
+            return Err(ConfigError(
+                "PERKGATE_OPS_LISTEN: must differ from PERKGATE_LISTEN (it keeps /metrics off the \
+                 public listener)"
+                    .to_owned(),
+            ));
         }
         Ok(())
     }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::values::{boolean, non_empty, number, parse_base_url, redact_url};
-use super::{ClientAuth, Config, LogFormat, Secret, VerifyButton};
+use super::{ClientAuth, Config, Hsts, LogFormat, Secret, VerifyButton};
 
 /// Every setting, by its file key. The environment variable is `PERKGATE_` + upper case.
 pub(super) const SETTINGS: &[&str] = &[
@@ -40,6 +40,13 @@ pub(super) const SETTINGS: &[&str] = &[
     "rate_limit_address_per_minute",
     "rate_limit_callback_per_minute",
     "trusted_proxies",
+    "header_timeout_secs",
+    "idle_timeout_secs",
+    "body_timeout_secs",
+    "max_connections",
+    "max_connections_per_address",
+    "ops_listen",
+    "hsts",
     "log",
     "log_format",
     "shutdown_grace_secs",
@@ -173,6 +180,34 @@ impl Config {
                     })
                     .collect::<Result<_, _>>()?
             }
+            "header_timeout_secs" => {
+                self.connections.header_timeout = Duration::from_secs(number(raw, 1, 300)?)
+            }
+            "idle_timeout_secs" => {
+                self.connections.idle_timeout = Duration::from_secs(number(raw, 1, 3600)?)
+            }
+            "body_timeout_secs" => {
+                self.connections.body_timeout = Duration::from_secs(number(raw, 1, 600)?)
+            }
+            "max_connections" => self.connections.max = number(raw, 16, 1_000_000)? as usize,
+            "max_connections_per_address" => {
+                self.connections.max_per_address = number(raw, 1, 1_000_000)? as usize
+            }
+            "ops_listen" => {
+                self.ops_listen =
+                    Some(raw.parse().map_err(|_| {
+                        format!("expected an address like 127.0.0.1:9000, got {raw:?}")
+                    })?)
+            }
+            "hsts" => self.hsts = match raw {
+                "off" | "false" => Hsts::Off,
+                "on" | "true" => Hsts::MaxAge(Hsts::DEFAULT_MAX_AGE),
+                _ => Hsts::MaxAge(number(raw, 0, 2 * Hsts::DEFAULT_MAX_AGE).map_err(|_| {
+                    format!(
+                        "expected on, off or a max-age in seconds from 0 to 63072000, got {raw:?}"
+                    )
+                })?),
+            },
             "shutdown_grace_secs" => {
                 self.shutdown_grace = Duration::from_secs(number(raw, 0, 3600)?)
             }

@@ -211,3 +211,87 @@ fn rate_limits_keep_their_names_and_derive_the_ceilings() {
         "PERKGATE_RATE_LIMIT_ADDRESS_PER_MINUTE: expected a whole number from 0 to 1000000, got \"-1\""
     );
 }
+
+#[test]
+fn connection_limits_have_defaults_and_are_checked() {
+    let c = load(&[]).unwrap();
+    assert_eq!(
+        c.connections,
+        Connections {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            body_timeout: Duration::from_secs(10),
+            max: 8192,
+            max_per_address: 512,
+        }
+    );
+    let c = load(&[
+        ("PERKGATE_HEADER_TIMEOUT_SECS", "3"),
+        ("PERKGATE_IDLE_TIMEOUT_SECS", "20"),
+        ("PERKGATE_BODY_TIMEOUT_SECS", "5"),
+        ("PERKGATE_MAX_CONNECTIONS", "1000"),
+        ("PERKGATE_MAX_CONNECTIONS_PER_ADDRESS", "50"),
+    ])
+    .unwrap();
+    assert_eq!(c.connections.header_timeout, Duration::from_secs(3));
+    assert_eq!(c.connections.idle_timeout, Duration::from_secs(20));
+    assert_eq!(c.connections.body_timeout, Duration::from_secs(5));
+    assert_eq!(
+        (c.connections.max, c.connections.max_per_address),
+        (1000, 50)
+    );
+    let err = load(&[("PERKGATE_HEADER_TIMEOUT_SECS", "0")]).unwrap_err();
+    assert_eq!(
+        err.0,
+        "PERKGATE_HEADER_TIMEOUT_SECS: expected a whole number from 1 to 300, got \"0\""
+    );
+    let err = load(&[("PERKGATE_MAX_CONNECTIONS", "8")]).unwrap_err();
+    assert_eq!(
+        err.0,
+        "PERKGATE_MAX_CONNECTIONS: expected a whole number from 16 to 1000000, got \"8\""
+    );
+}
+
+#[test]
+fn the_ops_listener_is_an_address_apart_from_the_main_one() {
+    assert_eq!(load(&[]).unwrap().ops_listen, None);
+    let c = load(&[("PERKGATE_OPS_LISTEN", "127.0.0.1:9000")]).unwrap();
+    assert_eq!(c.ops_listen, Some("127.0.0.1:9000".parse().unwrap()));
+    let err = load(&[("PERKGATE_OPS_LISTEN", "9000")]).unwrap_err();
+    assert_eq!(
+        err.0,
+        "PERKGATE_OPS_LISTEN: expected an address like 127.0.0.1:9000, got \"9000\""
+    );
+    let err = load(&[
+        ("PERKGATE_LISTEN", "127.0.0.1:9000"),
+        ("PERKGATE_OPS_LISTEN", "127.0.0.1:9000"),
+    ])
+    .unwrap_err();
+    assert!(
+        err.0.starts_with("PERKGATE_OPS_LISTEN: must differ"),
+        "{err}"
+    );
+}
+
+#[test]
+fn hsts_is_on_off_or_a_max_age() {
+    assert_eq!(load(&[]).unwrap().hsts, Hsts::MaxAge(31_536_000));
+    for (raw, want) in [
+        ("off", Hsts::Off),
+        ("false", Hsts::Off),
+        ("on", Hsts::MaxAge(31_536_000)),
+        ("true", Hsts::MaxAge(31_536_000)),
+        ("300", Hsts::MaxAge(300)),
+        ("0", Hsts::MaxAge(0)),
+    ] {
+        assert_eq!(load(&[("PERKGATE_HSTS", raw)]).unwrap().hsts, want, "{raw}");
+    }
+    let err = load(&[("PERKGATE_HSTS", "max-age=300")]).unwrap_err();
+    assert_eq!(
+        err.0,
+        "PERKGATE_HSTS: expected on, off or a max-age in seconds from 0 to 63072000, got \"max-age=300\""
+    );
+    let mut c = Config::default();
+    c.apply_file(Path::new("p.toml"), "hsts = false\n").unwrap();
+    assert_eq!(c.hsts, Hsts::Off);
+}

@@ -26,6 +26,11 @@ const MIGRATIONS: [&str; 5] = [
     include_str!("../../migrations/sqlite/0004_callback_states.sql"),
     include_str!("../../migrations/sqlite/0005_callback_retries.sql"),
 ];
+/// Then the session ids hashed, rows carried over by a hook in Rust (SQL has no SHA-256).
+const HASHED_SESSION_IDS: &str =
+    include_str!("../../migrations/sqlite/0006_hashed_session_ids.sql");
+/// The schema's version once migrated.
+const VERSION: usize = MIGRATIONS.len() + 1;
 
 /// At most this many closures share one transaction.
 const MAX_BATCH: usize = 256;
@@ -104,9 +109,33 @@ fn file_of(url: &str) -> Result<PathBuf, String> {
 fn migrate(conn: &mut Connection) -> Result<(), String> {
     let failed = |e: &dyn std::fmt::Display| format!("database migration failed: {e}");
     adopt_sqlx_history(conn).map_err(|e| failed(&e))?;
-    Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())
+    let version: usize = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| failed(&e))?;
+    let mut steps: Vec<M> = MIGRATIONS.iter().map(|sql| M::up(sql)).collect();
+    steps.push(M::up_with_hook(
+        HASHED_SESSION_IDS,
+        crate::session_store::sqlite::hash_existing_ids,
+    ));
+    Migrations::new(steps)
         .to_latest(conn)
-        .map_err(|e| failed(&e))
+        .map_err(|e| failed(&e))?;
+    if (1..VERSION).contains(&version) {
+        // Once, after hashing the ids of an existing database: its free space still holds
+        // copies of ids of live sessions (left where rows were moved or deleted), so the file
+        // is rebuilt from the live rows and the log emptied. Not fatal: the hashing is done.
+        let compacted = conn
+            .execute_batch("VACUUM")
+            .and_then(|()| conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())));
+        if let Err(e) = compacted {
+            tracing::warn!(
+                error = %e,
+                "could not rebuild the database file after hashing session ids; old ids may \
+                 remain in its free space until `sqlite3 FILE VACUUM` is run"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Databases made before this module were migrated by sqlx, which kept its own table and left
@@ -314,7 +343,7 @@ mod tests {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, MIGRATIONS.len() as i64);
+        assert_eq!(version, VERSION as i64);
     }
 
     #[test]

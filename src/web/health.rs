@@ -1,4 +1,9 @@
-//! `/healthz` (the process answers) and `/readyz` (it can serve shoppers).
+//! `/healthz` (the process answers) and `/readyz` (it can serve shoppers), and `/metrics`.
+//!
+//! With an ops listener (`PERKGATE_OPS_LISTEN`) the details go there: the main listener keeps
+//! `/healthz` and a `/readyz` that answers the same status code with only `{"status": …}`,
+//! so a load balancer's check still works, while backends, offer counts, reload errors and
+//! the metrics (pool levels, claims) are no longer for anyone who can reach the store.
 
 use axum::Json;
 use axum::Router;
@@ -10,11 +15,27 @@ use serde_json::json;
 use super::state::AppState;
 use crate::db;
 
-pub fn router() -> Router<AppState> {
+/// The main listener's: everything, or with `ops_apart` the bare status only.
+pub fn router(ops_apart: bool) -> Router<AppState> {
+    let router = Router::new().route("/healthz", get(|| async { "ok" }));
+    if ops_apart {
+        router.route("/readyz", get(ready_status))
+    } else {
+        ops_router()
+    }
+}
+
+/// The ops listener's.
+pub fn ops_router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
+}
+
+async fn ready_status(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let (code, detail) = ready(State(state)).await;
+    (code, Json(json!({ "status": detail.0["status"] })))
 }
 
 /// Prometheus text format. Counts and latencies only: no label carries personal data.

@@ -70,6 +70,7 @@ impl std::fmt::Display for LogPath<'_> {
 pub struct Edge {
     pub state: AppState,
     pub csp: HeaderValue,
+    pub hsts: Option<HeaderValue>,
 }
 
 /// The outermost layer, one pass for what every response needs (one layer rather than three:
@@ -96,6 +97,10 @@ pub async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Res
     let res = next.run(req).instrument(span.clone()).await;
     let mut res = span.in_scope(|| render_errors(&edge.state, res, &id, api));
     security_headers(res.headers_mut(), edge.csp);
+    if let Some(hsts) = edge.hsts {
+        res.headers_mut()
+            .insert(header::STRICT_TRANSPORT_SECURITY, hsts);
+    }
 
     let status = res.status().as_u16();
     let elapsed = started.elapsed();
@@ -131,6 +136,20 @@ pub fn content_security_policy(idme_origin: &str) -> HeaderValue {
             "default-src 'none'; script-src 'self'; style-src 'self'; form-action 'self'; frame-ancestors 'none'",
         )
     })
+}
+
+/// `Strict-Transport-Security` behind an https public URL only: over http browsers ignore it.
+/// No `includeSubDomains`: perkgate cannot know every host under the shop's domain.
+pub fn strict_transport_security(
+    public_url: &url::Url,
+    hsts: crate::config::Hsts,
+) -> Option<HeaderValue> {
+    match hsts {
+        crate::config::Hsts::MaxAge(secs) if public_url.scheme() == "https" => {
+            HeaderValue::from_str(&format!("max-age={secs}")).ok()
+        }
+        _ => None,
+    }
 }
 
 fn security_headers(h: &mut axum::http::HeaderMap, csp: HeaderValue) {

@@ -59,12 +59,13 @@ pub fn router(
 
     let mut app = Router::new()
         .merge(session_routes)
-        .merge(health::router())
+        .merge(health::router(state.config.ops_listen.is_some()))
         .merge(pages::static_router());
     if let Some(sandbox) = &state.sandbox {
         app = app.nest(crate::sandbox::PATH, sandbox.clone().back_channel());
     }
     let csp = middleware::content_security_policy(&state.idme_origin);
+    let hsts = middleware::strict_transport_security(&state.public_url, state.config.hsts);
     let app = app
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
@@ -74,9 +75,18 @@ pub fn router(
             middleware::Edge {
                 state: state.clone(),
                 csp,
+                hsts,
             },
             middleware::edge,
         ))
         .with_state(state);
     (app, limits.pruner())
+}
+
+/// What the ops listener serves (`PERKGATE_OPS_LISTEN`): `/metrics`, `/readyz` with its
+/// details, `/healthz`.
+pub fn ops_router(state: AppState) -> Router {
+    health::ops_router()
+        .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
+        .with_state(state)
 }

@@ -154,7 +154,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files
 }
 
-/// Every value in the Redis test server (the store keeps one string per session).
+/// Every key and value in the Redis test server (the store keeps one string per session).
 async fn redis_values(url: &str) -> Vec<u8> {
     use tower_sessions_redis_store::fred::prelude::*;
     use tower_sessions_redis_store::fred::types::{ClusterHash, CustomCommand};
@@ -173,6 +173,8 @@ async fn redis_values(url: &str) -> Vec<u8> {
     for key in keys {
         let value: Option<Vec<u8>> = client.get(&key).await.unwrap_or(None);
         out.extend(value.unwrap_or_default());
+        // The keys too: the store keys each session by its (hashed) id.
+        out.extend(key.into_bytes());
     }
     out
 }
@@ -256,4 +258,165 @@ async fn the_read_cache_serves_only_read_only_pages_and_only_briefly() {
     // A deleted session is gone from the cache at once on this instance.
     cached.delete(&r.id).await.unwrap();
     assert!(cached_reads(cached.load(&r.id)).await.unwrap().is_none());
+}
+
+/// The session id a response's `Set-Cookie` gives the shopper.
+fn session_cookie(res: &reqwest::Response) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|v| {
+            let rest = v.to_str().ok()?.strip_prefix("perkgate=")?;
+            Some(rest.split(';').next()?.to_owned())
+        })
+        .expect("a session cookie")
+}
+
+/// Whether the store shows a verified shopper to a browser presenting `cookie`.
+async fn verified_with(app: &TestApp, cookie: &str) -> bool {
+    let page = reqwest::Client::new()
+        .get(app.url("/"))
+        .header("cookie", format!("perkgate={cookie}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    page.contains("data-testid=\"benefit\"")
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Every form an id may take in a store: its text (a key), its 16 bytes either way round
+/// (inside a Redis or PostgreSQL record), and those in hex (a PostgreSQL `bytea` as text).
+fn forms(id: &Id) -> Vec<Vec<u8>> {
+    let hex = |b: [u8; 16]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    vec![
+        id.to_string().into_bytes(),
+        id.0.to_le_bytes().to_vec(),
+        id.0.to_be_bytes().to_vec(),
+        hex(id.0.to_le_bytes()).into_bytes(),
+        hex(id.0.to_be_bytes()).into_bytes(),
+    ]
+}
+
+#[tokio::test]
+async fn every_store_keeps_only_a_hash_of_the_session_id() {
+    use perkgate::session_store::stored_id;
+    let dir = tempfile::tempdir().unwrap();
+    for (name, db_url, session_url) in backends(dir.path()).await {
+        let mut options = Options::default().var("PERKGATE_DATABASE_URL", &db_url);
+        if let Some(url) = &session_url {
+            options = options.var("PERKGATE_SESSION_URL", url);
+        }
+        let app = spawn_with(options.clone()).await;
+        let shopper = app.shopper();
+        let res = shopper.verify_as("military", "service_member").await;
+        assert_eq!(res.status(), 303, "{name}");
+        let cookie = session_cookie(&res);
+        let id: Id = cookie.parse().unwrap();
+        let kept = stored_id(&id).to_string();
+        assert!(
+            verified_with(&app, &cookie).await,
+            "{name}: the cookie works"
+        );
+        app.stop().await;
+
+        let bytes = dump(&db_url, session_url.as_deref(), dir.path()).await;
+        assert!(
+            contains(&bytes, kept.as_bytes()),
+            "{name}: the session is kept under the hash of its id"
+        );
+        for (i, form) in forms(&id).iter().enumerate() {
+            assert!(
+                !contains(&bytes, form),
+                "{name}: the store holds the session id (form {i})"
+            );
+        }
+
+        // What a reader of the store finds is no way in.
+        let app = spawn_with(options).await;
+        assert!(
+            !verified_with(&app, &kept).await,
+            "{name}: the stored id works as a cookie"
+        );
+        assert!(
+            verified_with(&app, &cookie).await,
+            "{name}: after a restart"
+        );
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn sqlite_sessions_stored_before_ids_were_hashed_are_carried_over() {
+    use perkgate::session_store::stored_id;
+    let app = spawn_app().await;
+    let shopper = app.shopper();
+    let cookie = session_cookie(&shopper.verify_as("nurse", "nurse").await);
+    let dir = app.dir.clone();
+    app.stop().await;
+
+    // The database as the version before this one left it: rows under the cookies' own ids
+    // (this shopper's and 300 others, so that rows share pages), the schema at version 4.
+    let file = dir.path().join("data/perkgate.db");
+    let kept = stored_id(&cookie.parse().unwrap()).to_string();
+    let others: Vec<String> = (0..300).map(|_| Id::default().to_string()).collect();
+    {
+        let mut c = rusqlite::Connection::open(&file).unwrap();
+        let c = c.transaction().unwrap();
+        let moved = c
+            .execute(
+                "UPDATE sessions SET id = $1 WHERE id = $2",
+                [&cookie, &kept],
+            )
+            .unwrap();
+        assert_eq!(moved, 1, "the session was stored under the hash of its id");
+        for other in &others {
+            c.execute(
+                "INSERT INTO sessions (id, data, expiry_date) \
+                 SELECT $1, data, expiry_date FROM sessions WHERE id = $2",
+                [other, &cookie],
+            )
+            .unwrap();
+        }
+        c.pragma_update(None, "user_version", 4).unwrap();
+        c.commit().unwrap();
+    }
+    let files = || {
+        walk(&dir.path().join("data"))
+            .into_iter()
+            .flat_map(|f| std::fs::read(f).unwrap())
+            .collect::<Vec<u8>>()
+    };
+    assert!(contains(&files(), cookie.as_bytes()), "sanity: an old file");
+
+    let app = spawn_with(Options {
+        dir: Some(dir.clone()),
+        ..Options::default()
+    })
+    .await;
+    assert!(
+        shopper
+            .at(&app.base)
+            .home()
+            .await
+            .1
+            .contains("data-testid=\"benefit\""),
+        "the shopper is still verified"
+    );
+    app.stop().await;
+    let bytes = files();
+    assert!(contains(&bytes, kept.as_bytes()), "the row was moved");
+    for old in others.iter().chain([&cookie]) {
+        let hashed = stored_id(&old.parse().unwrap()).to_string();
+        assert!(contains(&bytes, hashed.as_bytes()), "every row was moved");
+        assert!(
+            !contains(&bytes, old.as_bytes()),
+            "no copy of an old id is left in the database files"
+        );
+    }
 }

@@ -13,10 +13,7 @@ impl Instance {
     /// until `/healthz` answers.
     pub async fn start(vars: &[(&str, &str)], dir: &std::path::Path) -> Self {
         super::install_crypto_provider();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let empty = dir.join(format!("empty-{port}.toml"));
         std::fs::write(&empty, "").expect("write empty config");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_perkgate"));
@@ -51,6 +48,15 @@ impl Instance {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The main listener's port (on 127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port in the base URL")
     }
 
     /// The process id, for reading `/proc/<pid>` (memory, open files).
@@ -91,4 +97,12 @@ impl Drop for Instance {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A port free on 127.0.0.1 right now, for a listener a process will bind.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
