@@ -361,7 +361,7 @@ async fn sqlite_sessions_stored_before_ids_were_hashed_are_carried_over() {
     app.stop().await;
 
     // The database as the version before this one left it: rows under the cookies' own ids
-    // (this shopper's and 300 others, so that rows share pages), the schema at version 4.
+    // (this shopper's and 300 others, so that rows share pages), the schema at version 5.
     let file = dir.path().join("data/perkgate.db");
     let kept = stored_id(&cookie.parse().unwrap()).to_string();
     let others: Vec<String> = (0..300).map(|_| Id::default().to_string()).collect();
@@ -383,7 +383,7 @@ async fn sqlite_sessions_stored_before_ids_were_hashed_are_carried_over() {
             )
             .unwrap();
         }
-        c.pragma_update(None, "user_version", 4).unwrap();
+        c.pragma_update(None, "user_version", 5).unwrap();
         c.commit().unwrap();
     }
     let files = || {
