@@ -208,6 +208,7 @@ impl App {
             // The first request's two ID.me calls, at their longest.
             idme_budget: (config.idme.timeout + config.idme.connect_timeout) * 2
                 + Duration::from_secs(1),
+            tasks: tokio_util::task::TaskTracker::new(),
         };
         // What a crash left running would otherwise keep its shopper's retries waiting.
         match callback_state::abandon_unfinished(&db, verifier.stale_after()).await {
@@ -310,7 +311,20 @@ impl App {
                 max_connections: crate::serve::OPS_MAX_CONNECTIONS.min(self.connections.max),
             });
         }
-        crate::serve::serve(listeners, self.connections, shutdown).await
+        let tasks = self.state.verifier.tasks.clone();
+        let served = crate::serve::serve(listeners, self.connections, shutdown).await;
+        // A callback whose shopper's connection dropped still runs in a task of its own:
+        // finish it (the caller bounds this with the shutdown grace period) rather than
+        // leave its state to be found abandoned.
+        tasks.close();
+        if !tasks.is_empty() {
+            tracing::info!(
+                callbacks = tasks.len(),
+                "waiting for callbacks still answering"
+            );
+        }
+        tasks.wait().await;
+        served
     }
 }
 

@@ -56,7 +56,8 @@ impl Verifier {
     /// Answers the callback in a task of its own, which finishes even if the request does not.
     pub async fn complete(self: &Arc<Self>, callback: Callback) -> Result<Answered, Error> {
         let (reply, answer) = oneshot::channel();
-        tokio::spawn(Arc::clone(self).run(callback, reply).in_current_span());
+        self.tasks
+            .spawn(Arc::clone(self).run(callback, reply).in_current_span());
         answer.await.unwrap_or_else(|_| {
             Err(Error::Internal(
                 "the callback's task ended without an answer".to_owned(),

@@ -81,6 +81,8 @@ pub struct Verifier {
     /// The longest a callback's calls to ID.me may take together (both at their timeouts);
     /// past it they are given up. See [`Verifier::stale_after`].
     pub idme_budget: Duration,
+    /// The callbacks' own tasks, which outlive their requests: shutdown waits for them.
+    pub tasks: tokio_util::task::TaskTracker,
 }
 
 impl Verifier {

@@ -98,3 +98,53 @@ async fn past_the_grace_period_the_process_exits_anyway() {
         "the unfinished request was cut off"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_waits_for_a_callback_whose_shopper_already_left() {
+    let _serial = serial().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut instance, idme) = slow_instance("10", Duration::from_millis(1500), dir.path()).await;
+    let shopper = Shopper::new(&instance.base);
+    let state = query_param(&shopper.start_verify("military").await, "state").unwrap();
+    let callback = instance.url(&format!("/auth/idme/callback?code=c&state={state}"));
+    // The shopper's connection drops while the token call is under way...
+    let cut = shopper
+        .client()
+        .get(&callback)
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(
+        cut.is_err_and(|e| e.is_timeout()),
+        "the callback was cut off"
+    );
+    assert_eq!(idme.token_calls(), 1);
+    // ...then the process is told to stop: it finishes that verification before exiting.
+    instance.terminate();
+    assert_eq!(
+        instance.exited_within(Duration::from_secs(8)).await,
+        Some(0)
+    );
+    assert_eq!(idme.attributes_calls(), 1, "the exchange ran to its end");
+
+    // Restarted, the shopper's retry goes straight home verified: nothing was abandoned.
+    let db = format!("sqlite://{}", dir.path().join("perkgate.db").display());
+    let url = idme.url();
+    let restarted = Instance::start(
+        &[
+            ("PERKGATE_DATABASE_URL", db.as_str()),
+            ("PERKGATE_IDME_URL", url.as_str()),
+            ("PERKGATE_IDME_CLIENT_ID", "test-client"),
+            ("PERKGATE_IDME_CLIENT_SECRET", "test-secret-value"),
+        ],
+        dir.path(),
+    )
+    .await;
+    let shopper = shopper.at(&restarted.base);
+    let retry = shopper
+        .get(&restarted.url(&format!("/auth/idme/callback?code=c&state={state}")))
+        .await;
+    assert_eq!(retry.status(), 303);
+    assert_verified(&shopper.home().await.1, "SALUTE15");
+    assert_eq!(idme.token_calls(), 1, "the code was exchanged once");
+}
