@@ -79,14 +79,21 @@ pub(crate) fn print_summary(
             let target = if m.name.contains(" diag ") {
                 format!("diagnostic{store}")
             } else if m.name.ends_with("/api/v1/benefit") {
-                format!(">= 50% of baseline: {}{store}", vs(ratio_of(m), 0.50))
+                format!(">= 60% of baseline: {}{store}", vs(ratio_of(m), 0.60))
             } else if m.name.ends_with("(HTML)") {
-                format!(">= 35% of baseline: {}{store}", vs(ratio_of(m), 0.35))
+                format!(">= 50% of baseline: {}{store}", vs(ratio_of(m), 0.50))
             } else {
+                // The session store's own process counts: 0.35 ms on SQLite (in process),
+                // 0.45 ms with a store beside it (Redis).
+                let (label, limit_us) = if m.store_cpu_us.is_some() {
+                    ("0.45", 450.0)
+                } else {
+                    ("0.35", 350.0)
+                };
                 format!(
-                    ">= 2,000 flows/s: {}; <= 0.5 ms CPU/flow: {}; errors {}{store}",
+                    ">= 2,000 flows/s: {}; <= {label} ms CPU/flow: {}; errors {}{store}",
                     mark(m.per_sec >= 2000.0),
-                    mark(m.server_cpu_us + m.store_cpu_us.unwrap_or(0.0) <= 500.0),
+                    mark(m.server_cpu_us + m.store_cpu_us.unwrap_or(0.0) <= limit_us),
                     m.errors
                 )
             };

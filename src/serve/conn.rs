@@ -67,7 +67,12 @@ struct Activity {
     /// request: a client that connects must send its request in time.
     head_since: AtomicU64,
     body_timed_out: AtomicBool,
-    /// Wakes the watchdog when a deadline moves.
+    /// When the watchdog is set to look next. A deadline that moves later needs no wake-up
+    /// (the watchdog looks, finds it later and sleeps again); only one that moves earlier
+    /// does. So a busy kept-alive connection costs no timer work per request.
+    armed: AtomicU64,
+    timeouts: Timeouts,
+    /// Wakes the watchdog when a deadline moves earlier than it is set to look.
     changed: Notify,
 }
 
@@ -102,8 +107,10 @@ fn millis(d: Duration) -> u64 {
 }
 
 impl Activity {
-    fn new() -> Self {
+    fn new(timeouts: Timeouts) -> Self {
         Self {
+            armed: AtomicU64::new(millis(timeouts.header)),
+            timeouts,
             accepted: Instant::now(),
             busy: AtomicBool::new(false),
             waiting_since: AtomicU64::new(0),
@@ -121,16 +128,29 @@ impl Activity {
     fn bytes_in(&self) {
         if !self.busy.load(Ordering::Relaxed) && self.head_since.load(Ordering::Relaxed) == NONE {
             self.head_since.store(self.now(), Ordering::Relaxed);
-            self.changed.notify_one();
+            self.moved();
         }
     }
 
+    /// While a request is served no timer runs (its body has its own deadline): the
+    /// watchdog, if it looks, finds nothing due and looks again later.
     fn begin(self: &Arc<Self>) -> Busy {
         self.busy.store(true, Ordering::Relaxed);
         self.head_since.store(NONE, Ordering::Relaxed);
         self.body_timed_out.store(false, Ordering::Relaxed);
-        self.changed.notify_one();
         Busy(self.clone())
+    }
+
+    /// The deadline moved: wake the watchdog only if it is now earlier than it will look.
+    fn moved(&self) {
+        let (at, _) = deadline(
+            self.waiting_since.load(Ordering::Relaxed),
+            self.head_since.load(Ordering::Relaxed),
+            &self.timeouts,
+        );
+        if at < self.armed.load(Ordering::Relaxed) {
+            self.changed.notify_one();
+        }
     }
 
     /// `None` while a request is served (its body has a deadline of its own).
@@ -156,7 +176,7 @@ impl Drop for Busy {
         let a = &self.0;
         a.waiting_since.store(a.now(), Ordering::Relaxed);
         a.busy.store(false, Ordering::Relaxed);
-        a.changed.notify_one();
+        a.moved();
     }
 }
 
@@ -222,7 +242,7 @@ pub async fn serve(
     mut stopping: watch::Receiver<bool>,
     _permit: Permit,
 ) {
-    let activity = Arc::new(Activity::new());
+    let activity = Arc::new(Activity::new(timeouts));
     let io = TokioIo::new(Watched {
         io: stream,
         activity: activity.clone(),
@@ -276,7 +296,7 @@ pub async fn serve(
                 conn.as_mut().graceful_shutdown();
             }
             () = activity.changed.notified() => {
-                rearm(watchdog.as_mut(), activity.deadline(&timeouts));
+                rearm(watchdog.as_mut(), &activity, activity.deadline(&timeouts));
             }
             () = &mut watchdog => {
                 match activity.deadline(&timeouts) {
@@ -285,18 +305,24 @@ pub async fn serve(
                         // No request is in flight: dropping the connection closes the socket.
                         return;
                     }
-                    next => rearm(watchdog.as_mut(), next),
+                    next => rearm(watchdog.as_mut(), &activity, next),
                 }
             }
         }
     }
 }
 
-fn rearm(watchdog: Pin<&mut tokio::time::Sleep>, next: Option<(Instant, Expiry)>) {
-    // Busy: the end of the request notifies, and the body has its own deadline.
-    let at = next.map_or_else(
-        || Instant::now() + Duration::from_secs(24 * 3600),
-        |(at, _)| at,
+fn rearm(
+    watchdog: Pin<&mut tokio::time::Sleep>,
+    activity: &Activity,
+    next: Option<(Instant, Expiry)>,
+) {
+    // Busy: look again a header timeout from now (the end of the request moves the deadline
+    // later, which needs no wake-up; the body has its own deadline).
+    let at = next.map_or_else(|| Instant::now() + activity.timeouts.header, |(at, _)| at);
+    activity.armed.store(
+        millis(at.saturating_duration_since(activity.accepted)),
+        Ordering::Relaxed,
     );
     watchdog.reset(at.into());
 }
@@ -331,7 +357,7 @@ mod tests {
 
     #[test]
     fn activity_follows_requests_and_bytes() {
-        let a = Arc::new(Activity::new());
+        let a = Arc::new(Activity::new(T));
         assert_eq!(a.deadline(&T).unwrap().1, Expiry::Header);
         let busy = a.begin();
         assert!(
