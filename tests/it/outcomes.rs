@@ -114,12 +114,7 @@ async fn an_unlocked_benefit_titles_the_page_and_takes_the_focus() {
 
 /// The `name=value` of the cookie `name` a response sets, if any.
 fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+    set_cookie_value(res, name).map(|v| format!("{name}={v}"))
 }
 
 fn form_cookie(res: &reqwest::Response) -> Option<String> {

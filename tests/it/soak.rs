@@ -20,7 +20,7 @@ use reqwest::cookie::{CookieStore, Jar};
 use reqwest::redirect::Policy;
 
 use crate::harness::fake_idme::{FakeIdme, Reply};
-use crate::harness::process::Instance;
+use crate::harness::process::{Instance, rss_bytes};
 use crate::harness::{install_crypto_provider, query_param, rules_fixture_path, serial};
 
 const READ_CONNECTIONS: usize = 64;
@@ -86,19 +86,6 @@ fn soak_secs() -> u64 {
 /// handlers); smaller leaks need a longer run.
 fn allowed_growth(baseline_rss: u64) -> u64 {
     (8 * MIB).max(baseline_rss / 4)
-}
-
-/// `VmRSS` of `/proc/<pid>/status`, in bytes (0 when unreadable: the process is gone).
-fn rss_bytes(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
 }
 
 /// Open file descriptors of the process (sockets included).

@@ -262,14 +262,7 @@ async fn the_read_cache_serves_only_read_only_pages_and_only_briefly() {
 
 /// The session id a response's `Set-Cookie` gives the shopper.
 fn session_cookie(res: &reqwest::Response) -> String {
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .find_map(|v| {
-            let rest = v.to_str().ok()?.strip_prefix("perkgate=")?;
-            Some(rest.split(';').next()?.to_owned())
-        })
-        .expect("a session cookie")
+    set_cookie_value(res, "perkgate").expect("a session cookie")
 }
 
 /// Whether the store shows a verified shopper to a browser presenting `cookie`.

@@ -40,11 +40,7 @@ async fn the_session_id_rotates_on_verification_and_the_old_one_is_worthless() {
 }
 
 fn session_cookie(res: &reqwest::Response) -> Option<String> {
-    res.headers().get_all("set-cookie").iter().find_map(|v| {
-        let v = v.to_str().ok()?;
-        let rest = v.strip_prefix("perkgate=")?;
-        Some(rest.split(';').next()?.to_owned())
-    })
+    set_cookie_value(res, "perkgate")
 }
 
 #[tokio::test]

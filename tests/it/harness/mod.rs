@@ -276,6 +276,15 @@ impl TestApp {
     }
 }
 
+/// The value of the cookie `name` that a response sets, if any.
+pub fn set_cookie_value(res: &reqwest::Response, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    res.headers().get_all("set-cookie").iter().find_map(|v| {
+        let rest = v.to_str().ok()?.strip_prefix(prefix.as_str())?;
+        Some(rest.split(';').next()?.to_owned())
+    })
+}
+
 pub fn location(res: &reqwest::Response) -> String {
     res.headers()
         .get("location")

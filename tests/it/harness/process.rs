@@ -106,3 +106,16 @@ pub fn free_port() -> u16 {
         .expect("a free port")
         .port()
 }
+
+/// `VmRSS` of `/proc/<pid>/status`, in bytes (0 when unreadable: the process is gone).
+pub fn rss_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}

@@ -66,15 +66,7 @@ pub fn content_type(res: &reqwest::Response) -> String {
     res.headers()["content-type"].to_str().unwrap().to_owned()
 }
 
-/// `VmRSS` of `/proc/<pid>/status` in MiB (0 when unreadable).
+/// `VmRSS` of the process in MiB (0 when unreadable).
 pub fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
+    crate::harness::process::rss_bytes(pid) as f64 / (1024.0 * 1024.0)
 }
