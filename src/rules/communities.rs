@@ -1,5 +1,7 @@
 //! What a shopper reads for a group handle: "Military", not `military`.
 
+use std::borrow::Cow;
+
 /// ID.me's documented handles with the name a shopper reads; any other handle (an app's
 /// custom policy) is shown with its underscores as spaces.
 const NAMES: &[(&str, &str)] = &[
@@ -20,16 +22,17 @@ const NAMES: &[(&str, &str)] = &[
     ("nurse_canada", "Canadian nurses"),
 ];
 
-pub fn community_name(handle: &str) -> String {
+/// Borrowed for the documented handles: the storefront names communities on every view.
+pub fn community_name(handle: &str) -> Cow<'static, str> {
     match NAMES.iter().find(|(h, _)| *h == handle) {
-        Some((_, name)) => (*name).to_owned(),
+        Some((_, name)) => Cow::Borrowed(name),
         None => {
             let spaced = handle.replace(['_', '-'], " ");
             let mut chars = spaced.chars();
-            match chars.next() {
+            Cow::Owned(match chars.next() {
                 Some(first) => first.to_uppercase().chain(chars).collect(),
                 None => String::new(),
-            }
+            })
         }
     }
 }

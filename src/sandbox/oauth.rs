@@ -8,9 +8,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::grants::TokenGrant;
@@ -136,7 +135,7 @@ pub(super) async fn token(
         );
     }
     let verifier = form.code_verifier.as_deref().unwrap_or_default();
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let challenge = crate::crypto::sha256_b64(verifier);
     if verifier.is_empty()
         || !bool::from(challenge.as_bytes().ct_eq(grant.code_challenge.as_bytes()))
     {

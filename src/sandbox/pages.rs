@@ -120,7 +120,7 @@ pub(super) async fn groups(
                 .unwrap_or_default();
             (
                 (*scope).to_owned(),
-                crate::rules::community_name(scope),
+                crate::rules::community_name(scope).into_owned(),
                 format!("{PATH}/oauth/authorize?{query}"),
             )
         })

@@ -3,10 +3,12 @@
 //! wait for nothing, and accepted without a cap it would take one of the process's open files.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ipnet::IpNet;
+
+use crate::address::address_key;
 
 /// Why a connection was closed unserved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,19 +115,6 @@ impl Drop for Permit {
     }
 }
 
-/// What a client's connections are counted under: its IPv4 address (also when it arrives
-/// IPv4-mapped), or the /64 of its IPv6 address: one subscriber usually holds a whole /64,
-/// and counting each of its addresses apart would leave it uncapped.
-pub fn address_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,18 +177,7 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_clients_are_counted_by_their_64_and_mapped_ipv4_as_ipv4() {
-        assert_eq!(
-            address_key(ip("2001:db8:1:2:aaaa::1")),
-            ip("2001:db8:1:2::")
-        );
-        assert_eq!(
-            address_key(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")),
-            ip("2001:db8:1:2::")
-        );
-        assert_ne!(address_key(ip("2001:db8:1:3::1")), ip("2001:db8:1:2::"));
-        assert_eq!(address_key(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
-        assert_eq!(address_key(ip("192.0.2.7")), ip("192.0.2.7"));
+    fn ipv6_clients_are_counted_by_their_64() {
         let a = admission(100, 1, &[]);
         let _first = a.admit(ip("2001:db8::1")).unwrap();
         assert_eq!(a.admit(ip("2001:db8::2")).unwrap_err(), Refused::PerAddress);

@@ -17,7 +17,9 @@ use axum::Router;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-pub use admission::{Admission, Refused, address_key};
+pub use admission::{Admission, Refused};
+
+use crate::address::address_key;
 pub use conn::Timeouts;
 
 use crate::config::Connections;

@@ -59,7 +59,7 @@ async fn show(
             .into_iter()
             .map(|g| CommunityView {
                 handle: g.to_owned(),
-                name: community_name(g),
+                name: community_name(g).into_owned(),
                 offers: active
                     .iter()
                     .filter(|o| o.groups.iter().any(|og| og == g))
@@ -119,7 +119,7 @@ pub fn verified_as(v: &Verification) -> String {
         .map(|g| {
             let name = community_name(&g.group);
             if g.subgroups.is_empty() {
-                name
+                name.into_owned()
             } else {
                 format!("{name} ({})", g.subgroups.join(", "))
             }

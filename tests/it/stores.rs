@@ -80,10 +80,7 @@ async fn every_store_creates_loads_saves_deletes_and_expires() {
 async fn on_every_backend_the_flow_works_and_a_restart_loses_no_session() {
     let dir = tempfile::tempdir().unwrap();
     for (name, db_url, session_url) in backends(dir.path()).await {
-        let mut options = Options::default().var("PERKGATE_DATABASE_URL", &db_url);
-        if let Some(url) = &session_url {
-            options = options.var("PERKGATE_SESSION_URL", url);
-        }
+        let options = backend_options(&db_url, session_url.as_deref());
         let app = spawn_with(options.clone()).await;
         let shopper = app.shopper();
         let res = shopper.verify_as("military", "service_member").await;
@@ -260,6 +257,15 @@ async fn the_read_cache_serves_only_read_only_pages_and_only_briefly() {
     assert!(cached_reads(cached.load(&r.id)).await.unwrap().is_none());
 }
 
+/// An app on this database and, when given, this session store.
+fn backend_options(db_url: &str, session_url: Option<&str>) -> Options {
+    let options = Options::default().var("PERKGATE_DATABASE_URL", db_url);
+    match session_url {
+        Some(url) => options.var("PERKGATE_SESSION_URL", url),
+        None => options,
+    }
+}
+
 /// The session id a response's `Set-Cookie` gives the shopper.
 fn session_cookie(res: &reqwest::Response) -> String {
     set_cookie_value(res, "perkgate").expect("a session cookie")
@@ -267,16 +273,9 @@ fn session_cookie(res: &reqwest::Response) -> String {
 
 /// Whether the store shows a verified shopper to a browser presenting `cookie`.
 async fn verified_with(app: &TestApp, cookie: &str) -> bool {
-    let page = reqwest::Client::new()
-        .get(app.url("/"))
-        .header("cookie", format!("perkgate={cookie}"))
-        .send()
+    store_page_with_session(app, cookie)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    page.contains("data-testid=\"benefit\"")
+        .contains("data-testid=\"benefit\"")
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -301,10 +300,7 @@ async fn every_store_keeps_only_a_hash_of_the_session_id() {
     use perkgate::session_store::stored_id;
     let dir = tempfile::tempdir().unwrap();
     for (name, db_url, session_url) in backends(dir.path()).await {
-        let mut options = Options::default().var("PERKGATE_DATABASE_URL", &db_url);
-        if let Some(url) = &session_url {
-            options = options.var("PERKGATE_SESSION_URL", url);
-        }
+        let options = backend_options(&db_url, session_url.as_deref());
         let app = spawn_with(options.clone()).await;
         let shopper = app.shopper();
         let res = shopper.verify_as("military", "service_member").await;

@@ -4,7 +4,7 @@
 //! would let a client pick its own address.
 
 use std::hash::BuildHasher;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::ConnectInfo;
@@ -54,33 +54,13 @@ impl ClientIp {
     }
 }
 
-/// An address as the limits count it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AddressKey {
-    V4(Ipv4Addr),
-    /// The first 64 bits: a provider hands a subscriber a /64 (or more), so the client picks
-    /// the low 64 bits and would otherwise have 2^64 keys.
-    V6Net(u64),
-}
-
-pub fn address_key(ip: IpAddr) -> AddressKey {
-    match ip {
-        IpAddr::V4(v4) => AddressKey::V4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            // A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d, all in one /64.
-            Some(v4) => AddressKey::V4(v4),
-            None => AddressKey::V6Net((v6.to_bits() >> 64) as u64),
-        },
-    }
-}
-
 /// A browser as the start limit counts it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BrowserKey {
     /// A keyed hash of its cookie: fixed size, and no session id held in the limiter.
     Cookie(u64),
     /// Neither cookie (no real form can be posted without one): the address stands in.
-    Address(AddressKey),
+    Address(IpAddr),
 }
 
 /// The cookies that tell browsers apart, the steadiest first: the form-token nonce
@@ -95,11 +75,7 @@ const BROWSER_COOKIES: [&str; 4] = [
     "perkgate",
 ];
 
-pub fn browser_key(
-    headers: &HeaderMap,
-    address: AddressKey,
-    hasher: &impl BuildHasher,
-) -> BrowserKey {
+pub fn browser_key(headers: &HeaderMap, address: IpAddr, hasher: &impl BuildHasher) -> BrowserKey {
     let pairs: Vec<(&str, &str)> = headers
         .get_all(header::COOKIE)
         .iter()
@@ -166,32 +142,6 @@ mod tests {
         );
     }
 
-    fn key(ip: &str) -> AddressKey {
-        address_key(ip.parse().unwrap())
-    }
-
-    #[test]
-    fn ipv6_counts_by_its_64_and_ipv4_by_the_address() {
-        // The client picks the low 64 bits: all of them are one key.
-        assert_eq!(
-            key("2001:db8:1:2::1"),
-            key("2001:db8:1:2:ffff:ffff:ffff:ffff")
-        );
-        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:abcd::9"));
-        assert_eq!(
-            key("2001:db8:1:2::1"),
-            AddressKey::V6Net(0x2001_0db8_0001_0002)
-        );
-        // The neighbouring /64 is another subscriber.
-        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
-        assert_ne!(key("2001:db8:1:2::1"), key("2001:db9:1:2::1"));
-        // IPv4 is never grouped: the neighbour at .10 is another household.
-        assert_ne!(key("198.51.100.9"), key("198.51.100.10"));
-        // IPv4 through a dual-stack socket is that IPv4 address, not the shared ::ffff:0:0/96.
-        assert_eq!(key("::ffff:198.51.100.9"), key("198.51.100.9"));
-        assert_ne!(key("::ffff:198.51.100.9"), key("::ffff:203.0.113.1"));
-    }
-
     fn cookies(value: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(header::COOKIE, HeaderValue::from_str(value).unwrap());
@@ -201,7 +151,7 @@ mod tests {
     #[test]
     fn a_browser_is_its_form_cookie_then_its_session_then_its_address() {
         let hasher = RandomState::new();
-        let address = key("198.51.100.9");
+        let address: IpAddr = "198.51.100.9".parse().unwrap();
         let of = |c: &str| browser_key(&cookies(c), address, &hasher);
         let nonce = "perkgate-csrf=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
         // The nonce, wherever it sits and whatever else is sent: it outlives the first session.

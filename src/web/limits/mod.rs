@@ -28,7 +28,9 @@ use axum::response::{IntoResponse, Response};
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-pub use key::{AddressKey, BrowserKey, ClientIp, address_key, browser_key};
+pub use key::{BrowserKey, ClientIp, browser_key};
+
+use crate::address::address_key;
 
 use super::error::AppError;
 use crate::config::RateLimit;
@@ -89,7 +91,7 @@ struct Limiter {
     /// Per browser, with the hasher for its cookie (random per process).
     browser: Option<(Keyed<BrowserKey>, RandomState)>,
     /// Per address, and which limit that is.
-    address: Option<(Keyed<AddressKey>, Limit)>,
+    address: Option<(Keyed<std::net::IpAddr>, Limit)>,
     /// A prefetch passes without spending anything.
     prefetch_free: bool,
 }
@@ -214,7 +216,7 @@ impl Limits {
         &mut self,
         router: Router<S>,
         browser: Option<(Keyed<BrowserKey>, RandomState)>,
-        address: Option<(Keyed<AddressKey>, Limit)>,
+        address: Option<(Keyed<std::net::IpAddr>, Limit)>,
         prefetch_free: bool,
     ) -> Router<S> {
         if browser.is_none() && address.is_none() {

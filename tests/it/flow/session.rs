@@ -16,26 +16,9 @@ async fn the_session_id_rotates_on_verification_and_the_old_one_is_worthless() {
     let after = session_cookie(&res).expect("a new cookie on verification");
     assert_ne!(before, after);
     // The pre-verification id (say, a fixated one) shows nothing.
-    let raw = reqwest::Client::new();
-    let page = raw
-        .get(app.url("/"))
-        .header("cookie", format!("perkgate={before}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = store_page_with_session(&app, &before).await;
     assert!(!page.contains("data-testid=\"benefit\""));
-    let page = raw
-        .get(app.url("/"))
-        .header("cookie", format!("perkgate={after}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = store_page_with_session(&app, &after).await;
     assert_verified(&page, "SALUTE15");
 }
 

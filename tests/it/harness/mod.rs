@@ -276,6 +276,20 @@ impl TestApp {
     }
 }
 
+/// The store as a browser presenting only the session id `id` sees it (a fixated, stolen or
+/// stored id, tried as a cookie).
+pub async fn store_page_with_session(app: &TestApp, id: &str) -> String {
+    reqwest::Client::new()
+        .get(app.url("/"))
+        .header("cookie", format!("perkgate={id}"))
+        .send()
+        .await
+        .expect("GET / with a session cookie")
+        .text()
+        .await
+        .expect("body")
+}
+
 /// The value of the cookie `name` that a response sets, if any.
 pub fn set_cookie_value(res: &reqwest::Response, name: &str) -> Option<String> {
     let prefix = format!("{name}=");
