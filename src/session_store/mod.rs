@@ -77,7 +77,10 @@ impl Sessions {
                     })
                     // Reconnect for ever, backing off to 5 s: service resumes by itself.
                     .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
-                    .build_pool(4)
+                    // Two connections: fred pipelines on each, so two carry thousands of
+                    // flows a second; each more costs a task, a socket and (fred resolves
+                    // addresses on the blocking pool) a thread at start-up.
+                    .build_pool(2)
                     .map_err(|e| format!("PERKGATE_SESSION_URL: {e}"))?;
                 match tokio::time::timeout(Duration::from_secs(5), pool.init()).await {
                     Ok(Ok(_task)) => {}
