@@ -75,6 +75,12 @@ impl From<tower_sessions::session::Error> for Error {
     }
 }
 
+impl From<tower_sessions::session_store::Error> for Error {
+    fn from(e: tower_sessions::session_store::Error) -> Self {
+        Self::Store(format!("session store: {e}"))
+    }
+}
+
 impl From<crate::db::Error> for Error {
     fn from(e: crate::db::Error) -> Self {
         Self::Store(format!("database: {e}"))

@@ -11,14 +11,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use tower_sessions::cookie::{Cookie, SameSite};
-use tower_sessions::session::Id;
+use tower_sessions::session::{Id, Record};
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
 use crate::clock::now;
 use crate::crypto::random_token;
 use crate::error::Error;
 use crate::rules::{Benefit, Verification};
-use crate::session_store::CachedSessions;
+use crate::session_store::{CachedSessions, Shown};
 use crate::verification::NoBenefit;
 
 const KEY: &str = "shopper";
@@ -146,6 +146,11 @@ impl Jar {
         }
     }
 
+    /// The store, with its read cache.
+    pub fn store(&self) -> &CachedSessions {
+        &self.store
+    }
+
     /// The session the cookie `id` names (or a new one), loaded as [`Shopper::load`] does.
     pub async fn load(&self, id: Option<Id>, lifetimes: Lifetimes) -> Result<Shopper, Error> {
         let session = Session::new(id, self.store.clone(), Some(self.cookie.expiry()));
@@ -165,12 +170,32 @@ impl Shopper {
     /// dropped and starts over; one whose idle timer is more than a quarter used is written
     /// back, so the idle expiry slides without a store write on every page view.
     pub async fn load(session: Session, lifetimes: Lifetimes) -> Result<Self, Error> {
+        let stored = read(&session).await?;
+        Self::loaded(session, stored, lifetimes).await
+    }
+
+    /// [`load`](Self::load) for a page that only shows the state: inside
+    /// [`cached_reads`](crate::session_store::cached_reads), the state comes decoded from
+    /// `store`'s read cache.
+    pub async fn load_shown(
+        session: Session,
+        store: &CachedSessions,
+        lifetimes: Lifetimes,
+    ) -> Result<Self, Error> {
+        let stored = read_shown(&session, store).await?;
+        Self::loaded(session, stored, lifetimes).await
+    }
+
+    async fn loaded(
+        session: Session,
+        stored: Option<ShopperState>,
+        lifetimes: Lifetimes,
+    ) -> Result<Self, Error> {
         let Lifetimes {
             idle_secs,
             absolute_secs,
         } = lifetimes;
         let now = now();
-        let stored = read(&session).await?;
         let mut shopper = Self {
             session,
             state: stored.unwrap_or_default(),
@@ -192,9 +217,10 @@ impl Shopper {
     /// Reads the state without creating, extending or writing anything (the read-only API).
     pub async fn peek(
         session: &Session,
+        store: &CachedSessions,
         absolute_secs: i64,
     ) -> Result<Option<ShopperState>, Error> {
-        let state = read(session).await?;
+        let state = read_shown(session, store).await?;
         Ok(state.filter(|s| now() - s.created_at <= absolute_secs))
     }
 
@@ -310,6 +336,29 @@ impl Shopper {
         self.state.notice = None;
         self.state.retry = None;
         self.state.pending.clear();
+    }
+}
+
+/// [`read`], through the read cache's decoded states where it may (see [`Shopper::load_shown`]).
+async fn read_shown(
+    session: &Session,
+    store: &CachedSessions,
+) -> Result<Option<ShopperState>, Error> {
+    let Some(id) = session.id() else {
+        return Ok(None);
+    };
+    match store.shown(id, decode_record).await? {
+        Shown::Found(state) => Ok(Some(ShopperState::clone(&state))),
+        Shown::Missing => Ok(None),
+        Shown::Uncached => read(session).await,
+    }
+}
+
+/// A stored record's state, for the read cache; `None` leaves an odd record to [`read`].
+fn decode_record(record: &Record) -> Option<ShopperState> {
+    match record.data.get(KEY)? {
+        serde_json::Value::String(text) => serde_json::from_str(text).ok(),
+        _ => None,
     }
 }
 

@@ -1,5 +1,7 @@
 //! A short read-through cache in front of the session store, for pages that only show state.
 
+use std::any::Any;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -28,7 +30,7 @@ pub async fn cached_reads<F: std::future::Future>(f: F) -> F::Output {
 #[derive(Clone, Debug)]
 pub struct CachedSessions {
     inner: Sessions,
-    cache: Option<std::sync::Arc<ReadCache>>,
+    cache: Option<Arc<ReadCache>>,
 }
 
 #[derive(Debug)]
@@ -37,9 +39,36 @@ struct ReadCache {
     entries: std::sync::Mutex<Entries>,
 }
 
+/// A record, when it was read or written, and what the read path decoded from it (once per
+/// entry: decoding the state was a tenth of a read-only request's CPU).
+struct Entry {
+    record: Record,
+    at: Instant,
+    decoded: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("at", &self.at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`CachedSessions::shown`] found for a session id.
+pub enum Shown<T> {
+    /// The state, decoded.
+    Found(Arc<T>),
+    /// The store has no such session.
+    Missing,
+    /// Not for the cache (it is off, outside a read-only page, or the record did not decode):
+    /// read through the session.
+    Uncached,
+}
+
 #[derive(Debug)]
 struct Entries {
-    map: std::collections::HashMap<Id, (Record, Instant)>,
+    map: std::collections::HashMap<Id, Entry>,
     /// When stale entries were last dropped.
     pruned: Instant,
 }
@@ -57,7 +86,7 @@ impl CachedSessions {
         Self {
             inner,
             cache: (!ttl.is_zero()).then(|| {
-                std::sync::Arc::new(ReadCache {
+                Arc::new(ReadCache {
                     ttl,
                     entries: std::sync::Mutex::new(Entries {
                         map: std::collections::HashMap::new(),
@@ -79,13 +108,18 @@ impl CachedSessions {
         if entries.map.len() >= CACHE_PRUNE_AT && now.duration_since(entries.pruned) >= cache.ttl {
             entries
                 .map
-                .retain(|_, (_, at)| now.duration_since(*at) < cache.ttl);
+                .retain(|_, e| now.duration_since(e.at) < cache.ttl);
             entries.pruned = now;
         }
         if entries.map.len() >= CACHE_CAPACITY {
             entries.map.clear();
         }
-        entries.map.insert(record.id, (record.clone(), now));
+        let entry = Entry {
+            record: record.clone(),
+            at: now,
+            decoded: None,
+        };
+        entries.map.insert(record.id, entry);
     }
 
     fn forget(&self, id: &Id) {
@@ -98,14 +132,61 @@ impl CachedSessions {
         let cache = self.cache.as_ref()?;
         READ_ONLY.try_with(|_| ()).ok()?;
         let entries = Self::entries(cache);
-        let (record, at) = entries.map.get(id)?;
-        (at.elapsed() < cache.ttl && record.expiry_date > time::OffsetDateTime::now_utc())
-            .then(|| record.clone())
+        let entry = entries.map.get(id).filter(|e| fresh(cache, e))?;
+        Some(entry.record.clone())
+    }
+
+    /// The session `id` decoded for a page that only shows it, from the cache when it is
+    /// fresh there (a miss reads the store and fills the cache). Outside [`cached_reads`],
+    /// or with the cache off, `Uncached`.
+    pub async fn shown<T: Send + Sync + 'static>(
+        &self,
+        id: Id,
+        decode: fn(&Record) -> Option<T>,
+    ) -> session_store::Result<Shown<T>> {
+        if self.cache.is_none() || READ_ONLY.try_with(|_| ()).is_err() {
+            return Ok(Shown::Uncached);
+        }
+        if let Some(shown) = self.decoded(&id, decode) {
+            return Ok(shown);
+        }
+        if self.load(&id).await?.is_none() {
+            return Ok(Shown::Missing);
+        }
+        Ok(self.decoded(&id, decode).unwrap_or(Shown::Uncached))
+    }
+
+    /// The fresh entry's decoded value, decoding it now if nobody has. `None`: no fresh entry.
+    fn decoded<T: Send + Sync + 'static>(
+        &self,
+        id: &Id,
+        decode: fn(&Record) -> Option<T>,
+    ) -> Option<Shown<T>> {
+        let cache = self.cache.as_ref()?;
+        let mut entries = Self::entries(cache);
+        let entry = entries.map.get_mut(id).filter(|e| fresh(cache, e))?;
+        if entry.decoded.is_none() {
+            // Under the lock, once per entry: a write replaces the entry, never this value.
+            let Some(value) = decode(&entry.record) else {
+                return Some(Shown::Uncached);
+            };
+            entry.decoded = Some(Arc::new(value));
+        }
+        let decoded = Arc::clone(entry.decoded.as_ref()?);
+        Some(
+            decoded
+                .downcast::<T>()
+                .map_or(Shown::Uncached, Shown::Found),
+        )
     }
 
     pub fn inner(&self) -> &Sessions {
         &self.inner
     }
+}
+
+fn fresh(cache: &ReadCache, entry: &Entry) -> bool {
+    entry.at.elapsed() < cache.ttl && entry.record.expiry_date > time::OffsetDateTime::now_utc()
 }
 
 #[async_trait]

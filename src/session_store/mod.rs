@@ -24,7 +24,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 
 use crate::db::Db;
 
-pub use cache::{CachedSessions, cached_reads};
+pub use cache::{CachedSessions, Shown, cached_reads};
 pub use sqlite::SqliteSessions;
 
 /// The id a backend keeps for a session: SHA-256 of the cookie's id, cut to the 128 bits an

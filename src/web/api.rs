@@ -42,7 +42,8 @@ async fn benefit(
     }
     // Read-only: an API call never creates or extends a session, and may use the read cache.
     let absolute = state.verifier.lifetimes.absolute_secs;
-    let shopper = cached_reads(crate::session::Shopper::peek(&session, absolute)).await?;
+    let store = state.verifier.jar.store();
+    let shopper = cached_reads(crate::session::Shopper::peek(&session, store, absolute)).await?;
     let verification = shopper.as_ref().and_then(|s| s.verification.as_ref());
     let body = serde_json::to_string(&Status {
         verified: verification.is_some(),

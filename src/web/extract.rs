@@ -16,11 +16,16 @@ impl FromRequestParts<AppState> for Shopper {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let session = Session::from_request_parts(parts, state)
-            .await
-            .map_err(|(_, why)| AppError::Domain(crate::error::Error::Internal(why.to_owned())))?;
+        let session = session(parts, state).await?;
         Ok(Shopper::load(session, state.verifier.lifetimes).await?)
     }
+}
+
+/// The request's session, from the session layer.
+async fn session(parts: &mut Parts, state: &AppState) -> Result<Session, AppError> {
+    Session::from_request_parts(parts, state)
+        .await
+        .map_err(|(_, why)| AppError::Domain(crate::error::Error::Internal(why.to_owned())))
 }
 
 /// The shopper's session read through the short read cache: for pages that only show state.
@@ -30,9 +35,10 @@ impl FromRequestParts<AppState> for CachedShopper {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        crate::session_store::cached_reads(Shopper::from_request_parts(parts, state))
-            .await
-            .map(Self)
+        let session = session(parts, state).await?;
+        let verifier = &state.verifier;
+        let load = Shopper::load_shown(session, verifier.jar.store(), verifier.lifetimes);
+        Ok(Self(crate::session_store::cached_reads(load).await?))
     }
 }
 

@@ -16,20 +16,6 @@ use super::state::AppState;
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The route template that served a request (`/verify/{group}`), for metrics labels.
-#[derive(Clone, Debug)]
-pub struct RouteLabel(pub MatchedPath);
-
-/// Copies the matched route template into the response, where `edge` reads it.
-pub async fn label_route(req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let mut res = next.run(req).await;
-    if let Some(route) = route {
-        res.extensions_mut().insert(RouteLabel(route));
-    }
-    res
-}
-
 /// The request's id: taken from `x-request-id` when it is a sane token, made up otherwise.
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
@@ -87,6 +73,9 @@ pub async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Res
     req.extensions_mut().insert(RequestId(id.clone()));
     let api = req.uri().path().starts_with("/api/");
     let method = req.method().clone();
+    // The route template (`/verify/{group}`) for the metrics: the router sets it before the
+    // layers it wraps each route in, this one included.
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -97,6 +86,12 @@ pub async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Res
     let res = next.run(req).instrument(span.clone()).await;
     let mut res = span.in_scope(|| render_errors(&edge.state, res, &id, api));
     security_headers(res.headers_mut(), edge.csp);
+    // Nothing of ours is for a shared cache unless it says so (the static files do); the
+    // shopper's pages reflect the session, the sandbox's token answers must not be stored.
+    if !res.headers().contains_key(header::CACHE_CONTROL) {
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     if let Some(hsts) = edge.hsts {
         res.headers_mut()
             .insert(header::STRICT_TRANSPORT_SECURITY, hsts);
@@ -105,10 +100,7 @@ pub async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Res
     let status = res.status().as_u16();
     let elapsed = started.elapsed();
     // Unmatched paths share one label: a label per probed URL would grow without bound.
-    let route = res
-        .extensions()
-        .get::<RouteLabel>()
-        .map_or("unmatched", |r| r.0.as_str());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     crate::metrics::http(method.as_str(), route, status, elapsed);
     span.in_scope(|| {
         let micros = elapsed.as_micros() as u64;

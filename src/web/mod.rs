@@ -14,14 +14,13 @@ mod verify;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, header};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::SessionManagerLayer;
 
 pub use api::valid_callback_name;
 pub use error::AppError;
 pub use middleware::RequestId;
 pub use state::{AppState, Inner};
+pub use storefront::OfferTexts;
 
 /// The largest request body read (forms here carry a token and a word or two; axum's default
 /// is 2 MB). A larger one is refused with 413 before it is buffered.
@@ -44,18 +43,15 @@ pub fn router(
         let pages = Router::new().nest(crate::sandbox::PATH, sandbox.clone().pages());
         limited = limited.merge(limits.apply_callback(pages));
     }
-    // Pages that read or change the shopper's session: the session layer and no-store. (The
-    // pages that only show state read through the short cache: see `cached_reads`.)
+    // Pages that read or change the shopper's session: the session layer (`edge` makes every
+    // answer without a Cache-Control of its own no-store). The pages that only show state
+    // read through the short cache: see `cached_reads`.
     let session_routes = Router::new()
         .merge(storefront::router())
         .merge(api::router())
         .merge(verify::router())
         .merge(limited)
-        .layer(sessions)
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ));
+        .layer(sessions);
 
     let mut app = Router::new()
         .merge(session_routes)
@@ -69,7 +65,6 @@ pub fn router(
     let app = app
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
-        .route_layer(axum::middleware::from_fn(middleware::label_route))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             middleware::Edge {

@@ -26,11 +26,11 @@ pub struct OfferView<'a> {
     pub title: &'a str,
     pub description: Option<&'a str>,
     /// "20% off, up to $100.00".
-    pub summary: String,
+    pub summary: &'a str,
     /// The offer's last day, if it ends.
-    pub until: Option<String>,
+    pub until: Option<&'a str>,
     /// "Military, First responders": who the offer is for.
-    pub communities: String,
+    pub communities: &'a str,
     /// Its pool has no code left: the card says so.
     pub ran_out: bool,
 }

@@ -32,6 +32,8 @@ pub struct Inner {
     /// One "Verify with ID.me" for every community, or one button per community.
     pub unified: bool,
     pub sandbox: Option<Arc<Sandbox>>,
+    /// The offers as the store words them, per rule set.
+    pub offer_texts: super::storefront::OfferTexts,
 }
 
 impl AppState {
