@@ -220,3 +220,91 @@ impl SessionStore for CachedSessions {
         self.inner.delete(id).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::db::sqlite::Sqlite;
+    use crate::session_store::sqlite::SqliteSessions;
+
+    fn store(ttl: Duration) -> CachedSessions {
+        let db = Sqlite::open("sqlite::memory:").unwrap();
+        CachedSessions::new(Sessions::Sqlite(SqliteSessions(db)), ttl)
+    }
+
+    fn record(text: &str) -> Record {
+        let data = HashMap::from([("k".to_owned(), serde_json::Value::from(text))]);
+        Record {
+            id: Id::default(),
+            data,
+            expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        }
+    }
+
+    fn text(r: &Record) -> Option<String> {
+        r.data.get("k")?.as_str().map(str::to_owned)
+    }
+
+    fn found(shown: Shown<String>) -> Option<String> {
+        match shown {
+            Shown::Found(s) => Some(String::clone(&s)),
+            Shown::Missing | Shown::Uncached => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_read_only_page_gets_the_decoded_state_and_a_write_replaces_it() {
+        let s = store(Duration::from_secs(60));
+        let mut r = record("one");
+        s.create(&mut r).await.unwrap();
+        let shown = cached_reads(s.shown(r.id, text)).await.unwrap();
+        assert_eq!(found(shown).as_deref(), Some("one"));
+        let mut changed = record("two");
+        changed.id = r.id;
+        s.save(&changed).await.unwrap();
+        let shown = cached_reads(s.shown(r.id, text)).await.unwrap();
+        assert_eq!(found(shown).as_deref(), Some("two"));
+    }
+
+    #[tokio::test]
+    async fn outside_read_only_pages_or_without_the_cache_nothing_is_served_from_it() {
+        let s = store(Duration::from_secs(60));
+        let mut r = record("one");
+        s.create(&mut r).await.unwrap();
+        assert!(matches!(
+            s.shown(r.id, text).await.unwrap(),
+            Shown::Uncached
+        ));
+        let off = store(Duration::ZERO);
+        let mut r = record("one");
+        off.create(&mut r).await.unwrap();
+        let shown = cached_reads(off.shown(r.id, text)).await.unwrap();
+        assert!(matches!(shown, Shown::Uncached));
+    }
+
+    #[tokio::test]
+    async fn a_session_the_store_lacks_is_missing_and_one_that_does_not_decode_is_left_to_the_session()
+     {
+        let s = store(Duration::from_secs(60));
+        let unknown = cached_reads(s.shown(Id::default(), text)).await.unwrap();
+        assert!(matches!(unknown, Shown::Missing));
+        let mut r = record("one");
+        r.data.clear();
+        s.create(&mut r).await.unwrap();
+        let odd = cached_reads(s.shown(r.id, text)).await.unwrap();
+        assert!(matches!(odd, Shown::Uncached));
+    }
+
+    #[tokio::test]
+    async fn a_deleted_session_is_missing_at_once() {
+        let s = store(Duration::from_secs(60));
+        let mut r = record("one");
+        s.create(&mut r).await.unwrap();
+        assert!(found(cached_reads(s.shown(r.id, text)).await.unwrap()).is_some());
+        s.delete(&r.id).await.unwrap();
+        let gone = cached_reads(s.shown(r.id, text)).await.unwrap();
+        assert!(matches!(gone, Shown::Missing));
+    }
+}
