@@ -154,7 +154,12 @@ impl Jar {
     /// The session the cookie `id` names (or a new one), loaded as [`Shopper::load`] does.
     pub async fn load(&self, id: Option<Id>, lifetimes: Lifetimes) -> Result<Shopper, Error> {
         let session = Session::new(id, self.store.clone(), Some(self.cookie.expiry()));
-        Shopper::load(session, lifetimes).await
+        let mut shopper = Shopper::load(session, lifetimes).await?;
+        shopper.own = Some(Own {
+            jar: self.clone(),
+            rotated_from: None,
+        });
+        Ok(shopper)
     }
 }
 
@@ -162,6 +167,15 @@ impl Jar {
 pub struct Shopper {
     session: Session,
     pub state: ShopperState,
+    /// Set for a session from a [`Jar`], which writes itself ([`Shopper::persist`]).
+    own: Option<Own>,
+}
+
+/// A [`Jar`]'s session: its rotation is written with the new state, in one store call.
+struct Own {
+    jar: Jar,
+    /// The id a rotation retired, deleted when the new session is written.
+    rotated_from: Option<Id>,
 }
 
 impl Shopper {
@@ -199,6 +213,7 @@ impl Shopper {
         let mut shopper = Self {
             session,
             state: stored.unwrap_or_default(),
+            own: None,
         };
         if shopper.is_stored() && now - shopper.state.created_at > absolute_secs {
             shopper.session.flush().await?;
@@ -243,10 +258,36 @@ impl Shopper {
 
     /// Writes the session to the store now, if anything changed. The session layer does this
     /// after the response for a request's own session; a [`Jar`]'s session must do it itself.
-    pub async fn persist(&self) -> Result<(), Error> {
+    pub async fn persist(&mut self) -> Result<(), Error> {
         // An emptied session (past its absolute lifetime) is not written back, as in the layer.
-        if self.session.is_modified() && !self.session.is_empty().await {
-            self.session.save().await?;
+        if !self.session.is_modified() || self.session.is_empty().await {
+            return Ok(());
+        }
+        let Some(Own {
+            jar,
+            rotated_from: Some(old),
+        }) = &self.own
+        else {
+            return Ok(self.session.save().await?);
+        };
+        // Rotated: the old id goes and the new session comes in one call (on SQLite one
+        // transaction), not a delete at the rotation and a create here.
+        let text = serde_json::to_string(&self.state)
+            .map_err(|e| Error::Internal(format!("session state: {e}")))?;
+        let idle = time::Duration::seconds(jar.cookie.idle.as_secs() as i64);
+        let mut record = Record {
+            id: Id::default(),
+            data: std::collections::HashMap::from([(KEY.to_owned(), text.into())]),
+            expiry_date: time::OffsetDateTime::now_utc() + idle,
+        };
+        jar.store.replace(old, &mut record).await?;
+        self.session = Session::new(
+            Some(record.id),
+            jar.store.clone(),
+            Some(jar.cookie.expiry()),
+        );
+        if let Some(own) = &mut self.own {
+            own.rotated_from = None;
         }
         Ok(())
     }
@@ -290,7 +331,15 @@ impl Shopper {
     /// A new session id for a change of privilege: verification or reset. The old id stops
     /// working, so a fixated or leaked pre-verification id is worth nothing.
     pub async fn rotate(&mut self) -> Result<(), Error> {
-        self.session.cycle_id().await?;
+        match &mut self.own {
+            // The old id is deleted when the new session is persisted, in the same call.
+            Some(own) => {
+                own.rotated_from = own.rotated_from.or(self.session.id());
+                let expiry = Some(own.jar.cookie.expiry());
+                self.session = Session::new(None, own.jar.store.clone(), expiry);
+            }
+            None => self.session.cycle_id().await?,
+        }
         self.state.csrf = random_token();
         Ok(())
     }

@@ -180,6 +180,15 @@ impl CachedSessions {
         )
     }
 
+    /// Retires session `old` and stores `record` under a new id (a rotation), in one call
+    /// where the backend can.
+    pub async fn replace(&self, old: &Id, record: &mut Record) -> session_store::Result<()> {
+        self.forget(old);
+        self.inner.replace(old, record).await?;
+        self.remember(record);
+        Ok(())
+    }
+
     pub fn inner(&self) -> &Sessions {
         &self.inner
     }
@@ -306,5 +315,22 @@ mod tests {
         s.delete(&r.id).await.unwrap();
         let gone = cached_reads(s.shown(r.id, text)).await.unwrap();
         assert!(matches!(gone, Shown::Missing));
+    }
+
+    #[tokio::test]
+    async fn a_rotation_retires_the_old_id_and_stores_the_new_one() {
+        let s = store(Duration::from_secs(60));
+        let mut old = record("before");
+        s.create(&mut old).await.unwrap();
+        let mut new = record("after");
+        s.replace(&old.id, &mut new).await.unwrap();
+        assert_ne!(new.id, old.id);
+        assert!(s.load(&old.id).await.unwrap().is_none());
+        assert!(s.inner().load(&old.id).await.unwrap().is_none());
+        let stored = s.inner().load(&new.id).await.unwrap().unwrap();
+        assert_eq!(text(&stored).as_deref(), Some("after"));
+        // The read path sees the new session at once, from this instance's cache.
+        let shown = cached_reads(s.shown(new.id, text)).await.unwrap();
+        assert_eq!(found(shown).as_deref(), Some("after"));
     }
 }

@@ -150,6 +150,22 @@ impl Sessions {
     }
 }
 
+impl Sessions {
+    /// Deletes session `old` and creates `record` (drawing its id as `create` does): one
+    /// transaction on SQLite, where a flow's store calls are its largest cost.
+    pub async fn replace(&self, old: &Id, record: &mut Record) -> session_store::Result<()> {
+        if let Self::Sqlite(s) = self
+            && s.replace(stored_id(old), &stored(record)).await?
+        {
+            return Ok(());
+        }
+        // Elsewhere (or when the drawn id was taken, odds of 2^-128) two calls, at once: the
+        // keys are unrelated, and Redis gets both in one round trip.
+        let (deleted, created) = tokio::join!(self.delete(old), self.create(record));
+        deleted.and(created)
+    }
+}
+
 /// Every call hashes the id on the way in and gives the caller's id back on the way out.
 #[async_trait]
 impl SessionStore for Sessions {

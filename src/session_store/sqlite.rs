@@ -27,6 +27,33 @@ impl SqliteSessions {
     }
 }
 
+impl SqliteSessions {
+    /// Deletes `old` and inserts `record` in one transaction; `false` (and nothing done) when
+    /// the record's id is taken.
+    pub(super) async fn replace(&self, old: Id, record: &Record) -> session_store::Result<bool> {
+        let data = serde_json::to_vec(&record.data)
+            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let (id, expiry) = (record.id.to_string(), record.expiry_date.unix_timestamp());
+        self.0
+            .call(move |c| {
+                let inserted = c
+                    .prepare_cached(
+                        "INSERT INTO sessions (id, data, expiry_date) VALUES ($1, $2, $3) \
+                         ON CONFLICT DO NOTHING",
+                    )?
+                    .execute(rusqlite::params![id, data, expiry])?;
+                if inserted == 0 {
+                    return Ok(false);
+                }
+                c.prepare_cached("DELETE FROM sessions WHERE id = $1")?
+                    .execute([old.to_string()])?;
+                Ok(true)
+            })
+            .await
+            .map_err(store_error)
+    }
+}
+
 #[async_trait]
 impl SessionStore for SqliteSessions {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
