@@ -115,7 +115,10 @@ fn offer_view<'a>(o: &'a Offer, text: &'a OfferText, levels: &PoolLevels) -> Off
 /// The offers' texts as the store words them, made once per rule set: formatting them on
 /// every view was a fifth of the page's CPU.
 #[derive(Default)]
-pub struct OfferTexts(Mutex<Option<(Arc<Rules>, Arc<[OfferText]>)>>);
+pub struct OfferTexts(Mutex<Option<Made>>);
+
+/// The rule set the texts were made from, and the texts.
+type Made = (Arc<Rules>, Arc<[OfferText]>);
 
 /// One offer's words, in the order of the rule set's offers.
 pub struct OfferText {
