@@ -151,9 +151,14 @@ impl Jar {
         &self.store
     }
 
+    /// Session `id` (or a new one) in this jar's store, not loaded yet.
+    fn session(&self, id: Option<Id>) -> Session {
+        Session::new(id, self.store.clone(), Some(self.cookie.expiry()))
+    }
+
     /// The session the cookie `id` names (or a new one), loaded as [`Shopper::load`] does.
     pub async fn load(&self, id: Option<Id>, lifetimes: Lifetimes) -> Result<Shopper, Error> {
-        let session = Session::new(id, self.store.clone(), Some(self.cookie.expiry()));
+        let session = self.session(id);
         let mut shopper = Shopper::load(session, lifetimes).await?;
         shopper.own = Some(Own {
             jar: self.clone(),
@@ -271,21 +276,17 @@ impl Shopper {
             return Ok(self.session.save().await?);
         };
         // Rotated: the old id goes and the new session comes in one call (on SQLite one
-        // transaction), not a delete at the rotation and a create here.
-        let text = serde_json::to_string(&self.state)
-            .map_err(|e| Error::Internal(format!("session state: {e}")))?;
-        let idle = time::Duration::seconds(jar.cookie.idle.as_secs() as i64);
+        // transaction), not a delete at the rotation and a create here. The record is what
+        // the session holds (`save` wrote it), under a new id.
         let mut record = Record {
             id: Id::default(),
-            data: std::collections::HashMap::from([(KEY.to_owned(), text.into())]),
-            expiry_date: time::OffsetDateTime::now_utc() + idle,
+            data: std::collections::HashMap::from_iter(
+                (self.session.get_value(KEY).await?).map(|v| (KEY.to_owned(), v)),
+            ),
+            expiry_date: self.session.expiry_date(),
         };
         jar.store.replace(old, &mut record).await?;
-        self.session = Session::new(
-            Some(record.id),
-            jar.store.clone(),
-            Some(jar.cookie.expiry()),
-        );
+        self.session = jar.session(Some(record.id));
         if let Some(own) = &mut self.own {
             own.rotated_from = None;
         }
@@ -335,8 +336,7 @@ impl Shopper {
             // The old id is deleted when the new session is persisted, in the same call.
             Some(own) => {
                 own.rotated_from = own.rotated_from.or(self.session.id());
-                let expiry = Some(own.jar.cookie.expiry());
-                self.session = Session::new(None, own.jar.store.clone(), expiry);
+                self.session = own.jar.session(None);
             }
             None => self.session.cycle_id().await?,
         }
@@ -403,23 +403,28 @@ async fn read_shown(
     }
 }
 
-/// A stored record's state, for the read cache; `None` leaves an odd record to [`read`].
+/// A stored record's state, for the read cache; `None` leaves an odd record to [`read`],
+/// which logs it.
 fn decode_record(record: &Record) -> Option<ShopperState> {
-    match record.data.get(KEY)? {
-        serde_json::Value::String(text) => serde_json::from_str(text).ok(),
-        _ => None,
+    decode(record.data.get(KEY)?).ok()
+}
+
+/// The state from its stored value: one JSON string, or (sessions written before the state
+/// became a string) a tree of JSON values.
+fn decode(value: &serde_json::Value) -> serde_json::Result<ShopperState> {
+    match value {
+        serde_json::Value::String(text) => serde_json::from_str(text),
+        tree => ShopperState::deserialize(tree),
     }
 }
 
 /// The state is kept as one JSON string rather than a tree of JSON values: every read clones
 /// what the store (or the read cache) holds, and one string clones far cheaper than a tree.
 async fn read(session: &Session) -> Result<Option<ShopperState>, Error> {
-    let decoded = match session.get_value(KEY).await? {
-        Some(serde_json::Value::String(text)) => serde_json::from_str(&text),
-        // Sessions written before the state became a string.
-        Some(tree) => serde_json::from_value(tree),
-        None => return Ok(None),
+    let Some(value) = session.get_value(KEY).await? else {
+        return Ok(None);
     };
+    let decoded = decode(&value);
     // A state this version cannot read (written by another) starts over rather than failing
     // every request until the cookie expires.
     Ok(decoded

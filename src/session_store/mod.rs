@@ -148,9 +148,6 @@ impl Sessions {
             Self::Redis(s, _) => s.delete(id).await,
         }
     }
-}
-
-impl Sessions {
     /// Deletes session `old` and creates `record` (drawing its id as `create` does): one
     /// transaction on SQLite, where a flow's store calls are its largest cost.
     pub async fn replace(&self, old: &Id, record: &mut Record) -> session_store::Result<()> {

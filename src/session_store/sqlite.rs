@@ -12,6 +12,15 @@ use crate::db::Sqlite;
 #[derive(Clone, Debug)]
 pub struct SqliteSessions(pub(super) Sqlite);
 
+/// A new session; an id already taken inserts nothing.
+const INSERT_NEW: &str =
+    "INSERT INTO sessions (id, data, expiry_date) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+
+/// A record's data as the table keeps it.
+fn encoded(record: &Record) -> session_store::Result<Vec<u8>> {
+    serde_json::to_vec(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))
+}
+
 fn store_error(e: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
 }
@@ -31,16 +40,12 @@ impl SqliteSessions {
     /// Deletes `old` and inserts `record` in one transaction; `false` (and nothing done) when
     /// the record's id is taken.
     pub(super) async fn replace(&self, old: Id, record: &Record) -> session_store::Result<bool> {
-        let data = serde_json::to_vec(&record.data)
-            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let data = encoded(record)?;
         let (id, expiry) = (record.id.to_string(), record.expiry_date.unix_timestamp());
         self.0
             .call(move |c| {
                 let inserted = c
-                    .prepare_cached(
-                        "INSERT INTO sessions (id, data, expiry_date) VALUES ($1, $2, $3) \
-                         ON CONFLICT DO NOTHING",
-                    )?
+                    .prepare_cached(INSERT_NEW)?
                     .execute(rusqlite::params![id, data, expiry])?;
                 if inserted == 0 {
                     return Ok(false);
@@ -57,16 +62,12 @@ impl SqliteSessions {
 #[async_trait]
 impl SessionStore for SqliteSessions {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        let data = serde_json::to_vec(&record.data)
-            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let data = encoded(record)?;
         let (mut id, expiry) = (record.id, record.expiry_date.unix_timestamp());
         record.id = self
             .0
             .call(move |c| {
-                let mut insert = c.prepare_cached(
-                    "INSERT INTO sessions (id, data, expiry_date) VALUES ($1, $2, $3) \
-                     ON CONFLICT DO NOTHING",
-                )?;
+                let mut insert = c.prepare_cached(INSERT_NEW)?;
                 // A new id must not take over an existing session: draw again on a collision.
                 while insert.execute(rusqlite::params![id.to_string(), data, expiry])? == 0 {
                     id = Id::default();
@@ -79,8 +80,7 @@ impl SessionStore for SqliteSessions {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let data = serde_json::to_vec(&record.data)
-            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let data = encoded(record)?;
         let (id, expiry) = (record.id.to_string(), record.expiry_date.unix_timestamp());
         self.0
             .call(move |c| {
