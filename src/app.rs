@@ -227,7 +227,7 @@ impl App {
             verifier: Arc::new(verifier),
             unified,
             sandbox,
-            offer_texts: web::OfferTexts::default(),
+            offer_cards: web::OfferCards::default(),
         });
         let levels = state.verifier.levels.clone();
         crate::rewards::seed_pools(&db, &rules.get()).await;

@@ -21,7 +21,7 @@ use crate::clock::now;
 use crate::crypto::random_token;
 
 #[derive(Template)]
-#[template(path = "sandbox_authorize.html")]
+#[template(path = "sandbox_authorize.html", whitespace = "minimize")]
 struct AuthorizePage<'a> {
     request_id: &'a str,
     scopes: &'a [String],
@@ -30,7 +30,7 @@ struct AuthorizePage<'a> {
 }
 
 #[derive(Template)]
-#[template(path = "sandbox_groups.html")]
+#[template(path = "sandbox_groups.html", whitespace = "minimize")]
 struct GroupsPage {
     communities: Vec<(String, String, String)>,
 }

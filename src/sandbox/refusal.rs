@@ -94,7 +94,7 @@ impl IntoResponse for Refusal {
 }
 
 #[derive(Template)]
-#[template(path = "sandbox_error.html")]
+#[template(path = "sandbox_error.html", whitespace = "minimize")]
 struct ErrorPage<'a> {
     message: &'a str,
     correlation_id: &'a str,

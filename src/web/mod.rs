@@ -20,7 +20,7 @@ pub use api::valid_callback_name;
 pub use error::AppError;
 pub use middleware::RequestId;
 pub use state::{AppState, Inner};
-pub use storefront::OfferTexts;
+pub use storefront::OfferCards;
 
 /// The largest request body read (forms here carry a token and a word or two; axum's default
 /// is 2 MB). A larger one is refused with 413 before it is buffered.

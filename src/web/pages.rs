@@ -12,7 +12,7 @@ use super::state::AppState;
 use crate::rules::Benefit;
 
 #[derive(Template)]
-#[template(path = "error.html")]
+#[template(path = "error.html", whitespace = "minimize")]
 pub struct ErrorView<'a> {
     pub sandbox: bool,
     pub title: &'a str,
@@ -26,21 +26,32 @@ pub struct OfferView<'a> {
     pub title: &'a str,
     pub description: Option<&'a str>,
     /// "20% off, up to $100.00".
-    pub summary: &'a str,
+    pub summary: String,
     /// The offer's last day, if it ends.
-    pub until: Option<&'a str>,
+    pub until: Option<String>,
     /// "Military, First responders": who the offer is for.
-    pub communities: &'a str,
+    pub communities: String,
     /// Its pool has no code left: the card says so.
     pub ran_out: bool,
+    /// The offer's community handles, to place its card.
+    pub groups: &'a [String],
+}
+
+/// A community's offer cards (`unified`: all offers under the one button, with headings one
+/// level up).
+#[derive(Template)]
+#[template(path = "offer_cards.html", whitespace = "minimize")]
+pub struct CardsView<'a> {
+    pub offers: Vec<&'a OfferView<'a>>,
+    pub unified: bool,
 }
 
 /// One community's section (per-group buttons), or all offers under the one button (an empty
-/// handle).
-pub struct CommunityView<'a> {
+/// handle), with its cards already rendered (escaped).
+pub struct CommunityCards {
     pub handle: String,
     pub name: String,
-    pub offers: Vec<OfferView<'a>>,
+    pub cards: String,
 }
 
 /// What came of the last verification, shown once.
@@ -57,11 +68,11 @@ pub struct MessageView {
 }
 
 #[derive(Template)]
-#[template(path = "storefront.html")]
+#[template(path = "storefront.html", whitespace = "minimize")]
 pub struct StorefrontView<'a> {
     pub sandbox: bool,
     pub title: &'static str,
-    pub communities: Vec<CommunityView<'a>>,
+    pub communities: &'a [CommunityCards],
     pub benefit: Option<&'a Benefit>,
     pub benefit_until: Option<String>,
     /// "Military (Veteran)", empty when not verified.
@@ -83,8 +94,15 @@ pub fn duration_words(d: std::time::Duration) -> String {
 }
 
 pub fn html<T: Template>(view: &T) -> Result<Html<String>, AppError> {
-    Ok(Html(view.render()?))
+    // Room for a whole page up front: askama's own hint counts each loop's text once, and
+    // growing the buffer copies the page again each time (a tenth of a storefront view).
+    let mut page = String::with_capacity(T::SIZE_HINT.max(PAGE_CAPACITY));
+    view.render_into(&mut page)?;
+    Ok(Html(page))
 }
+
+/// A storefront with a few offers per community, with room to spare.
+const PAGE_CAPACITY: usize = 8 * 1024;
 
 /// Static assets are compiled in: one binary, no working-directory assumptions.
 const ASSETS: &[(&str, &str, &str)] = &[

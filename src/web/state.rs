@@ -32,8 +32,8 @@ pub struct Inner {
     /// One "Verify with ID.me" for every community, or one button per community.
     pub unified: bool,
     pub sandbox: Option<Arc<Sandbox>>,
-    /// The offers as the store words them, per rule set.
-    pub offer_texts: super::storefront::OfferTexts,
+    /// The storefront's offer cards, rendered once per rule set and state of the offers.
+    pub offer_cards: super::storefront::OfferCards,
 }
 
 impl AppState {

@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use askama::Template;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
@@ -11,7 +12,9 @@ use axum::routing::get;
 
 use super::error::AppError;
 use super::extract::CachedShopper;
-use super::pages::{CommunityView, MessageView, OfferView, StorefrontView, duration_words, html};
+use super::pages::{
+    CardsView, CommunityCards, MessageView, OfferView, StorefrontView, duration_words, html,
+};
 use super::state::AppState;
 use crate::clock::now;
 use crate::rewards::PoolLevels;
@@ -41,41 +44,12 @@ async fn show(
         shopper.save().await?;
     }
     let rules = state.rules();
-    let texts = state.offer_texts.of(&rules);
-    let levels = &state.verifier.levels;
-    let unified = state.unified;
-    let at = now();
-    let active = (rules.offers.iter().zip(texts.iter()))
-        .filter(|(o, _)| o.active_at(at))
-        .collect::<Vec<_>>();
-    // One button for every community, or one section (offers and button) per community.
-    let communities = if unified {
-        vec![CommunityView {
-            handle: String::new(),
-            name: String::new(),
-            offers: active
-                .iter()
-                .map(|&(o, t)| offer_view(o, t, levels))
-                .collect(),
-        }]
-    } else {
-        rules
-            .active_groups(at)
-            .into_iter()
-            .map(|g| CommunityView {
-                handle: g.to_owned(),
-                name: community_name(g).into_owned(),
-                offers: active
-                    .iter()
-                    .filter(|(o, _)| o.groups.iter().any(|og| og == g))
-                    .map(|&(o, t)| offer_view(o, t, levels))
-                    .collect(),
-            })
-            .collect()
-    };
+    let cards = state
+        .offer_cards
+        .of(&rules, state.unified, &state.verifier.levels, now())?;
     let s = &shopper.state;
     let expiry = state.config.session.auth_timeout;
-    let message = notice.map(|(n, retry)| MessageView::new(&n, retry, unified, expiry));
+    let message = notice.map(|(n, retry)| MessageView::new(&n, retry, state.unified, expiry));
     let title = match (&message, &s.benefit) {
         (Some(m), _) => m.title,
         (None, Some(_)) => "Discount unlocked",
@@ -85,7 +59,7 @@ async fn show(
     let mut page = html(&StorefrontView {
         sandbox: state.sandbox.is_some(),
         title,
-        communities,
+        communities: &cards.communities,
         benefit: s.benefit.as_ref(),
         benefit_until: s.benefit.as_ref().and_then(|b| b.ends).map(date),
         verified_as: s.verification.as_ref().map(verified_as).unwrap_or_default(),
@@ -100,54 +74,102 @@ async fn show(
     Ok(page)
 }
 
-fn offer_view<'a>(o: &'a Offer, text: &'a OfferText, levels: &PoolLevels) -> OfferView<'a> {
-    OfferView {
-        id: &o.id,
-        title: &o.title,
-        description: o.description.as_deref(),
-        summary: &text.summary,
-        until: text.until.as_deref(),
-        communities: &text.communities,
-        ran_out: levels.ran_out(o),
-    }
-}
-
-/// The offers' texts as the store words them, made once per rule set: formatting them on
-/// every view was a fifth of the page's CPU.
+/// The offers as every shopper sees them, each community's cards rendered once per rule set
+/// and per state of its offers (which run now, which ran out of codes), not on every view:
+/// their words and escaping were most of a page's rendering.
 #[derive(Default)]
-pub struct OfferTexts(Mutex<Option<Made>>);
+pub struct OfferCards(Mutex<Option<Arc<Cards>>>);
 
-/// The rule set the texts were made from, and the texts.
-type Made = (Arc<Rules>, Arc<[OfferText]>);
-
-/// One offer's words, in the order of the rule set's offers.
-pub struct OfferText {
-    summary: String,
-    until: Option<String>,
-    communities: String,
+/// One rendering of the offers, and what it was rendered from.
+pub struct Cards {
+    rules: Arc<Rules>,
+    unified: bool,
+    /// Per offer of the rule set: whether it runs, and whether it ran out.
+    shown: Vec<(bool, bool)>,
+    communities: Vec<CommunityCards>,
 }
 
-impl OfferTexts {
-    fn of(&self, rules: &Arc<Rules>) -> Arc<[OfferText]> {
+impl OfferCards {
+    fn of(
+        &self,
+        rules: &Arc<Rules>,
+        unified: bool,
+        levels: &PoolLevels,
+        at: i64,
+    ) -> Result<Arc<Cards>, AppError> {
+        let shown = |o: &Offer| {
+            let runs = o.active_at(at);
+            (runs, runs && levels.ran_out(o))
+        };
         let mut made = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((of, texts)) = made.as_ref()
-            && Arc::ptr_eq(of, rules)
+        if let Some(cards) = made.as_ref()
+            && Arc::ptr_eq(&cards.rules, rules)
+            && cards.unified == unified
+            && rules
+                .offers
+                .iter()
+                .map(shown)
+                .eq(cards.shown.iter().copied())
         {
-            return Arc::clone(texts);
+            return Ok(Arc::clone(cards));
         }
-        let texts: Arc<[OfferText]> = (rules.offers.iter())
-            .map(|o| OfferText {
-                summary: o.discount.describe(&rules.currency),
-                until: o.ends.map(date),
-                communities: (o.groups.iter())
-                    .map(|g| community_name(g))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
-            .collect();
-        *made = Some((Arc::clone(rules), Arc::clone(&texts)));
-        texts
+        let shown: Vec<_> = rules.offers.iter().map(shown).collect();
+        let cards = Arc::new(Cards {
+            communities: render_cards(rules, unified, &shown, at)?,
+            rules: Arc::clone(rules),
+            unified,
+            shown,
+        });
+        *made = Some(Arc::clone(&cards));
+        Ok(cards)
     }
+}
+
+/// One button for every community, or one section (offers and button) per community.
+fn render_cards(
+    rules: &Rules,
+    unified: bool,
+    shown: &[(bool, bool)],
+    at: i64,
+) -> Result<Vec<CommunityCards>, AppError> {
+    let views: Vec<OfferView> = (rules.offers.iter().zip(shown))
+        .filter(|(_, (runs, _))| *runs)
+        .map(|(o, &(_, ran_out))| OfferView {
+            id: &o.id,
+            title: &o.title,
+            description: o.description.as_deref(),
+            summary: o.discount.describe(&rules.currency),
+            until: o.ends.map(date),
+            communities: (o.groups.iter())
+                .map(|g| community_name(g))
+                .collect::<Vec<_>>()
+                .join(", "),
+            ran_out,
+            groups: &o.groups,
+        })
+        .collect();
+    let render = |offers: Vec<&OfferView>| {
+        CardsView { offers, unified }
+            .render()
+            .map_err(AppError::from)
+    };
+    if unified {
+        return Ok(vec![CommunityCards {
+            handle: String::new(),
+            name: String::new(),
+            cards: render(views.iter().collect())?,
+        }]);
+    }
+    (rules.active_groups(at).into_iter())
+        .map(|g| {
+            let offers = views.iter().filter(|v| v.groups.iter().any(|og| og == g));
+            Ok(CommunityCards {
+                handle: g.to_owned(),
+                name: community_name(g).into_owned(),
+                cards: render(offers.collect())?,
+            })
+        })
+        .collect()
 }
 
 /// "Military (Veteran)", "Students": community and subgroup names, nothing personal.
@@ -265,5 +287,82 @@ fn passed_over_reason(reason: NoBenefit) -> String {
         NoBenefit::NotStarted(t) => format!("it starts on {}", date(t)),
         NoBenefit::Ended(t) => format!("it ended on {}", date(t)),
         NoBenefit::NoOfferForGroup | NoBenefit::NotEligible => "you do not qualify".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Arc<Rules> {
+        let text = r#"
+[pools.p]
+
+[[offers]]
+id = "vets"
+title = "Vets <20%>"
+groups = ["military"]
+percent = 20
+code = { pool = "p" }
+ends = 2030-12-31
+
+[[offers]]
+id = "students"
+title = "Students"
+groups = ["student"]
+percent = 10
+code = "S10"
+"#;
+        Arc::new(crate::rules::parse("r.toml", text, None).unwrap().rules)
+    }
+
+    fn at(day: &str) -> i64 {
+        let d = time::Date::parse(day, &time::format_description::well_known::Iso8601::DATE);
+        d.unwrap().midnight().assume_utc().unix_timestamp()
+    }
+
+    #[test]
+    fn cards_are_rendered_once_until_the_offers_change() {
+        let (rules, cards, levels) = (sample(), OfferCards::default(), PoolLevels::default());
+        let first = cards.of(&rules, false, &levels, at("2027-01-01")).unwrap();
+        let handles: Vec<_> = first.communities.iter().map(|c| &c.handle).collect();
+        assert_eq!(handles, ["military", "student"]);
+        let vets = &first.communities[0].cards;
+        assert!(
+            vets.contains("Vets &") && !vets.contains("<20%>"),
+            "escaped: {vets}"
+        );
+        assert!(vets.contains("until 2030-12-31") && !vets.contains("ran-out"));
+
+        let again = cards.of(&rules, false, &levels, at("2027-06-01")).unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "nothing changed: the same cards"
+        );
+
+        levels.set("p", 0);
+        let ran_out = cards.of(&rules, false, &levels, at("2027-06-01")).unwrap();
+        assert!(
+            ran_out.communities[0]
+                .cards
+                .contains("data-testid=\"ran-out\"")
+        );
+
+        let ended = cards.of(&rules, false, &levels, at("2031-01-01")).unwrap();
+        let handles: Vec<_> = ended.communities.iter().map(|c| &c.handle).collect();
+        assert_eq!(handles, ["student"], "an ended offer's community goes");
+
+        let unified = cards.of(&rules, true, &levels, at("2031-01-01")).unwrap();
+        assert_eq!(unified.communities.len(), 1);
+        assert!(unified.communities[0].cards.contains("<h3>Students</h3>"));
+
+        let reloaded = sample();
+        let fresh = cards
+            .of(&reloaded, true, &levels, at("2031-01-01"))
+            .unwrap();
+        assert!(
+            !Arc::ptr_eq(&unified, &fresh),
+            "a new rule set: rendered anew"
+        );
     }
 }
