@@ -34,6 +34,8 @@ pub struct Inner {
     pub sandbox: Option<Arc<Sandbox>>,
     /// The offers as the store words them, per rule set.
     pub offer_texts: super::storefront::OfferTexts,
+    /// The merchant console's settings and keys.
+    pub console: super::admin::Console,
 }
 
 impl AppState {
