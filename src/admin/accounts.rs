@@ -121,17 +121,27 @@ pub fn normalise_email(raw: &str) -> Result<String, &'static str> {
 
 pub async fn by_email(db: &Db, email: &str) -> Result<Option<Account>, Error> {
     const SQL: &str = "SELECT id, email, role, password_hash, totp_secret, totp_pending, totp_last_step, created_at FROM admin_accounts WHERE email = $1";
-    Ok(store::one(db, SQL, vec![email.into()]).await?.as_ref().map(account))
+    Ok(store::one(db, SQL, vec![email.into()])
+        .await?
+        .as_ref()
+        .map(account))
 }
 
 pub async fn by_id(db: &Db, id: i64) -> Result<Option<Account>, Error> {
     const SQL: &str = "SELECT id, email, role, password_hash, totp_secret, totp_pending, totp_last_step, created_at FROM admin_accounts WHERE id = $1";
-    Ok(store::one(db, SQL, vec![Val::Int(id)]).await?.as_ref().map(account))
+    Ok(store::one(db, SQL, vec![Val::Int(id)])
+        .await?
+        .as_ref()
+        .map(account))
 }
 
 pub async fn list(db: &Db) -> Result<Vec<Account>, Error> {
     const SQL: &str = "SELECT id, email, role, password_hash, totp_secret, totp_pending, totp_last_step, created_at FROM admin_accounts ORDER BY email";
-    Ok(store::rows(db, SQL, vec![]).await?.iter().map(account).collect())
+    Ok(store::rows(db, SQL, vec![])
+        .await?
+        .iter()
+        .map(account)
+        .collect())
 }
 
 /// Creates an account without a password; [`issue_link`] then lets its owner set one.
@@ -322,7 +332,10 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(normalise_email("  Ann@Example.COM ").unwrap(), "ann@example.com");
+        assert_eq!(
+            normalise_email("  Ann@Example.COM ").unwrap(),
+            "ann@example.com"
+        );
         for bad in ["", "ann", "@x", "ann@", "a@b@c", "an n@x.com"] {
             assert!(normalise_email(bad).is_err(), "{bad:?}");
         }
@@ -344,15 +357,33 @@ mod tests {
     #[tokio::test]
     async fn a_link_is_good_once_and_only_before_it_expires() {
         let db = memory().await;
-        let a = create(&db, "ann@example.com", Role::Owner, 1000).await.unwrap();
+        let a = create(&db, "ann@example.com", Role::Owner, 1000)
+            .await
+            .unwrap();
         let token = issue_link(&db, a.id, 1000).await.unwrap();
         assert!(peek_link(&db, &token, 1000).await.unwrap().is_some());
-        assert!(peek_link(&db, &token, 1000 + LINK_TTL_SECS).await.unwrap().is_none());
-        assert_eq!(take_link(&db, &token, 1001).await.unwrap().unwrap().id, a.id);
-        assert!(take_link(&db, &token, 1001).await.unwrap().is_none(), "used");
+        assert!(
+            peek_link(&db, &token, 1000 + LINK_TTL_SECS)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            take_link(&db, &token, 1001).await.unwrap().unwrap().id,
+            a.id
+        );
+        assert!(
+            take_link(&db, &token, 1001).await.unwrap().is_none(),
+            "used"
+        );
 
         let late = issue_link(&db, a.id, 1000).await.unwrap();
-        assert!(take_link(&db, &late, 1000 + LINK_TTL_SECS).await.unwrap().is_none());
+        assert!(
+            take_link(&db, &late, 1000 + LINK_TTL_SECS)
+                .await
+                .unwrap()
+                .is_none()
+        );
         // A new link retires the one before.
         let first = issue_link(&db, a.id, 1000).await.unwrap();
         let second = issue_link(&db, a.id, 1000).await.unwrap();
@@ -363,17 +394,27 @@ mod tests {
     #[tokio::test]
     async fn the_last_owner_stays() {
         let db = memory().await;
-        let a = create(&db, "ann@example.com", Role::Owner, 1).await.unwrap();
+        let a = create(&db, "ann@example.com", Role::Owner, 1)
+            .await
+            .unwrap();
         assert!(matches!(
             create(&db, "ANN@example.com", Role::Viewer, 1).await,
             Err(AccountError::Exists)
         ));
         set_password(&db, a.id, "hash").await.unwrap();
         let a = by_id(&db, a.id).await.unwrap().unwrap();
-        assert!(matches!(remove(&db, &a).await, Err(AccountError::LastOwner)));
-        assert!(matches!(reset(&db, &a, false).await, Err(AccountError::LastOwner)));
+        assert!(matches!(
+            remove(&db, &a).await,
+            Err(AccountError::LastOwner)
+        ));
+        assert!(matches!(
+            reset(&db, &a, false).await,
+            Err(AccountError::LastOwner)
+        ));
         reset(&db, &a, true).await.unwrap();
-        let b = create(&db, "bob@example.com", Role::Owner, 1).await.unwrap();
+        let b = create(&db, "bob@example.com", Role::Owner, 1)
+            .await
+            .unwrap();
         set_password(&db, b.id, "hash").await.unwrap();
         remove(&db, &a).await.unwrap();
         assert!(by_email(&db, "ann@example.com").await.unwrap().is_none());

@@ -33,8 +33,15 @@ pub async fn bootstrap(
             Err(AccountError::Db(e)) => return Err(e),
             Err(e) => return Err(Error::Other(format!("PERKGATE_ADMIN_EMAIL: {e}"))),
         }
-        audit::record(db, audit::START_UP, "", "account added", &format!("{email} (owner)"), now)
-            .await?;
+        audit::record(
+            db,
+            audit::START_UP,
+            "",
+            "account added",
+            &format!("{email} (owner)"),
+            now,
+        )
+        .await?;
     }
     // Accounts made with `perkgate admin add` have links of their own: only the first owner's
     // is issued here.
@@ -95,15 +102,32 @@ mod tests {
     async fn bootstrap_makes_the_first_owner_once_and_stops_when_one_can_sign_in() {
         let db = crate::db::connect("sqlite::memory:").await.unwrap();
         let url = url::Url::parse("http://127.0.0.1:3000").unwrap();
-        let link = bootstrap(&db, "admin@localhost", &url, 0).await.unwrap().unwrap();
-        assert!(link.starts_with("http://127.0.0.1:3000/admin/password/"), "{link}");
+        let link = bootstrap(&db, "admin@localhost", &url, 0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            link.starts_with("http://127.0.0.1:3000/admin/password/"),
+            "{link}"
+        );
         // Unused: a new link at the next start, the same single account.
-        let again = bootstrap(&db, "admin@localhost", &url, 1).await.unwrap().unwrap();
+        let again = bootstrap(&db, "admin@localhost", &url, 1)
+            .await
+            .unwrap()
+            .unwrap();
         assert_ne!(link, again);
         assert_eq!(accounts::list(&db).await.unwrap().len(), 1);
-        let owner = accounts::by_email(&db, "admin@localhost").await.unwrap().unwrap();
+        let owner = accounts::by_email(&db, "admin@localhost")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(owner.role, Role::Owner);
         accounts::set_password(&db, owner.id, "x").await.unwrap();
-        assert!(bootstrap(&db, "admin@localhost", &url, 2).await.unwrap().is_none());
+        assert!(
+            bootstrap(&db, "admin@localhost", &url, 2)
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -56,9 +56,7 @@ fn common() -> &'static HashSet<&'static str> {
 /// ("p@ssw0rd").
 fn normalised(password: &str) -> Vec<String> {
     let lower = password.to_lowercase();
-    let stripped = lower
-        .trim_matches(|c: char| !c.is_alphabetic())
-        .to_owned();
+    let stripped = lower.trim_matches(|c: char| !c.is_alphabetic()).to_owned();
     let unleet = |s: &str| -> String {
         s.chars()
             .map(|c| match c {
@@ -105,7 +103,10 @@ pub fn check(password: &str, email: &str) -> Result<(), Weak> {
     // A common password said twice ("dragondragon") is no better than once.
     if forms.iter().any(|f| {
         let half = f.len() / 2;
-        f.len() % 2 == 0 && f.is_char_boundary(half) && f[..half] == f[half..] && list.contains(&f[..half])
+        f.len() % 2 == 0
+            && f.is_char_boundary(half)
+            && f[..half] == f[half..]
+            && list.contains(&f[..half])
     }) {
         return Err(Weak::Common);
     }
@@ -143,7 +144,11 @@ pub fn verify_blocking(password: &str, stored: Option<&str>) -> bool {
     let known = stored.is_some();
     let stored = stored.unwrap_or(dummy);
     let matched = PasswordHash::new(stored)
-        .map(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            argon2()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false);
     known && matched
 }
@@ -196,7 +201,11 @@ mod tests {
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
         assert!(verify_blocking("tulip-Harbour-93-kettle", Some(&h)));
         assert!(!verify_blocking("tulip-Harbour-93-kettlf", Some(&h)));
-        assert_ne!(h, hash_blocking("tulip-Harbour-93-kettle").unwrap(), "salted");
+        assert_ne!(
+            h,
+            hash_blocking("tulip-Harbour-93-kettle").unwrap(),
+            "salted"
+        );
         // The dummy never matches, whatever is typed.
         assert!(!verify_blocking("perkgate dummy password", None));
         assert!(!verify_blocking("x", Some("not a hash")));

@@ -72,7 +72,12 @@ pub async fn start(db: &Db, account_id: i64, stage: Stage, now: i64) -> Result<S
 
 /// The live session behind a cookie's id; an expired one is deleted. Refreshes `last_seen`
 /// (at most once a minute: a write per page view buys nothing).
-pub async fn load(db: &Db, id: &str, now: i64, lifetimes: Lifetimes) -> Result<Option<Session>, Error> {
+pub async fn load(
+    db: &Db,
+    id: &str,
+    now: i64,
+    lifetimes: Lifetimes,
+) -> Result<Option<Session>, Error> {
     let hash = sha256_b64(id);
     let Some(row) = store::one(
         db,
@@ -132,7 +137,10 @@ pub async fn prune(db: &Db, now: i64, lifetimes: Lifetimes) -> Result<(), Error>
     store::exec(
         db,
         "DELETE FROM admin_sessions WHERE last_seen <= $1 OR created_at <= $2",
-        vec![Val::Int(now - lifetimes.idle), Val::Int(now - lifetimes.absolute)],
+        vec![
+            Val::Int(now - lifetimes.idle),
+            Val::Int(now - lifetimes.absolute),
+        ],
     )
     .await?;
     store::exec(
@@ -165,7 +173,9 @@ mod tests {
     #[tokio::test]
     async fn only_the_hash_is_stored_and_expired_sessions_are_gone() {
         let db = crate::db::connect("sqlite::memory:").await.unwrap();
-        let a = create(&db, "ann@example.com", Role::Viewer, 0).await.unwrap();
+        let a = create(&db, "ann@example.com", Role::Viewer, 0)
+            .await
+            .unwrap();
         let id = start(&db, a.id, Stage::Full, 0).await.unwrap();
         let stored = store::rows(&db, "SELECT id_hash FROM admin_sessions", vec![])
             .await

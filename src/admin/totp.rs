@@ -69,7 +69,10 @@ mod tests {
     fn secrets_are_160_bits_of_base32() {
         let s = new_secret();
         assert_eq!(s.len(), 32);
-        assert!(s.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)));
+        assert!(
+            s.bytes()
+                .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+        );
         assert_ne!(s, new_secret());
         assert!(code_at("not base32!", 0).is_none());
     }
@@ -97,7 +100,11 @@ mod tests {
         assert_eq!(accept(RFC, &earlier, now, step), None);
         let next = code_at(RFC, now + 30).unwrap();
         assert_eq!(accept(RFC, &next, now, step), Some(step + 1));
-        assert_eq!(accept(RFC, " 081 804 ", now, 0), Some(step), "spaces ignored");
+        assert_eq!(
+            accept(RFC, " 081 804 ", now, 0),
+            Some(step),
+            "spaces ignored"
+        );
         assert_eq!(accept(RFC, "12345", now, 0), None);
         assert_eq!(accept(RFC, "abcdef", now, 0), None);
     }

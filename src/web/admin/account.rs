@@ -111,7 +111,9 @@ pub async fn confirm_2fa(
         None => {
             let shown = Shown {
                 pending: true,
-                tfa_error: Some("That code did not match. Check the app's clock and try the next code."),
+                tfa_error: Some(
+                    "That code did not match. Check the app's clock and try the next code.",
+                ),
                 ..Shown::default()
             };
             render(&state, &admin, shown, StatusCode::BAD_REQUEST)
@@ -175,8 +177,18 @@ pub async fn change_password(
             return refuse(&text, StatusCode::TOO_MANY_REQUESTS);
         }
         crate::admin::SignIn::Refused { .. } => {
-            record(&state, &a.email, admin.address, "password change failed", "wrong current password").await?;
-            return refuse("Your current password was not right.", StatusCode::BAD_REQUEST);
+            record(
+                &state,
+                &a.email,
+                admin.address,
+                "password change failed",
+                "wrong current password",
+            )
+            .await?;
+            return refuse(
+                "Your current password was not right.",
+                StatusCode::BAD_REQUEST,
+            );
         }
     }
     let hash = password::hash(form.password)
@@ -184,7 +196,14 @@ pub async fn change_password(
         .map_err(|e| ConsoleError::App(crate::error::Error::Internal(e).into()))?;
     // Every session of the account ends, this one too; this browser gets a new one.
     accounts::set_password(db, a.id, &hash).await?;
-    record(&state, &a.email, admin.address, "password set", "changed on the account page").await?;
+    record(
+        &state,
+        &a.email,
+        admin.address,
+        "password set",
+        "changed on the account page",
+    )
+    .await?;
     let cookie = rotate(&state, None, a.id, Stage::Full).await?;
     Ok(redirect_with_cookie("/admin/account", cookie))
 }

@@ -77,7 +77,10 @@ async fn render(
     )
 }
 
-pub async fn list(State(state): State<AppState>, admin: Admin<Owner>) -> Result<Response, ConsoleError> {
+pub async fn list(
+    State(state): State<AppState>,
+    admin: Admin<Owner>,
+) -> Result<Response, ConsoleError> {
     render(&state, &admin, None, None, StatusCode::OK).await
 }
 
@@ -108,7 +111,14 @@ pub async fn add(
     };
     let token = accounts::issue_link(&state.db, account.id, at).await?;
     let details = format!("{} ({role})", account.email);
-    record(&state, &admin.account.email, admin.address, "account added", &details).await?;
+    record(
+        &state,
+        &admin.account.email,
+        admin.address,
+        "account added",
+        &details,
+    )
+    .await?;
     let link = NewLink {
         url: accounts::link_url(&state.console.public_url, &token),
         email: account.email,
@@ -133,7 +143,14 @@ pub async fn remove(
         return render(&state, &admin, None, Some(why), status).await;
     }
     let details = format!("{} ({})", account.email, account.role);
-    record(&state, &admin.account.email, admin.address, "account removed", &details).await?;
+    record(
+        &state,
+        &admin.account.email,
+        admin.address,
+        "account removed",
+        &details,
+    )
+    .await?;
     Ok(Redirect::to("/admin/accounts").into_response())
 }
 
@@ -148,7 +165,14 @@ pub async fn reset(
         return render(&state, &admin, None, Some(why), status).await;
     }
     let token = accounts::issue_link(&state.db, account.id, now()).await?;
-    record(&state, &admin.account.email, admin.address, "account reset", &account.email).await?;
+    record(
+        &state,
+        &admin.account.email,
+        admin.address,
+        "account reset",
+        &account.email,
+    )
+    .await?;
     let link = NewLink {
         url: accounts::link_url(&state.console.public_url, &token),
         email: account.email,
@@ -165,7 +189,10 @@ fn when(at: i64) -> String {
         .unwrap_or_else(|| at.to_string())
 }
 
-pub async fn audit(State(state): State<AppState>, admin: Admin<Owner>) -> Result<Response, ConsoleError> {
+pub async fn audit(
+    State(state): State<AppState>,
+    admin: Admin<Owner>,
+) -> Result<Response, ConsoleError> {
     let entries = audit::recent(&state.db, AUDIT_PAGE)
         .await?
         .into_iter()

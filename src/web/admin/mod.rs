@@ -94,7 +94,8 @@ impl Console {
     /// The form token for a cookie value: an HMAC under a server key, so it changes with the
     /// session id (rotated at sign-in and sign-out) and cannot be made without the key.
     fn csrf_token(&self, cookie: &str) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hmac_sha256(&self.key, cookie.as_bytes()))
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(hmac_sha256(&self.key, cookie.as_bytes()))
     }
 
     fn csrf_ok(&self, cookie: &str, token: &str) -> bool {
@@ -106,7 +107,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin", get(accounts::home))
         .route("/admin/login", get(signin::login_page).post(signin::login))
-        .route("/admin/login/totp", get(signin::totp_page).post(signin::totp))
+        .route(
+            "/admin/login/totp",
+            get(signin::totp_page).post(signin::totp),
+        )
         .route("/admin/logout", post(signin::logout))
         .route(
             "/admin/password/{token}",

@@ -97,11 +97,22 @@ pub(super) async fn record(
     action: &str,
     details: &str,
 ) -> Result<(), ConsoleError> {
-    audit::record(&state.db, actor, &address.to_string(), action, details, now()).await?;
+    audit::record(
+        &state.db,
+        actor,
+        &address.to_string(),
+        action,
+        details,
+        now(),
+    )
+    .await?;
     Ok(())
 }
 
-pub async fn login_page(State(state): State<AppState>, visitor: Visitor) -> Result<Response, ConsoleError> {
+pub async fn login_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+) -> Result<Response, ConsoleError> {
     let (csrf, cookie) = visitor.token(&state.console);
     let view = views::Login {
         csrf: &csrf,
@@ -116,9 +127,14 @@ pub async fn login(
     State(state): State<AppState>,
     VisitorForm(visitor, form): VisitorForm<LoginForm>,
 ) -> Result<Response, ConsoleError> {
-    let outcome =
-        crate::admin::check_password(&state.db, &form.email, &form.password, visitor.address, now())
-            .await?;
+    let outcome = crate::admin::check_password(
+        &state.db,
+        &form.email,
+        &form.password,
+        visitor.address,
+        now(),
+    )
+    .await?;
     let (csrf, _) = visitor.token(&state.console);
     let refuse = |status: StatusCode, error: &str| {
         page(
@@ -152,14 +168,19 @@ pub async fn login(
             refuse(StatusCode::UNAUTHORIZED, REFUSED)
         }
         SignIn::Passed(account) if account.has_2fa() => {
-            let cookie =
-                rotate(&state, visitor.cookie.as_deref(), account.id, Stage::Totp).await?;
+            let cookie = rotate(&state, visitor.cookie.as_deref(), account.id, Stage::Totp).await?;
             Ok(redirect_with_cookie("/admin/login/totp", cookie))
         }
         SignIn::Passed(account) => {
-            let cookie =
-                rotate(&state, visitor.cookie.as_deref(), account.id, Stage::Full).await?;
-            record(&state, &account.email, visitor.address, "sign-in", "password").await?;
+            let cookie = rotate(&state, visitor.cookie.as_deref(), account.id, Stage::Full).await?;
+            record(
+                &state,
+                &account.email,
+                visitor.address,
+                "sign-in",
+                "password",
+            )
+            .await?;
             Ok(redirect_with_cookie("/admin", cookie))
         }
     }
@@ -209,7 +230,14 @@ pub async fn totp(
     };
     if !accepted {
         throttle::failed(db, &keys, at).await?;
-        record(&state, &account.email, pending.address, "sign-in failed", "wrong second-factor code").await?;
+        record(
+            &state,
+            &account.email,
+            pending.address,
+            "sign-in failed",
+            "wrong second-factor code",
+        )
+        .await?;
         return page(
             &views::Totp {
                 csrf: &pending.csrf,
@@ -221,7 +249,14 @@ pub async fn totp(
     }
     throttle::succeeded(db, &keys).await?;
     let cookie = rotate(&state, Some(&pending.id), account.id, Stage::Full).await?;
-    record(&state, &account.email, pending.address, "sign-in", "password and second factor").await?;
+    record(
+        &state,
+        &account.email,
+        pending.address,
+        "sign-in",
+        "password and second factor",
+    )
+    .await?;
     Ok(redirect_with_cookie("/admin", cookie))
 }
 
@@ -296,11 +331,25 @@ pub async fn set_password(
         .await
         .map_err(|e| ConsoleError::App(crate::error::Error::Internal(e).into()))?;
     accounts::set_password(db, account.id, &hash).await?;
-    record(&state, &account.email, visitor.address, "password set", "with a set-password link").await?;
+    record(
+        &state,
+        &account.email,
+        visitor.address,
+        "password set",
+        "with a set-password link",
+    )
+    .await?;
     if account.has_2fa() {
         return Ok(Redirect::to("/admin/login").into_response());
     }
     let cookie = rotate(&state, visitor.cookie.as_deref(), account.id, Stage::Full).await?;
-    record(&state, &account.email, visitor.address, "sign-in", "after setting the password").await?;
+    record(
+        &state,
+        &account.email,
+        visitor.address,
+        "sign-in",
+        "after setting the password",
+    )
+    .await?;
     Ok(redirect_with_cookie("/admin", cookie))
 }

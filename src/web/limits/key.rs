@@ -34,7 +34,11 @@ impl ClientIp {
     }
 
     /// The same, from a request's parts (for extractors).
-    pub fn of_head(&self, extensions: &axum::http::Extensions, headers: &HeaderMap) -> Option<IpAddr> {
+    pub fn of_head(
+        &self,
+        extensions: &axum::http::Extensions,
+        headers: &HeaderMap,
+    ) -> Option<IpAddr> {
         let peer = extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
         if !self.is_trusted(peer) {
             return Some(peer);
