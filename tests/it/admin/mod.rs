@@ -436,8 +436,7 @@ async fn enrol(app: &TestApp, b: &reqwest::Client) -> String {
     let start = html.find("data-testid=\"totp-secret\">").unwrap() + 26;
     let secret = html[start..start + 32].to_owned();
     assert!(
-        html.contains(&format!("otpauth://totp/perkgate:"))
-            && html.contains(&format!("secret={secret}"))
+        html.contains("otpauth://totp/perkgate:") && html.contains(&format!("secret={secret}"))
     );
     let wrong = post(
         app,
