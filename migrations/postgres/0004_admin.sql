@@ -20,7 +20,7 @@ CREATE TABLE admin_links (
     expires_at BIGINT NOT NULL
 );
 
--- `stage`: 'full', 'totp' (password accepted, code awaited) or 'enrol' (must enrol 2FA first).
+-- `stage`: 'full' (signed in) or 'totp' (password accepted, second-factor code awaited).
 CREATE TABLE admin_sessions (
     id_hash    TEXT    PRIMARY KEY,
     account_id BIGINT NOT NULL REFERENCES admin_accounts (id) ON DELETE CASCADE,

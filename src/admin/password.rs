@@ -153,13 +153,20 @@ pub fn verify_blocking(password: &str, stored: Option<&str>) -> bool {
     known && matched
 }
 
+/// Hashings at once: each holds 19 MiB, and a flood of sign-ins must queue, not exhaust memory.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
 pub async fn hash(password: String) -> Result<String, String> {
+    let _permit = HASHING.acquire().await.map_err(|e| e.to_string())?;
     tokio::task::spawn_blocking(move || hash_blocking(&password))
         .await
         .map_err(|e| format!("hashing task: {e}"))?
 }
 
 pub async fn verify(password: String, stored: Option<String>) -> bool {
+    let Ok(_permit) = HASHING.acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || verify_blocking(&password, stored.as_deref()))
         .await
         .unwrap_or(false)

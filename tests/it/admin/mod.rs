@@ -542,6 +542,11 @@ async fn second_factor_and_accounts_on_postgres() {
     };
     let app = spawn_with(Options::default().var("PERKGATE_DATABASE_URL", &url)).await;
     two_factor_flow(&app).await;
+    let Some(url) = fresh_postgres().await else {
+        return;
+    };
+    let app = spawn_with(Options::default().var("PERKGATE_DATABASE_URL", &url)).await;
+    account(&app, "owner@example.com", Role::Owner).await;
     owner_manages_accounts(&app).await;
 }
 
