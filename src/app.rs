@@ -216,6 +216,20 @@ impl App {
             Ok(n) => tracing::warn!(states = n, "callbacks left unfinished marked abandoned"),
             Err(e) => tracing::warn!(error = %e, "could not mark unfinished callbacks"),
         }
+        // The console's first owner: a one-time link while no account can sign in yet.
+        match crate::admin::bootstrap(&db, &config.admin.email, &public_url, crate::clock::now())
+            .await
+        {
+            Ok(Some(link)) => tracing::warn!(
+                link = %link,
+                "no merchant console account can sign in yet: open this one-time link (valid \
+                 30 minutes, one use) to set the first owner's password"
+            ),
+            Ok(None) => {}
+            Err(e) => return Err(StartError(format!("merchant console accounts: {e}"))),
+        }
+        let (config_admin, public_url_console) = (config.admin.clone(), public_url.clone());
+        let trusted_proxies = config.rate_limit.trusted_proxies.clone();
         let state = AppState::new(web::Inner {
             config,
             public_url,
@@ -228,6 +242,12 @@ impl App {
             unified,
             sandbox,
             offer_cards: web::OfferCards::default(),
+            console: web::admin::Console::new(
+                &secret,
+                &config_admin,
+                public_url_console,
+                web::limits::ClientIp::new(trusted_proxies),
+            ),
         });
         let levels = state.verifier.levels.clone();
         crate::rewards::seed_pools(&db, &rules.get()).await;
@@ -237,6 +257,7 @@ impl App {
             db.clone(),
             rules.clone(),
             levels.clone(),
+            state.console.lifetimes,
         ));
         let poll = state.config.rules_poll;
         tokio::spawn(watch::watch(rules, poll, move |rules| {
@@ -336,6 +357,7 @@ async fn housekeeping(
     db: crate::db::Db,
     rules: Arc<RuleSet>,
     levels: crate::rewards::PoolLevels,
+    console: crate::admin::session::Lifetimes,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
@@ -346,6 +368,11 @@ async fn housekeeping(
         }
         if let Err(e) = callback_state::prune(&db).await {
             tracing::warn!(error = %e, "could not prune callback states");
+        }
+        let now = crate::clock::now();
+        let pruned = crate::admin::session::prune(&db, now, console).await;
+        if let Err(e) = pruned.and(crate::admin::throttle::prune(&db, now).await) {
+            tracing::warn!(error = %e, "could not prune console sessions");
         }
     }
 }

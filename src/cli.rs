@@ -17,6 +17,11 @@ usage:
   perkgate codes import POOL FILE.csv               add single-use codes to a pool (duplicates skipped)
   perkgate codes status                             codes left per pool, unlocks per offer
   perkgate codes redeemed FILE.csv                  mark codes as used at checkout
+  perkgate admin add EMAIL --role owner|editor|viewer
+                                                    add a console account; prints its one-time set-password link
+  perkgate admin list                               console accounts, roles, password and 2FA state
+  perkgate admin remove EMAIL                       remove a console account (and end its sessions)
+  perkgate admin reset EMAIL                        clear its password and 2FA, end its sessions; prints a new link
 
 Configuration comes from PERKGATE_* environment variables and an optional perkgate.toml;
 see the README for the table. TIME is 2026-12-31 or 2026-12-31T12:00:00Z.";
@@ -33,6 +38,20 @@ pub fn run(args: &[String]) -> ExitCode {
         ["codes", "status"] => with_db(|db, rules| Box::pin(codes_status(db, rules))),
         ["codes", "redeemed", file] => {
             with_db(|db, _| Box::pin(codes_redeemed(db, file.to_string())))
+        }
+        ["admin", "add", email, "--role", role] | ["admin", "add", "--role", role, email] => {
+            let Some(role) = crate::admin::Role::parse(role) else {
+                eprintln!("perkgate: --role: expected owner, editor or viewer, got {role:?}");
+                return ExitCode::from(2);
+            };
+            with_console(|db, url| Box::pin(admin_add(db, url, email.to_string(), role)))
+        }
+        ["admin", "list"] => with_console(|db, _| Box::pin(admin_list(db))),
+        ["admin", "remove", email] => {
+            with_console(|db, _| Box::pin(admin_remove(db, email.to_string())))
+        }
+        ["admin", "reset", email] => {
+            with_console(|db, url| Box::pin(admin_reset(db, url, email.to_string())))
         }
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
@@ -329,4 +348,155 @@ async fn codes_redeemed(db: &db::Db, file: String) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+type ConsoleFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ExitCode> + 'a>>;
+
+/// Opens the configured database for the console's commands, with the public URL their links
+/// start with (`PERKGATE_PUBLIC_URL`, else the listen address). The rules are not read.
+fn with_console(f: impl for<'a> FnOnce(&'a db::Db, &'a url::Url) -> ConsoleFuture<'a>) -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("perkgate: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let url = match config.public_url.clone() {
+        Some(url) => url,
+        None => match url::Url::parse(&format!("http://{}", config.listen)) {
+            Ok(url) => url,
+            Err(e) => {
+                eprintln!("perkgate: PERKGATE_PUBLIC_URL: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("perkgate: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match db::connect(&config.database_url).await {
+            Ok(pool) => f(&pool, &url).await,
+            Err(e) => {
+                eprintln!("perkgate: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn failed(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("perkgate: {e}");
+    ExitCode::FAILURE
+}
+
+async fn find_account(db: &db::Db, email: &str) -> Result<crate::admin::Account, ExitCode> {
+    let email = crate::admin::accounts::normalise_email(email).map_err(failed)?;
+    match crate::admin::accounts::by_email(db, &email).await {
+        Ok(Some(a)) => Ok(a),
+        Ok(None) => Err(failed(format!("no console account {email}"))),
+        Err(e) => Err(failed(e)),
+    }
+}
+
+async fn admin_add(
+    db: &db::Db,
+    url: &url::Url,
+    email: String,
+    role: crate::admin::Role,
+) -> ExitCode {
+    use crate::admin::{accounts, audit};
+    let now = crate::clock::now();
+    let account = match accounts::create(db, &email, role, now).await {
+        Ok(a) => a,
+        Err(e) => return failed(e),
+    };
+    let token = match accounts::issue_link(db, account.id, now).await {
+        Ok(t) => t,
+        Err(e) => return failed(e),
+    };
+    let details = format!("{} ({role})", account.email);
+    if let Err(e) = audit::record(db, audit::CLI, "", "account added", &details, now).await {
+        return failed(e);
+    }
+    println!(
+        "added {} ({role}); set-password link (one use, valid 30 minutes):\n{}",
+        account.email,
+        accounts::link_url(url, &token)
+    );
+    ExitCode::SUCCESS
+}
+
+async fn admin_list(db: &db::Db) -> ExitCode {
+    let all = match crate::admin::accounts::list(db).await {
+        Ok(a) => a,
+        Err(e) => return failed(e),
+    };
+    println!("email                                    role     password  2fa");
+    for a in all {
+        println!(
+            "{:<40} {:<8} {:<9} {}",
+            a.email,
+            a.role.as_str(),
+            if a.password_hash.is_some() {
+                "set"
+            } else {
+                "not set"
+            },
+            if a.has_2fa() { "on" } else { "off" }
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+async fn admin_remove(db: &db::Db, email: String) -> ExitCode {
+    use crate::admin::{accounts, audit};
+    let account = match find_account(db, &email).await {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    if let Err(e) = accounts::remove(db, &account).await {
+        return failed(e);
+    }
+    let details = format!("{} ({})", account.email, account.role);
+    let now = crate::clock::now();
+    if let Err(e) = audit::record(db, audit::CLI, "", "account removed", &details, now).await {
+        return failed(e);
+    }
+    println!("removed {}", account.email);
+    ExitCode::SUCCESS
+}
+
+async fn admin_reset(db: &db::Db, url: &url::Url, email: String) -> ExitCode {
+    use crate::admin::{accounts, audit};
+    let account = match find_account(db, &email).await {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    // From the command line even the last owner may be reset: that is how one gets back in.
+    if let Err(e) = accounts::reset(db, &account, true).await {
+        return failed(e);
+    }
+    let now = crate::clock::now();
+    let token = match accounts::issue_link(db, account.id, now).await {
+        Ok(t) => t,
+        Err(e) => return failed(e),
+    };
+    if let Err(e) = audit::record(db, audit::CLI, "", "account reset", &account.email, now).await {
+        return failed(e);
+    }
+    println!(
+        "reset {}: password and 2FA cleared, sessions ended; set-password link (one use, valid 30 minutes):\n{}",
+        account.email,
+        accounts::link_url(url, &token)
+    );
+    ExitCode::SUCCESS
 }

@@ -3,6 +3,7 @@
 //! `App::build(config)` wires everything; `main.rs` and the integration tests both use it.
 
 pub mod address;
+pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod clock;

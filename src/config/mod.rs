@@ -176,6 +176,19 @@ impl Hsts {
     pub const DEFAULT_MAX_AGE: u64 = 365 * 86_400;
 }
 
+/// The merchant console (`/admin`): its first account and its sessions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// The first owner, made on a database without a usable console account.
+    pub email: String,
+    /// A console session unused for this long expires.
+    pub idle: Duration,
+    /// A console session older than this expires however active it is.
+    pub absolute: Duration,
+    /// Owners must have a second factor: one without is sent to enrol after signing in.
+    pub require_2fa: bool,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -206,6 +219,7 @@ pub struct Config {
     /// listener serves neither.
     pub ops_listen: Option<SocketAddr>,
     pub hsts: Hsts,
+    pub admin: AdminConfig,
     pub log_filter: String,
     pub log_format: LogFormat,
     /// How long requests in flight may take to finish after SIGTERM.
@@ -264,6 +278,12 @@ impl Default for Config {
             },
             ops_listen: None,
             hsts: Hsts::MaxAge(Hsts::DEFAULT_MAX_AGE),
+            admin: AdminConfig {
+                email: "admin@localhost".to_owned(),
+                idle: Duration::from_secs(30 * 60),
+                absolute: Duration::from_secs(12 * 3600),
+                require_2fa: false,
+            },
             log_filter: "info".to_owned(),
             log_format: LogFormat::Text,
             shutdown_grace: Duration::from_secs(10),
@@ -347,6 +367,12 @@ impl Config {
                  PERKGATE_IDME_CLIENT_SECRET, or PERKGATE_ALLOW_SANDBOX=1 to run the sandbox on \
                  purpose"
             )));
+        }
+        if self.admin.absolute < self.admin.idle {
+            return Err(ConfigError(
+                "PERKGATE_ADMIN_ABSOLUTE_HOURS: must be at least PERKGATE_ADMIN_IDLE_MINUTES"
+                    .to_owned(),
+            ));
         }
         if self.ops_listen == Some(self.listen) && self.listen.port() != 0 {
             return Err(ConfigError(

@@ -47,6 +47,10 @@ pub(super) const SETTINGS: &[&str] = &[
     "max_connections_per_address",
     "ops_listen",
     "hsts",
+    "admin_email",
+    "admin_idle_minutes",
+    "admin_absolute_hours",
+    "admin_require_2fa",
     "log",
     "log_format",
     "shutdown_grace_secs",
@@ -208,6 +212,17 @@ impl Config {
                     )
                 })?),
             },
+            "admin_email" => {
+                self.admin.email = crate::admin::accounts::normalise_email(raw)
+                    .map_err(|why| format!("{why}, got {raw:?}"))?
+            }
+            "admin_idle_minutes" => {
+                self.admin.idle = Duration::from_secs(number(raw, 1, 24 * 60)? * 60)
+            }
+            "admin_absolute_hours" => {
+                self.admin.absolute = Duration::from_secs(number(raw, 1, 30 * 24)? * 3600)
+            }
+            "admin_require_2fa" => self.admin.require_2fa = boolean(raw)?,
             "shutdown_grace_secs" => {
                 self.shutdown_grace = Duration::from_secs(number(raw, 0, 3600)?)
             }

@@ -29,8 +29,13 @@ const MIGRATIONS: [&str; 5] = [
 /// Then the session ids hashed, rows carried over by a hook in Rust (SQL has no SHA-256).
 const HASHED_SESSION_IDS: &str =
     include_str!("../../migrations/sqlite/0006_hashed_session_ids.sql");
+/// The schema's version once the session ids are hashed (see `migrate`).
+const HASHED_VERSION: usize = MIGRATIONS.len() + 1;
+/// Then the rest, in order.
+const LATER: [&str; 1] = [include_str!("../../migrations/sqlite/0007_admin.sql")];
 /// The schema's version once migrated.
-const VERSION: usize = MIGRATIONS.len() + 1;
+#[cfg(test)]
+const VERSION: usize = HASHED_VERSION + LATER.len();
 
 /// At most this many closures share one transaction.
 const MAX_BATCH: usize = 256;
@@ -117,10 +122,11 @@ fn migrate(conn: &mut Connection) -> Result<(), String> {
         HASHED_SESSION_IDS,
         crate::session_store::sqlite::hash_existing_ids,
     ));
+    steps.extend(LATER.iter().map(|sql| M::up(sql)));
     Migrations::new(steps)
         .to_latest(conn)
         .map_err(|e| failed(&e))?;
-    if (1..VERSION).contains(&version) {
+    if (1..HASHED_VERSION).contains(&version) {
         // Once, after hashing the ids of an existing database: its free space still holds
         // copies of ids of live sessions (left where rows were moved or deleted), so the file
         // is rebuilt from the live rows and the log emptied. Not fatal: the hashing is done.

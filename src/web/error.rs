@@ -20,6 +20,8 @@ pub enum AppError {
     /// The shopper declined at ID.me (`error=access_denied`) and has no session to note it in.
     Declined,
     Csrf,
+    /// Signed in, but the account's role does not allow this (the merchant console).
+    Forbidden,
     NotFound,
     MethodNotAllowed,
     /// A rate limit: which one, and how long to wait (`web::limits`).
@@ -121,6 +123,13 @@ impl AppError {
                 "csrf",
                 "This form has expired",
                 Fixed("Reload the store and try again."),
+                "alert",
+            ),
+            Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Your role does not allow this",
+                Fixed("Ask an owner of this console if you need access."),
                 "alert",
             ),
             NotFound => (
@@ -230,6 +239,7 @@ impl AppError {
             Self::Domain(e) => e.log(),
             Self::BadRequest(why) => tracing::info!(reason = why, "bad request"),
             Self::Csrf => tracing::info!("CSRF token rejected"),
+            Self::Forbidden => tracing::info!("console role refused"),
             Self::Declined => tracing::info!("shopper declined at ID.me"),
             Self::TooManyRequests(r) => tracing::info!(
                 limit = r.limit.label(),

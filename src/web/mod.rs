@@ -1,5 +1,6 @@
 //! HTTP: one `router()` per area, merged here with the cross-cutting layers.
 
+pub mod admin;
 mod api;
 pub mod csrf;
 pub mod error;
@@ -56,6 +57,8 @@ pub fn router(
     let mut app = Router::new()
         .merge(session_routes)
         .merge(health::router(state.config.ops_listen.is_some()))
+        // The console: its own cookie and sessions, outside the shoppers' session layer.
+        .merge(admin::router())
         .merge(pages::static_router());
     if let Some(sandbox) = &state.sandbox {
         app = app.nest(crate::sandbox::PATH, sandbox.clone().back_channel());

@@ -8,6 +8,7 @@
 
 mod harness;
 
+mod admin;
 mod browser;
 mod buttons;
 mod cli;

@@ -30,12 +30,20 @@ impl ClientIp {
     /// The peer's address, or, when the peer is a trusted proxy, the last address in
     /// `X-Forwarded-For` that is not itself a trusted proxy.
     pub fn of<T>(&self, req: &Request<T>) -> Option<IpAddr> {
-        let peer = req.extensions().get::<ConnectInfo<SocketAddr>>()?.0.ip();
+        self.of_head(req.extensions(), req.headers())
+    }
+
+    /// The same, from a request's parts (for extractors).
+    pub fn of_head(
+        &self,
+        extensions: &axum::http::Extensions,
+        headers: &HeaderMap,
+    ) -> Option<IpAddr> {
+        let peer = extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
         if !self.is_trusted(peer) {
             return Some(peer);
         }
-        let forwarded: Vec<IpAddr> = req
-            .headers()
+        let forwarded: Vec<IpAddr> = headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())

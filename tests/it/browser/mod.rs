@@ -19,6 +19,7 @@ use serde_json::json;
 use crate::harness::{TestApp, serial, spawn_app};
 
 mod axe;
+mod console;
 mod driver;
 mod outcomes;
 
@@ -58,7 +59,9 @@ async fn shopper_verifies_in_a_real_browser() {
     let axe = Axe::load(manifest, required);
     let outcome = tokio::time::timeout(SCENARIO_LIMIT, async {
         scenario(&client, &app, manifest, &axe).await?;
-        outcomes::scenario(&client, &axe, &manifest.join("target/screenshots")).await
+        let shots = manifest.join("target/screenshots");
+        outcomes::scenario(&client, &axe, &shots).await?;
+        console::scenario(&client, &axe, &shots).await
     })
     .await;
     // Close the session (and with it Chromium) whatever happened, then report.

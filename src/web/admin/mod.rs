@@ -1,0 +1,128 @@
+//! The merchant console's HTTP side, under `/admin`: sign-in, the account page, and the owner's
+//! accounts and audit pages. Its own cookie and sessions (never the shoppers' session layer),
+//! its own CSRF tokens; the edge middleware adds the CSP, security headers and `no-store`.
+//!
+//! Every route takes an [`Admin`] guard (or, before signing in, a [`Visitor`]): the role a
+//! route needs is in its handler's signature.
+
+mod account;
+mod accounts;
+mod extract;
+mod signin;
+mod views;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::routing::{get, post};
+use base64::Engine;
+use subtle::ConstantTimeEq;
+
+pub use extract::{Admin, ConsoleError, Editor, Owner, Viewer, Visitor};
+
+use super::limits::ClientIp;
+use super::state::AppState;
+use crate::admin::session::Lifetimes;
+use crate::crypto::hmac_sha256;
+
+/// What the console's handlers share, built once at start-up.
+pub struct Console {
+    key: Vec<u8>,
+    cookie: &'static str,
+    secure: bool,
+    pub lifetimes: Lifetimes,
+    pub require_2fa: bool,
+    pub public_url: url::Url,
+    pub client_ip: ClientIp,
+}
+
+impl Console {
+    pub fn new(
+        secret: &[u8],
+        config: &crate::config::AdminConfig,
+        public_url: url::Url,
+        client_ip: ClientIp,
+    ) -> Self {
+        let https = public_url.scheme() == "https";
+        Self {
+            key: hmac_sha256(secret, b"perkgate console form token v1").to_vec(),
+            // `__Host-` pins the cookie to this host and to Path=/, and requires Secure.
+            cookie: if https {
+                "__Host-perkgate-admin"
+            } else {
+                "perkgate-admin"
+            },
+            secure: https,
+            lifetimes: Lifetimes {
+                idle: config.idle.as_secs() as i64,
+                absolute: config.absolute.as_secs() as i64,
+            },
+            require_2fa: config.require_2fa,
+            public_url,
+            client_ip,
+        }
+    }
+
+    /// The cookie's value: a session id, or before signing in a random nonce for the forms.
+    fn cookie_value<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == self.cookie)
+            .map(|(_, value)| value)
+            .filter(|v| {
+                v.len() == 43
+                    && v.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+    }
+
+    /// `Set-Cookie` for a value. SameSite=Strict: the console is never entered from another
+    /// site with its cookie; Path=/admin keeps it off the store's requests (`__Host-` needs /).
+    fn set_cookie(&self, value: &str) -> HeaderValue {
+        let cookie = format!(
+            "{}={value}; Path={}; HttpOnly; SameSite=Strict{}",
+            self.cookie,
+            if self.secure { "/" } else { "/admin" },
+            if self.secure { "; Secure" } else { "" }
+        );
+        HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
+    /// The form token for a cookie value: an HMAC under a server key, so it changes with the
+    /// session id (rotated at sign-in and sign-out) and cannot be made without the key.
+    fn csrf_token(&self, cookie: &str) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(hmac_sha256(&self.key, cookie.as_bytes()))
+    }
+
+    fn csrf_ok(&self, cookie: &str, token: &str) -> bool {
+        bool::from(self.csrf_token(cookie).as_bytes().ct_eq(token.as_bytes()))
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(accounts::home))
+        .route("/admin/login", get(signin::login_page).post(signin::login))
+        .route(
+            "/admin/login/totp",
+            get(signin::totp_page).post(signin::totp),
+        )
+        .route("/admin/logout", post(signin::logout))
+        .route(
+            "/admin/password/{token}",
+            get(signin::set_password_page).post(signin::set_password),
+        )
+        .route("/admin/account", get(account::page))
+        .route("/admin/account/password", post(account::change_password))
+        .route("/admin/account/2fa/start", post(account::start_2fa))
+        .route("/admin/account/2fa/confirm", post(account::confirm_2fa))
+        .route("/admin/account/2fa/disable", post(account::disable_2fa))
+        .route("/admin/accounts", get(accounts::list).post(accounts::add))
+        .route("/admin/accounts/{id}/remove", post(accounts::remove))
+        .route("/admin/accounts/{id}/reset", post(accounts::reset))
+        .route("/admin/audit", get(accounts::audit))
+}

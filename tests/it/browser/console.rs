@@ -1,0 +1,110 @@
+//! The merchant console in the browser: a new owner follows the set-password link, is signed
+//! in, walks every console page, adds an editor, signs out, fails a sign-in and signs in
+//! again; axe-core on each page, screenshots for the README.
+
+use std::path::Path;
+
+use fantoccini::error::CmdError;
+use fantoccini::{Client, Locator};
+use perkgate::admin::{Role, accounts};
+
+use super::axe::Axe;
+use super::{PAGE_LIMIT, save_screenshot, wait_for_path};
+use crate::harness::spawn_app;
+
+const PASSWORD: &str = "lantern-Orchard-58-pebble";
+
+pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), CmdError> {
+    let app = spawn_app().await;
+    let db = app.db().await;
+    let now = perkgate::clock::now();
+    let owner = accounts::create(&db, "owner@shop.example", Role::Owner, now)
+        .await
+        .expect("an owner account");
+    let token = accounts::issue_link(&db, owner.id, now)
+        .await
+        .expect("a set-password link");
+
+    // a. The link: set a password, and be signed in.
+    client
+        .goto(&app.url(&format!("/admin/password/{token}")))
+        .await?;
+    axe.check(client, "the console's set-password page").await?;
+    // Long enough for the field's own minlength; the server's policy is the last word.
+    type_into(client, "#password", "password1234").await?;
+    submit(client, "form.console-form button[type=submit]").await?;
+    let error = wait_for(client, "[data-testid=message]").await?;
+    assert!(
+        error.text().await?.contains("common"),
+        "a common password is refused: {}",
+        error.text().await?
+    );
+    axe.check(client, "the set-password page with an error").await?;
+    type_into(client, "#password", PASSWORD).await?;
+    submit(client, "form.console-form button[type=submit]").await?;
+    wait_for_path(client, "/admin").await?;
+    let who = wait_for(client, "[data-testid=signed-in-as]").await?;
+    assert_eq!(who.text().await?, "owner@shop.example");
+    axe.check(client, "the console's home page").await?;
+    save_screenshot(client, &shots.join("console-home.png")).await?;
+
+    // b. Every page an owner has.
+    client.goto(&app.url("/admin/account")).await?;
+    wait_for(client, "[data-testid='2fa-off']").await?;
+    axe.check(client, "the console's account page").await?;
+    client.goto(&app.url("/admin/accounts")).await?;
+    type_into(client, "#new-email", "editor@shop.example").await?;
+    client
+        .find(Locator::Css("#role option[value=editor]"))
+        .await?
+        .click()
+        .await?;
+    submit(client, "form[action='/admin/accounts'] button[type=submit]").await?;
+    let link = wait_for(client, "[data-testid=set-password-link]").await?;
+    assert!(link.text().await?.contains("/admin/password/"));
+    axe.check(client, "the console's accounts page with a new link")
+        .await?;
+    save_screenshot(client, &shots.join("console-accounts.png")).await?;
+    client.goto(&app.url("/admin/audit")).await?;
+    let audit = client.find(Locator::Css("main")).await?.text().await?;
+    assert!(audit.contains("editor@shop.example"), "{audit}");
+    axe.check(client, "the console's audit log").await?;
+
+    // c. Out, a wrong password, and back in.
+    client.goto(&app.url("/admin")).await?;
+    submit(client, "[data-testid=sign-out]").await?;
+    wait_for_path(client, "/admin/login").await?;
+    axe.check(client, "the console's sign-in page").await?;
+    type_into(client, "#email", "owner@shop.example").await?;
+    type_into(client, "#password", "not-the-password-at-all").await?;
+    submit(client, "form.console-form button[type=submit]").await?;
+    let refused = wait_for(client, "[role=alert]").await?;
+    assert!(refused.text().await?.contains("do not match"));
+    axe.check(client, "the sign-in page with an error").await?;
+    type_into(client, "#password", PASSWORD).await?;
+    submit(client, "form.console-form button[type=submit]").await?;
+    wait_for_path(client, "/admin").await?;
+    wait_for(client, "[data-testid=signed-in-as]").await?;
+    Ok(())
+}
+
+async fn wait_for(client: &Client, css: &str) -> Result<fantoccini::elements::Element, CmdError> {
+    client
+        .wait()
+        .at_most(PAGE_LIMIT)
+        .for_element(Locator::Css(css))
+        .await
+}
+
+async fn type_into(client: &Client, css: &str, text: &str) -> Result<(), CmdError> {
+    let field = wait_for(client, css).await?;
+    field.clear().await?;
+    if !text.is_empty() {
+        field.send_keys(text).await?;
+    }
+    Ok(())
+}
+
+async fn submit(client: &Client, css: &str) -> Result<(), CmdError> {
+    wait_for(client, css).await?.click().await
+}
