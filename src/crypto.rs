@@ -40,9 +40,91 @@ impl PersonKeyer {
     }
 }
 
+/// Encrypts small secrets the server must read back (a console account's TOTP key), so that a
+/// copy of the database alone does not yield them: AES-256-GCM under a key derived from the
+/// server secret, a random nonce per value. A new server secret makes them unreadable: the
+/// accounts enrol again.
+#[derive(Clone)]
+pub struct Sealer {
+    key: [u8; 32],
+}
+
+/// Marks a sealed value (and its format) in the database.
+const SEALED: &str = "v1.";
+
+impl Sealer {
+    pub fn new(secret: &[u8], purpose: &[u8]) -> Self {
+        Self {
+            key: hmac_sha256(secret, purpose),
+        }
+    }
+
+    fn key(&self) -> Option<aws_lc_rs::aead::LessSafeKey> {
+        use aws_lc_rs::aead::{AES_256_GCM, LessSafeKey, UnboundKey};
+        UnboundKey::new(&AES_256_GCM, &self.key)
+            .ok()
+            .map(LessSafeKey::new)
+    }
+
+    /// `v1.` and base64 of nonce, ciphertext and tag; `None` only if the cipher fails.
+    pub fn seal(&self, plain: &str) -> Option<String> {
+        use aws_lc_rs::aead::{Aad, NONCE_LEN, Nonce};
+        let nonce = rand::random::<[u8; NONCE_LEN]>();
+        let mut data = plain.as_bytes().to_vec();
+        self.key()?
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut data)
+            .ok()?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&data);
+        Some(format!("{SEALED}{}", URL_SAFE_NO_PAD.encode(out)))
+    }
+
+    /// The plain value, or `None` when it was not sealed by this key (or was altered).
+    pub fn open(&self, sealed: &str) -> Option<String> {
+        use aws_lc_rs::aead::{Aad, NONCE_LEN, Nonce};
+        let raw = URL_SAFE_NO_PAD.decode(sealed.strip_prefix(SEALED)?).ok()?;
+        if raw.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, data) = raw.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut data = data.to_vec();
+        let plain = self
+            .key()?
+            .open_in_place(nonce, Aad::empty(), &mut data)
+            .ok()?;
+        String::from_utf8(plain.to_vec()).ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sealed_values_open_only_under_their_key_and_unaltered() {
+        let sealer = Sealer::new(b"server secret", b"purpose");
+        let sealed = sealer.seal("JBSWY3DPEHPK3PXP").unwrap();
+        assert!(sealed.starts_with("v1.") && !sealed.contains("JBSWY3DP"));
+        assert_ne!(
+            sealer.seal("JBSWY3DPEHPK3PXP").unwrap(),
+            sealed,
+            "a nonce per value"
+        );
+        assert_eq!(sealer.open(&sealed).as_deref(), Some("JBSWY3DPEHPK3PXP"));
+        let other = Sealer::new(b"another secret", b"purpose");
+        assert_eq!(other.open(&sealed), None);
+        let mut altered = sealed.clone().into_bytes();
+        let last = altered.len() - 1;
+        altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(sealer.open(&String::from_utf8(altered).unwrap()), None);
+        assert_eq!(
+            sealer.open("JBSWY3DPEHPK3PXP"),
+            None,
+            "plain text is not sealed"
+        );
+        assert_eq!(sealer.open("v1."), None);
+    }
 
     #[test]
     fn person_keys_are_keyed_and_stable() {

@@ -44,13 +44,12 @@ fn render(
     status: StatusCode,
 ) -> Result<Response, ConsoleError> {
     let a = &admin.account;
-    let pending = a
-        .totp_pending
-        .as_ref()
+    let pending = (a.totp_pending.as_deref())
         .filter(|_| shown.pending && !a.has_2fa())
+        .and_then(|stored| state.console.open_totp(stored))
         .map(|secret| PendingTotp {
-            uri: totp::uri(secret, &a.email, ISSUER),
-            secret: secret.clone(),
+            uri: totp::uri(&secret, &a.email, ISSUER),
+            secret,
         });
     views::page(
         &views::Account {
@@ -85,8 +84,9 @@ pub async fn start_2fa(
         return Ok(Redirect::to("/admin/account").into_response());
     }
     let secret = totp::new_secret();
-    accounts::begin_totp(&state.db, admin.account.id, &secret).await?;
-    admin.account.totp_pending = Some(secret);
+    let sealed = state.console.seal_totp(&secret)?;
+    accounts::begin_totp(&state.db, admin.account.id, &sealed).await?;
+    admin.account.totp_pending = Some(sealed);
     let shown = Shown {
         pending: true,
         ..Shown::default()
@@ -99,10 +99,13 @@ pub async fn confirm_2fa(
     AdminForm(admin, form): AdminForm<Enrolling, CodeForm>,
 ) -> Result<Response, ConsoleError> {
     let a = &admin.account;
-    let Some(secret) = a.totp_pending.as_deref().filter(|_| !a.has_2fa()) else {
+    let Some(secret) = (a.totp_pending.as_deref())
+        .filter(|_| !a.has_2fa())
+        .and_then(|stored| state.console.open_totp(stored))
+    else {
         return Ok(Redirect::to("/admin/account").into_response());
     };
-    match totp::accept(secret, &form.code, now(), 0) {
+    match totp::accept(&secret, &form.code, now(), 0) {
         Some(step) => {
             accounts::confirm_totp(&state.db, a.id, step).await?;
             record(&state, &a.email, admin.address, "2fa enabled", "").await?;
@@ -136,10 +139,9 @@ pub async fn disable_2fa(
     if state.console.require_2fa && a.role == Role::Owner {
         return refuse("Owners of this console must keep a second factor.");
     }
-    let step = a
-        .totp_secret
-        .as_deref()
-        .and_then(|s| totp::accept(s, &form.code, now(), a.totp_last_step));
+    let step = (a.totp_secret.as_deref())
+        .and_then(|stored| state.console.open_totp(stored))
+        .and_then(|s| totp::accept(&s, &form.code, now(), a.totp_last_step));
     let accepted = match step {
         Some(step) => accounts::use_totp_step(&state.db, a.id, step).await?,
         None => false,

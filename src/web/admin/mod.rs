@@ -27,6 +27,8 @@ use crate::crypto::hmac_sha256;
 /// What the console's handlers share, built once at start-up.
 pub struct Console {
     key: Vec<u8>,
+    /// The accounts' TOTP keys are stored sealed under this.
+    totp: crate::crypto::Sealer,
     cookie: &'static str,
     secure: bool,
     pub lifetimes: Lifetimes,
@@ -45,6 +47,7 @@ impl Console {
         let https = public_url.scheme() == "https";
         Self {
             key: hmac_sha256(secret, b"perkgate console form token v1").to_vec(),
+            totp: crate::crypto::Sealer::new(secret, b"perkgate console totp key v1"),
             // `__Host-` pins the cookie to this host and to Path=/, and requires Secure.
             cookie: if https {
                 "__Host-perkgate-admin"
@@ -96,6 +99,20 @@ impl Console {
     fn csrf_token(&self, cookie: &str) -> String {
         base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(hmac_sha256(&self.key, cookie.as_bytes()))
+    }
+
+    /// A TOTP key as the database keeps it.
+    pub fn seal_totp(&self, secret: &str) -> Result<String, ConsoleError> {
+        self.totp.seal(secret).ok_or_else(|| {
+            ConsoleError::App(super::AppError::Domain(crate::error::Error::Internal(
+                "could not seal a TOTP key".to_owned(),
+            )))
+        })
+    }
+
+    /// A stored TOTP key, readable (`None`: sealed under another server secret).
+    pub fn open_totp(&self, stored: &str) -> Option<String> {
+        self.totp.open(stored)
     }
 
     fn csrf_ok(&self, cookie: &str, token: &str) -> bool {

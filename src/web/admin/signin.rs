@@ -220,10 +220,10 @@ pub async fn totp(
             .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1) as u64));
         return Ok(res);
     }
-    let step = account
-        .totp_secret
-        .as_deref()
-        .and_then(|secret| totp::accept(secret, &form.code, at, account.totp_last_step));
+    // A key sealed under an earlier server secret opens no more: the owner resets the account.
+    let step = (account.totp_secret.as_deref())
+        .and_then(|stored| state.console.open_totp(stored))
+        .and_then(|secret| totp::accept(&secret, &form.code, at, account.totp_last_step));
     let accepted = match step {
         Some(step) => accounts::use_totp_step(db, account.id, step).await?,
         None => false,

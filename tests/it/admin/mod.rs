@@ -464,6 +464,17 @@ async fn enrol(app: &TestApp, b: &reqwest::Client) -> String {
         .await
         .unwrap();
     assert!(page.contains("data-testid=\"2fa-on\""));
+    // The database keeps the key sealed: a copy of it does not give the codes away.
+    let db = app.db().await;
+    for a in accounts::list(&db).await.unwrap() {
+        let stored = [a.totp_secret, a.totp_pending].into_iter().flatten();
+        for value in stored {
+            assert!(
+                value.starts_with("v1.") && !value.contains(&secret),
+                "{value}"
+            );
+        }
+    }
     secret
 }
 
