@@ -187,6 +187,8 @@ pub struct AdminConfig {
     pub absolute: Duration,
     /// Owners must have a second factor: one without is sent to enrol after signing in.
     pub require_2fa: bool,
+    /// Seals the accounts' TOTP keys; `None`: a key derived from the database's own secret.
+    pub totp_key: Option<Secret>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -283,6 +285,7 @@ impl Default for Config {
                 idle: Duration::from_secs(30 * 60),
                 absolute: Duration::from_secs(12 * 3600),
                 require_2fa: false,
+                totp_key: None,
             },
             log_filter: "info".to_owned(),
             log_format: LogFormat::Text,

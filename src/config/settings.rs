@@ -51,6 +51,7 @@ pub(super) const SETTINGS: &[&str] = &[
     "admin_idle_minutes",
     "admin_absolute_hours",
     "admin_require_2fa",
+    "admin_totp_key",
     "log",
     "log_format",
     "shutdown_grace_secs",
@@ -223,6 +224,13 @@ impl Config {
                 self.admin.absolute = Duration::from_secs(number(raw, 1, 30 * 24)? * 3600)
             }
             "admin_require_2fa" => self.admin.require_2fa = boolean(raw)?,
+            // Never echo a secret back, not even a malformed one.
+            "admin_totp_key" => {
+                if raw.len() < 32 {
+                    return Err("expected at least 32 random characters".to_owned());
+                }
+                self.admin.totp_key = Some(Secret::new(raw));
+            }
             "shutdown_grace_secs" => {
                 self.shutdown_grace = Duration::from_secs(number(raw, 0, 3600)?)
             }

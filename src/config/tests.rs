@@ -177,15 +177,32 @@ fn secrets_stay_out_of_debug() {
         ("PERKGATE_IDME_URL", "https://api.idmelabs.com/"),
         ("PERKGATE_IDME_CLIENT_ID", "abc"),
         ("PERKGATE_IDME_CLIENT_SECRET", "s3cr3t-value"),
+        (
+            "PERKGATE_ADMIN_TOTP_KEY",
+            "totp-key-0123456789abcdefghijklmnop",
+        ),
     ])
     .unwrap();
+    assert!(c.admin.totp_key.is_some());
     assert_eq!(
         c.idme.url.as_ref().unwrap().as_str(),
         "https://api.idmelabs.com/"
     );
     let debug = format!("{c:?}");
-    assert!(!debug.contains("s3cr3t-value"));
+    assert!(!debug.contains("s3cr3t-value") && !debug.contains("totp-key-0123"));
     assert!(debug.contains("[redacted]"));
+}
+
+#[test]
+fn a_short_totp_key_is_refused_without_being_echoed() {
+    let e = load(&[("PERKGATE_ADMIN_TOTP_KEY", "short-key-value")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("PERKGATE_ADMIN_TOTP_KEY") && e.contains("at least 32"),
+        "{e}"
+    );
+    assert!(!e.contains("short-key-value"), "{e}");
 }
 
 #[test]

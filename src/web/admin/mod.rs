@@ -47,7 +47,15 @@ impl Console {
         let https = public_url.scheme() == "https";
         Self {
             key: hmac_sha256(secret, b"perkgate console form token v1").to_vec(),
-            totp: crate::crypto::Sealer::new(secret, b"perkgate console totp key v1"),
+            // A key from outside the database protects the TOTP keys from a copy of it; the
+            // database's own secret only from a read of the accounts table alone.
+            totp: crate::crypto::Sealer::new(
+                config
+                    .totp_key
+                    .as_ref()
+                    .map_or(secret, |k| k.expose().as_bytes()),
+                b"perkgate console totp key v1",
+            ),
             // `__Host-` pins the cookie to this host and to Path=/, and requires Secure.
             cookie: if https {
                 "__Host-perkgate-admin"

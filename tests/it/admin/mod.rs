@@ -544,6 +544,10 @@ async fn two_factor_flow(app: &TestApp) {
 #[tokio::test]
 async fn second_factor_on_sqlite() {
     two_factor_flow(&spawn_app().await).await;
+    // With the sealing key kept outside the database.
+    let key = "an-operator-key-0123456789-abcdefghij";
+    let app = spawn_with(Options::default().var("PERKGATE_ADMIN_TOTP_KEY", key)).await;
+    two_factor_flow(&app).await;
 }
 
 #[tokio::test]
