@@ -12,7 +12,7 @@ mod signin;
 mod views;
 
 use axum::Router;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::routing::{get, post};
 use base64::Engine;
 use subtle::ConstantTimeEq;
@@ -75,19 +75,7 @@ impl Console {
 
     /// The cookie's value: a session id, or before signing in a random nonce for the forms.
     fn cookie_value<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
-        headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == self.cookie)
-            .map(|(_, value)| value)
-            .filter(|v| {
-                v.len() == 43
-                    && v.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            })
+        super::csrf::token_cookie(headers, self.cookie)
     }
 
     /// `Set-Cookie` for a value. SameSite=Strict: the console is never entered from another
