@@ -39,7 +39,8 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
         "a common password is refused: {}",
         error.text().await?
     );
-    axe.check(client, "the set-password page with an error").await?;
+    axe.check(client, "the set-password page with an error")
+        .await?;
     type_into(client, "#password", PASSWORD).await?;
     submit(client, "form.console-form button[type=submit]").await?;
     wait_for_path(client, "/admin").await?;
