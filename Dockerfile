@@ -74,12 +74,12 @@ COPY config /app/config
 COPY deploy/healthcheck.sh /usr/local/bin/perkgate-healthcheck
 
 # Image defaults; every PERKGATE_* setting can be overridden with -e / environment:.
-# PERKGATE_RULES is named explicitly, so a missing rules file stops start-up instead of
-# silently falling back to the example offers compiled into the binary.
+# PERKGATE_RULES is not set: the offers live in the database (edited in the console), and
+# /app/config/rules.toml is their first version on a new database. Set
+# PERKGATE_RULES=/app/config/rules.toml to keep the file authoritative instead (GitOps).
 ENV PATH=/app:$PATH \
     PERKGATE_LISTEN=0.0.0.0:3000 \
     PERKGATE_DATABASE_URL=sqlite:///data/perkgate.db \
-    PERKGATE_RULES=/app/config/rules.toml \
     PERKGATE_LOG_FORMAT=json
 
 # SQLite database (with its -wal and -shm files) and nothing else; owned by the service user.

@@ -13,7 +13,7 @@ use crate::crypto::PersonKeyer;
 use crate::db;
 use crate::idme::jose::DecryptionKey;
 use crate::idme::{Endpoints, IdmeClient};
-use crate::rules::watch::{self, RuleSet};
+use crate::rules::watch::RuleSet;
 use crate::sandbox::{self, Sandbox};
 use crate::session::{Jar, Lifetimes, SessionCookie};
 use crate::session_store::Sessions;
@@ -52,23 +52,15 @@ impl App {
             &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER,
         );
         crate::metrics::install();
-        let (source, loaded) =
-            watch::load(&config.rules, config.rules_explicit).map_err(|errors| {
-                StartError(
-                    errors
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                )
-            })?;
-        for w in &loaded.warnings {
-            tracing::warn!("rules: {w}");
-        }
-        let rules = Arc::new(RuleSet::new(source, loaded.rules));
         let db = db::connect(&config.database_url)
             .await
             .map_err(StartError)?;
+        // The file named by PERKGATE_RULES, else the database's live version.
+        let rules: Arc<RuleSet> = Arc::new(
+            crate::rules::live::open(&config, &db)
+                .await
+                .map_err(StartError)?,
+        );
         let store = Sessions::open(config.session_url.as_deref(), &db)
             .await
             .map_err(StartError)?;
@@ -259,14 +251,21 @@ impl App {
             levels.clone(),
             state.console.lifetimes,
         ));
-        let poll = state.config.rules_poll;
-        tokio::spawn(watch::watch(rules, poll, move |rules| {
-            let (db, levels) = (db.clone(), levels.clone());
-            async move {
-                crate::rewards::seed_pools(&db, &rules).await;
-                levels.refresh(&db, &rules).await;
-            }
-        }));
+        let (poll, version_poll) = (state.config.rules_poll, state.config.rules_version_poll);
+        let follow_db = db.clone();
+        tokio::spawn(crate::rules::live::follow(
+            rules,
+            follow_db,
+            poll,
+            version_poll,
+            move |rules| {
+                let (db, levels) = (db.clone(), levels.clone());
+                async move {
+                    crate::rewards::seed_pools(&db, &rules).await;
+                    levels.refresh(&db, &rules).await;
+                }
+            },
+        ));
         let (router, pruner) = web::router(state.clone(), sessions);
         let ops = ops.map(|l| (l, web::ops_router(state.clone())));
         if let Some(pruner) = pruner {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::idme::Payload;
-use crate::rules::{CodeSource, Facts, Rules, date, evaluate, parse};
+use crate::rules::{CodeSource, Facts, Rules, date, evaluate, live, parse};
 use crate::{Config, db, rewards};
 
 pub const USAGE: &str = "\
@@ -14,6 +14,8 @@ usage:
   perkgate rules check FILE                         validate a rules file; lists every problem
   perkgate rules eval FILE ATTRIBUTES.json [--at TIME]
                                                     which offer applies to these ID.me attributes, and why not the others
+  perkgate rules export [--version N]               print the live rules document (or version N) to stdout
+  perkgate rules import FILE [--note TEXT]          validate FILE like `rules check`, then publish it as a new version
   perkgate codes import POOL FILE.csv               add single-use codes to a pool (duplicates skipped)
   perkgate codes status                             codes left per pool, unlocks per offer
   perkgate codes redeemed FILE.csv                  mark codes as used at checkout
@@ -32,12 +34,33 @@ pub fn run(args: &[String]) -> ExitCode {
         ["rules", "check", file] => rules_check(file),
         ["rules", "eval", file, attributes] => rules_eval(file, attributes, None),
         ["rules", "eval", file, attributes, "--at", at] => rules_eval(file, attributes, Some(at)),
-        ["codes", "import", pool, file] => with_db(|db, rules| {
+        ["rules", "export"] => with_db(|db, _, mode| Box::pin(rules_export(db, mode, None))),
+        ["rules", "export", "--version", n] => {
+            let Ok(n) = n.parse::<i64>() else {
+                eprintln!("perkgate: --version: expected a version number, got {n:?}");
+                return ExitCode::from(2);
+            };
+            with_db(move |db, _, mode| Box::pin(rules_export(db, mode, Some(n))))
+        }
+        ["rules", "import", file] => {
+            with_db(|db, _, mode| Box::pin(rules_import(db, mode, file.to_string(), None)))
+        }
+        ["rules", "import", file, "--note", note] | ["rules", "import", "--note", note, file] => {
+            with_db(|db, _, mode| {
+                Box::pin(rules_import(
+                    db,
+                    mode,
+                    file.to_string(),
+                    Some(note.to_string()),
+                ))
+            })
+        }
+        ["codes", "import", pool, file] => with_db(|db, rules, _| {
             Box::pin(codes_import(db, rules, pool.to_string(), file.to_string()))
         }),
-        ["codes", "status"] => with_db(|db, rules| Box::pin(codes_status(db, rules))),
+        ["codes", "status"] => with_db(|db, rules, _| Box::pin(codes_status(db, rules))),
         ["codes", "redeemed", file] => {
-            with_db(|db, _| Box::pin(codes_redeemed(db, file.to_string())))
+            with_db(|db, _, _| Box::pin(codes_redeemed(db, file.to_string())))
         }
         ["admin", "add", email, "--role", role] | ["admin", "add", "--role", role, email] => {
             let Some(role) = crate::admin::Role::parse(role) else {
@@ -205,22 +228,16 @@ pub fn explain(rules: &Rules, facts: &Facts, at: i64) -> String {
 
 type DbFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ExitCode> + 'a>>;
 
-/// Opens the configured database (and the configured rules, for pool names) and runs `f`.
-fn with_db(f: impl for<'a> FnOnce(&'a db::Db, &'a Rules) -> DbFuture<'a>) -> ExitCode {
+/// Opens the configured database and the live rules (the file named by `PERKGATE_RULES`, else
+/// the database's live version; for pool names) and runs `f`.
+fn with_db(
+    f: impl for<'a> FnOnce(&'a db::Db, &'a Rules, &'a live::Mode) -> DbFuture<'a>,
+) -> ExitCode {
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("perkgate: configuration error: {e}");
             return ExitCode::from(2);
-        }
-    };
-    let rules = match crate::rules::watch::load(&config.rules, config.rules_explicit) {
-        Ok((_, loaded)) => loaded.rules,
-        Err(errors) => {
-            for e in errors {
-                eprintln!("error: {e}");
-            }
-            return ExitCode::FAILURE;
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -233,15 +250,78 @@ fn with_db(f: impl for<'a> FnOnce(&'a db::Db, &'a Rules) -> DbFuture<'a>) -> Exi
             return ExitCode::FAILURE;
         }
     };
+    let mode = live::Mode::of(&config);
     runtime.block_on(async {
-        match db::connect(&config.database_url).await {
-            Ok(pool) => f(&pool, &rules).await,
+        let db = match db::connect(&config.database_url).await {
+            Ok(db) => db,
             Err(e) => {
                 eprintln!("perkgate: {e}");
-                ExitCode::FAILURE
+                return ExitCode::FAILURE;
             }
-        }
+        };
+        let rules = match live::open(&config, &db).await {
+            Ok(set) => set.get(),
+            Err(errors) => {
+                for e in errors.lines() {
+                    eprintln!("error: {e}");
+                }
+                return ExitCode::FAILURE;
+            }
+        };
+        f(&db, &rules, &mode).await
     })
+}
+
+async fn rules_export(db: &db::Db, mode: &live::Mode, version: Option<i64>) -> ExitCode {
+    match live::document(db, mode, version).await {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => failed(e),
+    }
+}
+
+async fn rules_import(
+    db: &db::Db,
+    mode: &live::Mode,
+    file: String,
+    note: Option<String>,
+) -> ExitCode {
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) => return failed(format!("{file}: cannot read: {e}")),
+    };
+    let note = note.unwrap_or_else(|| format!("imported from {file}"));
+    let published = live::publish(
+        db,
+        mode,
+        live::Publish {
+            name: &file,
+            document: &text,
+            based_on: None,
+            author: crate::admin::audit::CLI,
+            address: "",
+            note: &note,
+            action: "rules imported",
+        },
+    )
+    .await;
+    match published {
+        Ok(p) => {
+            let counts = p.diff.lines().next().unwrap_or_default();
+            println!("{file}: published as version {} ({counts})", p.version);
+            ExitCode::SUCCESS
+        }
+        Err(live::Refused::Invalid(errors)) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!("{file}: {} error(s); nothing published", errors.len());
+            ExitCode::FAILURE
+        }
+        Err(e) => failed(e),
+    }
 }
 
 async fn codes_import(db: &db::Db, rules: &Rules, pool: String, file: String) -> ExitCode {

@@ -6,7 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod password;
 pub mod session;
-mod store;
+pub(crate) mod store;
 pub mod throttle;
 pub mod totp;
 

@@ -209,6 +209,8 @@ pub struct Config {
     pub rules_explicit: bool,
     /// How often the rules file is checked for changes.
     pub rules_poll: Duration,
+    /// How often the database is asked for a newer rules version (database-authoritative).
+    pub rules_version_poll: Duration,
     pub database_url: String,
     pub session_url: Option<String>,
     pub session: SessionConfig,
@@ -252,6 +254,7 @@ impl Default for Config {
             rules: PathBuf::from("config/rules.toml"),
             rules_explicit: false,
             rules_poll: Duration::from_secs(2),
+            rules_version_poll: Duration::from_secs(1),
             database_url: "sqlite://perkgate.db".to_owned(),
             session_url: None,
             session: SessionConfig {

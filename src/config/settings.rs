@@ -28,6 +28,7 @@ pub(super) const SETTINGS: &[&str] = &[
     "verify_button",
     "rules",
     "rules_poll_ms",
+    "rules_version_poll_ms",
     "database_url",
     "session_url",
     "session_idle_secs",
@@ -108,6 +109,9 @@ impl Config {
                 self.rules_explicit = true;
             }
             "rules_poll_ms" => self.rules_poll = Duration::from_millis(number(raw, 50, 3_600_000)?),
+            "rules_version_poll_ms" => {
+                self.rules_version_poll = Duration::from_millis(number(raw, 50, 60_000)?)
+            }
             "database_url" => {
                 if !["sqlite:", "postgres://", "postgresql://"]
                     .iter()

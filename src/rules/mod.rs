@@ -5,8 +5,11 @@
 //! enforces limits lives in `rewards`.
 
 mod communities;
+pub mod diff;
+pub mod live;
 mod load;
 mod select;
+pub mod versions;
 pub mod watch;
 
 use std::collections::BTreeMap;

@@ -1,5 +1,6 @@
-//! The live rule set: swapped whole when the file changes (polled) or on SIGHUP. An invalid
-//! file keeps the previous rules; its errors are logged and shown in `/readyz`.
+//! The live rule set: swapped whole when the file changes (polled) or on SIGHUP, or, when
+//! the database is authoritative, when a newer version is published (`rules::live`). An
+//! invalid file keeps the previous rules; its errors are logged and shown in `/readyz`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -13,6 +14,10 @@ pub enum Source {
     File(PathBuf),
     /// The compiled-in example (the default file is missing).
     Builtin,
+    /// The versions in the database; pool seed files are resolved against `base`.
+    Database {
+        base: Option<PathBuf>,
+    },
 }
 
 impl Source {
@@ -20,6 +25,7 @@ impl Source {
         match self {
             Self::File(p) => p.display().to_string(),
             Self::Builtin => "(built-in example rules)".to_owned(),
+            Self::Database { .. } => "database".to_owned(),
         }
     }
 }
@@ -52,6 +58,10 @@ pub struct RuleSet {
     /// Errors of the last rejected file, cleared by the next good one.
     rejected: RwLock<Vec<String>>,
     pub source: Source,
+    /// The live database version (0 when the rules come from a file).
+    version: tokio::sync::watch::Sender<i64>,
+    /// Asks the database poll to look now (after a publish on this instance).
+    nudge: tokio::sync::Notify,
 }
 
 impl RuleSet {
@@ -60,7 +70,48 @@ impl RuleSet {
             current: RwLock::new(Arc::new(rules)),
             rejected: RwLock::new(Vec::new()),
             source,
+            version: tokio::sync::watch::Sender::new(0),
+            nudge: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Rules of database version `version`.
+    pub fn at_version(source: Source, rules: Rules, version: i64) -> Self {
+        let set = Self::new(source, rules);
+        set.version.send_replace(version);
+        set
+    }
+
+    pub fn version(&self) -> i64 {
+        *self.version.borrow()
+    }
+
+    /// Swaps in a database version's rules.
+    pub fn install(&self, version: i64, rules: Rules) {
+        self.swap(rules);
+        self.version.send_replace(version);
+    }
+
+    /// Keeps the previous rules and reports why the new ones were refused.
+    pub fn reject(&self, errors: Vec<String>) {
+        *self.rejected.write().unwrap_or_else(|e| e.into_inner()) = errors;
+    }
+
+    /// Has the database poll look for a new version now.
+    pub fn nudge(&self) {
+        self.nudge.notify_one();
+    }
+
+    pub async fn nudged(&self) {
+        self.nudge.notified().await;
+    }
+
+    /// Waits (at most `limit`) until version `version` or a later one is live here.
+    pub async fn wait_for(&self, version: i64, limit: Duration) -> bool {
+        let mut rx = self.version.subscribe();
+        tokio::time::timeout(limit, rx.wait_for(|v| *v >= version))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// The current rules. A request holds its `Arc` throughout, so it never sees two sets.

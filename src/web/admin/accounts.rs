@@ -181,7 +181,7 @@ pub async fn reset(
 }
 
 /// "2026-12-31 12:00:00".
-fn when(at: i64) -> String {
+pub(super) fn when(at: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     time::OffsetDateTime::from_unix_timestamp(at)
         .ok()

@@ -8,6 +8,7 @@
 mod account;
 mod accounts;
 mod extract;
+mod rules;
 mod signin;
 mod views;
 
@@ -138,4 +139,12 @@ pub fn router() -> Router<AppState> {
         .route("/admin/accounts/{id}/remove", post(accounts::remove))
         .route("/admin/accounts/{id}/reset", post(accounts::reset))
         .route("/admin/audit", get(accounts::audit))
+        .route("/admin/rules", get(rules::show).post(rules::submit))
+        .route("/admin/rules/draft/discard", post(rules::discard))
+        .route("/admin/rules/versions", get(rules::history))
+        .route("/admin/rules/versions/{n}", get(rules::version))
+        .route(
+            "/admin/rules/versions/{n}/rollback",
+            get(rules::rollback_page).post(rules::rollback),
+        )
 }

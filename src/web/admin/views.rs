@@ -121,3 +121,99 @@ pub struct Audit<'a> {
     pub is_owner: bool,
     pub entries: Vec<AuditRow>,
 }
+
+/// A rules version as the console lists it.
+pub struct VersionRow {
+    pub version: i64,
+    pub author: String,
+    pub at: String,
+    pub note: String,
+}
+
+/// A validation problem, placed by line and column.
+pub struct ProblemRow {
+    pub line: usize,
+    pub column: usize,
+    pub field: String,
+    pub message: String,
+}
+
+/// The raw editor's state: what is in the textarea and what the page says about it.
+#[derive(Default)]
+pub struct Editor {
+    pub text: String,
+    pub based_on: i64,
+    pub note: String,
+    /// The saved draft's notice, when the text is a draft.
+    pub draft: Option<String>,
+    pub problems: Vec<ProblemRow>,
+    /// A refusal that is not about a line (stale, a missing note).
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/rules.html")]
+pub struct RulesPage<'a> {
+    pub csrf: &'a str,
+    pub is_owner: bool,
+    /// The live version (none when the file is authoritative).
+    pub live: Option<VersionRow>,
+    /// Why the rules are read-only here, when the file is authoritative.
+    pub file_mode: Option<String>,
+    pub document: String,
+    /// The editor, for editors when the database is authoritative.
+    pub editor: Option<Editor>,
+    pub notice: Option<String>,
+}
+
+/// One row of a diff: the marker in words and signs, the line numbers, the text.
+pub struct DiffRow {
+    pub sign: &'static str,
+    pub change: &'static str,
+    pub old: String,
+    pub new: String,
+    pub text: String,
+}
+
+pub struct DiffView {
+    pub from: i64,
+    pub to: i64,
+    pub added: usize,
+    pub removed: usize,
+    pub rows: Vec<DiffRow>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/versions.html")]
+pub struct Versions<'a> {
+    pub csrf: &'a str,
+    pub is_owner: bool,
+    pub versions: Vec<VersionRow>,
+    pub file_mode: Option<String>,
+    pub diff: Option<DiffView>,
+    pub error: Option<String>,
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/version.html")]
+pub struct VersionPage<'a> {
+    pub csrf: &'a str,
+    pub is_owner: bool,
+    pub version: VersionRow,
+    pub live: i64,
+    pub document: String,
+    /// Editors may roll back to it (database mode, not the live version).
+    pub can_roll_back: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/rollback.html")]
+pub struct Rollback<'a> {
+    pub csrf: &'a str,
+    pub is_owner: bool,
+    pub version: VersionRow,
+    pub live: i64,
+    pub error: Option<String>,
+}

@@ -3,6 +3,7 @@
 //! `perkgate admin` commands.
 
 mod cli;
+mod rules;
 
 use perkgate::admin::{Role, accounts, password, totp};
 
@@ -89,6 +90,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/accounts"),
     ("POST", "/admin/accounts/1/remove"),
     ("POST", "/admin/accounts/1/reset"),
+    ("GET", "/admin/rules"),
+    ("POST", "/admin/rules"),
+    ("POST", "/admin/rules/draft/discard"),
+    ("GET", "/admin/rules/versions"),
+    ("GET", "/admin/rules/versions/1"),
+    ("GET", "/admin/rules/versions/1/rollback"),
+    ("POST", "/admin/rules/versions/1/rollback"),
 ];
 
 #[tokio::test]
@@ -192,6 +200,9 @@ async fn every_form_refuses_a_wrong_csrf_token() {
         "/admin/accounts",
         "/admin/accounts/1/remove",
         "/admin/accounts/1/reset",
+        "/admin/rules",
+        "/admin/rules/draft/discard",
+        "/admin/rules/versions/1/rollback",
         "/admin/logout",
     ] {
         for token in ["", "forged"] {

@@ -86,6 +86,46 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
     submit(client, "form.console-form button[type=submit]").await?;
     wait_for_path(client, "/admin").await?;
     wait_for(client, "[data-testid=signed-in-as]").await?;
+
+    // d. The rules: the editor, the history; the military offer to 25%, published, and the
+    // store in the same browser shows it.
+    client.goto(&app.url("/admin/rules")).await?;
+    let editor = wait_for(client, "#document").await?;
+    axe.check(client, "the console's rules editor").await?;
+    let text = editor.prop("value").await?.unwrap_or_default();
+    assert!(
+        text.contains("percent = 15"),
+        "the live document is in the editor"
+    );
+    // Typed in whole: a textarea keeps what is typed, newlines included.
+    type_into(
+        client,
+        "#document",
+        &text.replacen("percent = 15", "percent = 25", 1),
+    )
+    .await?;
+    type_into(client, "#note", "military to 25%").await?;
+    submit(client, "[data-testid=publish]").await?;
+    wait_for_path(client, "/admin/rules").await?;
+    let notice = wait_for(client, "[data-testid=notice]").await?;
+    assert!(
+        notice.text().await?.contains("Version 2 is published"),
+        "{}",
+        notice.text().await?
+    );
+    axe.check(client, "the rules page after publishing").await?;
+    client
+        .goto(&app.url("/admin/rules/versions?from=1&to=2"))
+        .await?;
+    wait_for(client, "[data-testid=diff]").await?;
+    axe.check(client, "the rules history with a diff").await?;
+    client.goto(&app.url("/")).await?;
+    let card = wait_for(client, "[data-testid=offer-military]").await?;
+    assert!(
+        card.text().await?.contains("25% off"),
+        "{}",
+        card.text().await?
+    );
     Ok(())
 }
 
