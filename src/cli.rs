@@ -226,38 +226,35 @@ pub fn explain(rules: &Rules, facts: &Facts, at: i64) -> String {
     out
 }
 
-type DbFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ExitCode> + 'a>>;
+type CliFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ExitCode> + 'a>>;
+
+/// The configuration and a runtime, for a command that uses the database.
+fn prepare() -> Result<(Config, tokio::runtime::Runtime), ExitCode> {
+    let config = Config::from_env().map_err(|e| {
+        eprintln!("perkgate: configuration error: {e}");
+        ExitCode::from(2)
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(failed)?;
+    Ok((config, runtime))
+}
 
 /// Opens the configured database and the live rules (the file named by `PERKGATE_RULES`, else
 /// the database's live version; for pool names) and runs `f`.
 fn with_db(
-    f: impl for<'a> FnOnce(&'a db::Db, &'a Rules, &'a live::Mode) -> DbFuture<'a>,
+    f: impl for<'a> FnOnce(&'a db::Db, &'a Rules, &'a live::Mode) -> CliFuture<'a>,
 ) -> ExitCode {
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("perkgate: configuration error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("perkgate: {e}");
-            return ExitCode::FAILURE;
-        }
+    let (config, runtime) = match prepare() {
+        Ok(ready) => ready,
+        Err(code) => return code,
     };
     let mode = live::Mode::of(&config);
     runtime.block_on(async {
         let db = match db::connect(&config.database_url).await {
             Ok(db) => db,
-            Err(e) => {
-                eprintln!("perkgate: {e}");
-                return ExitCode::FAILURE;
-            }
+            Err(e) => return failed(e),
         };
         let rules = match live::open(&config, &db).await {
             Ok(set) => set.get(),
@@ -430,17 +427,12 @@ async fn codes_redeemed(db: &db::Db, file: String) -> ExitCode {
     }
 }
 
-type ConsoleFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ExitCode> + 'a>>;
-
 /// Opens the configured database for the console's commands, with the public URL their links
 /// start with (`PERKGATE_PUBLIC_URL`, else the listen address). The rules are not read.
-fn with_console(f: impl for<'a> FnOnce(&'a db::Db, &'a url::Url) -> ConsoleFuture<'a>) -> ExitCode {
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("perkgate: configuration error: {e}");
-            return ExitCode::from(2);
-        }
+fn with_console(f: impl for<'a> FnOnce(&'a db::Db, &'a url::Url) -> CliFuture<'a>) -> ExitCode {
+    let (config, runtime) = match prepare() {
+        Ok(ready) => ready,
+        Err(code) => return code,
     };
     let url = match config.public_url.clone() {
         Some(url) => url,
@@ -452,23 +444,10 @@ fn with_console(f: impl for<'a> FnOnce(&'a db::Db, &'a url::Url) -> ConsoleFutur
             }
         },
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("perkgate: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     runtime.block_on(async {
         match db::connect(&config.database_url).await {
-            Ok(pool) => f(&pool, &url).await,
-            Err(e) => {
-                eprintln!("perkgate: {e}");
-                ExitCode::FAILURE
-            }
+            Ok(db) => f(&db, &url).await,
+            Err(e) => failed(e),
         }
     })
 }
