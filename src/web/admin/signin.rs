@@ -90,6 +90,19 @@ pub(super) async fn rotate(
     Ok(state.console.set_cookie(&id))
 }
 
+/// Signed in: a full session in place of whatever the old cookie named, and the audit entry.
+async fn signed_in(
+    state: &AppState,
+    old: Option<&str>,
+    account: &crate::admin::Account,
+    address: std::net::IpAddr,
+    how: &str,
+) -> Result<Response, ConsoleError> {
+    let cookie = rotate(state, old, account.id, Stage::Full).await?;
+    record(state, &account.email, address, "sign-in", how).await?;
+    Ok(redirect_with_cookie("/admin", cookie))
+}
+
 pub(super) async fn record(
     state: &AppState,
     actor: &str,
@@ -172,16 +185,8 @@ pub async fn login(
             Ok(redirect_with_cookie("/admin/login/totp", cookie))
         }
         SignIn::Passed(account) => {
-            let cookie = rotate(&state, visitor.cookie.as_deref(), account.id, Stage::Full).await?;
-            record(
-                &state,
-                &account.email,
-                visitor.address,
-                "sign-in",
-                "password",
-            )
-            .await?;
-            Ok(redirect_with_cookie("/admin", cookie))
+            let old = visitor.cookie.as_deref();
+            signed_in(&state, old, &account, visitor.address, "password").await
         }
     }
 }
@@ -248,16 +253,8 @@ pub async fn totp(
         );
     }
     throttle::succeeded(db, &keys).await?;
-    let cookie = rotate(&state, Some(&pending.id), account.id, Stage::Full).await?;
-    record(
-        &state,
-        &account.email,
-        pending.address,
-        "sign-in",
-        "password and second factor",
-    )
-    .await?;
-    Ok(redirect_with_cookie("/admin", cookie))
+    let how = "password and second factor";
+    signed_in(&state, Some(&pending.id), account, pending.address, how).await
 }
 
 pub async fn logout(
@@ -342,14 +339,13 @@ pub async fn set_password(
     if account.has_2fa() {
         return Ok(Redirect::to("/admin/login").into_response());
     }
-    let cookie = rotate(&state, visitor.cookie.as_deref(), account.id, Stage::Full).await?;
-    record(
+    let how = "after setting the password";
+    signed_in(
         &state,
-        &account.email,
+        visitor.cookie.as_deref(),
+        &account,
         visitor.address,
-        "sign-in",
-        "after setting the password",
+        how,
     )
-    .await?;
-    Ok(redirect_with_cookie("/admin", cookie))
+    .await
 }
