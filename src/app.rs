@@ -201,6 +201,7 @@ impl App {
             idme_budget: (config.idme.timeout + config.idme.connect_timeout) * 2
                 + Duration::from_secs(1),
             tasks: tokio_util::task::TaskTracker::new(),
+            counts: crate::stats::Counts::default(),
         };
         // What a crash left running would otherwise keep its shopper's retries waiting.
         match callback_state::abandon_unfinished(&db, verifier.stale_after()).await {
@@ -266,6 +267,7 @@ impl App {
                 }
             },
         ));
+        tokio::spawn((state.verifier.counts.clone()).keep_flushing(state.verifier.db.clone()));
         let (router, pruner) = web::router(state.clone(), sessions);
         let ops = ops.map(|l| (l, web::ops_router(state.clone())));
         if let Some(pruner) = pruner {
@@ -345,6 +347,11 @@ impl App {
             );
         }
         tasks.wait().await;
+        // The counts of the last interval, callbacks included.
+        let verifier = &self.state.verifier;
+        if let Err(e) = verifier.counts.flush(&verifier.db).await {
+            tracing::warn!(error = %e, "could not add the dashboard's last counts");
+        }
         served
     }
 }

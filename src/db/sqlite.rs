@@ -32,9 +32,10 @@ const HASHED_SESSION_IDS: &str =
 /// The schema's version once the session ids are hashed (see `migrate`).
 const HASHED_VERSION: usize = MIGRATIONS.len() + 1;
 /// Then the rest, in order.
-const LATER: [&str; 2] = [
+const LATER: [&str; 3] = [
     include_str!("../../migrations/sqlite/0007_admin.sql"),
     include_str!("../../migrations/sqlite/0008_rules_versions.sql"),
+    include_str!("../../migrations/sqlite/0011_daily_counts.sql"),
 ];
 /// The schema's version once migrated.
 #[cfg(test)]

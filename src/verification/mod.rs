@@ -24,6 +24,7 @@ use crate::idme::{Endpoint, IdmeClient, IdmeError};
 use crate::rewards::PoolLevels;
 use crate::rules::watch::RuleSet;
 use crate::session::{Jar, Lifetimes, Notice, Pending, Shopper};
+use crate::stats::Event;
 
 /// Which verification the shopper asked for.
 #[derive(Clone, Copy, Debug)]
@@ -83,6 +84,8 @@ pub struct Verifier {
     pub idme_budget: Duration,
     /// The callbacks' own tasks, which outlive their requests: shutdown waits for them.
     pub tasks: tokio_util::task::TaskTracker,
+    /// The dashboard's counts of what happened.
+    pub counts: crate::stats::Counts,
 }
 
 impl Verifier {
@@ -118,6 +121,11 @@ impl Verifier {
             self.auth_timeout_secs(),
         );
         shopper.save().await?;
+        let asked = match choice {
+            Choice::Group(group) => group,
+            Choice::Any => "any",
+        };
+        self.counts.add(now(), Event::Started, "", asked);
         Ok(Start::ToIdme(authorization.url))
     }
 
@@ -139,9 +147,12 @@ impl Verifier {
             return Err(Error::State(StateProblem::Unknown));
         };
         let retry = Some(pending.group.clone());
+        let asked = metric_group(&pending.group);
+        self.counts.add(now(), Event::Returned, "", asked);
         if pending.expired(now(), self.auth_timeout_secs()) {
             tracing::info!("callback after the authorization expired");
             crate::metrics::verification("state_expired", "unknown");
+            self.counts.add(now(), Event::Failed, "", asked);
             shopper.notify(Notice::Expired, retry);
             shopper.save().await?;
             return Ok(Completed::Noted);
@@ -181,6 +192,7 @@ impl Verifier {
         let Some((verification, facts)) = read else {
             tracing::info!(asked = %pending.group, "ID.me did not confirm the group");
             crate::metrics::verification("not_verified", metric_group(&pending.group));
+            self.counts.add(at, Event::Failed, "", asked);
             shopper.notify(Notice::NotVerified, retry);
             shopper.save().await?;
             return Ok(Completed::Noted);
@@ -194,6 +206,7 @@ impl Verifier {
 
         // Session: a new id for the new privilege, then the result.
         shopper.rotate().await?;
+        self.counts.add(at, Event::Verified, "", &group);
         match outcome {
             Outcome::Unlocked {
                 verification,
@@ -201,6 +214,8 @@ impl Verifier {
                 passed_over,
             } => {
                 crate::metrics::verification("unlocked", &group);
+                self.counts
+                    .add(at, Event::Unlocked, &benefit.offer_id, &group);
                 shopper.verify(verification, Ok(benefit));
                 if let Some((offer, reason)) = passed_over {
                     shopper.notify(Notice::PassedOver { offer, reason }, None);
@@ -228,6 +243,8 @@ impl Verifier {
         let e = Error::Provider(e);
         e.log();
         crate::metrics::verification(e.label(), "unknown");
+        let asked = retry.as_deref().map_or("", metric_group);
+        self.counts.add(now(), Event::Failed, "", asked);
         shopper.notify(
             Notice::Failed {
                 reference: reference.to_owned(),
@@ -254,6 +271,15 @@ impl Verifier {
             None => shopper.state.pending.last().cloned(),
         };
         let retry = pending.map(|p| p.group);
+        // Counted once per attempt: a refresh of this answer finds no pending state.
+        if let (Some(asked), Some(_)) = (retry.as_deref().map(metric_group), state) {
+            let event = match refusal {
+                Refusal::Declined => Event::Declined,
+                Refusal::Refused(_) => Event::Failed,
+            };
+            self.counts.add(now(), Event::Returned, "", asked);
+            self.counts.add(now(), event, "", asked);
+        }
         let notice = match refusal {
             Refusal::Declined => {
                 tracing::info!("shopper declined at ID.me");
@@ -282,7 +308,8 @@ impl Verifier {
     }
 }
 
-/// The metrics label for what was asked: one group, or "any" for the one button.
+/// The metrics' and the counts' label for what was asked: one group, or "any" for the one
+/// button.
 fn metric_group(asked: &str) -> &str {
     if asked.contains(',') { "any" } else { asked }
 }
