@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::idme::Payload;
-use crate::rules::{CodeSource, Facts, Rules, date, evaluate, live, parse};
+use crate::rules::explain::{AttributesError, explain, facts_from_json, parse_time};
+use crate::rules::{Rules, live, parse};
 use crate::{Config, db, rewards};
 
 pub const USAGE: &str = "\
@@ -118,17 +118,6 @@ fn rules_check(file: &str) -> ExitCode {
     }
 }
 
-fn parse_time(s: &str) -> Option<i64> {
-    use time::format_description::well_known::Rfc3339;
-    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
-        return Some(t.unix_timestamp());
-    }
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(s, &format)
-        .ok()
-        .map(|d| d.midnight().assume_utc().unix_timestamp())
-}
-
 fn rules_eval(file: &str, attributes: &str, at: Option<&str>) -> ExitCode {
     // Usage errors first: they do not depend on the files.
     let at = match at.map(parse_time) {
@@ -154,76 +143,25 @@ fn rules_eval(file: &str, attributes: &str, at: Option<&str>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let payload = match std::fs::read(attributes)
-        .map_err(|e| format!("cannot read: {e}"))
-        .and_then(|b| {
-            // A signed or encrypted payload cannot be checked here (no JWKS, no key): say so
-            // rather than call it malformed JSON.
-            let unquoted = b.trim_ascii().strip_prefix(b"\"").unwrap_or(b.trim_ascii());
-            if unquoted.starts_with(b"eyJ") {
-                return Err("the attributes payload is a JWT (signed or encrypted): \
-                            `rules eval` reads the plain JSON attributes object"
-                    .to_owned());
-            }
-            Payload::parse(&b).map_err(|e| e.to_string())
-        }) {
-        Ok(p) => p,
+    let facts = match std::fs::read(attributes) {
+        Err(e) => Err(format!("cannot read: {e}")),
+        Ok(b) => facts_from_json(&b).map_err(|e| match e {
+            AttributesError::Jwt => "the attributes payload is a JWT (signed or encrypted): \
+                                     `rules eval` reads the plain JSON attributes object"
+                .to_owned(),
+            e => e.to_string(),
+        }),
+    };
+    match facts {
+        Ok(facts) => {
+            print!("{}", explain(&rules, &facts, at));
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("{attributes}: {e}");
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
         }
-    };
-    print!("{}", explain(&rules, &Facts::from_payload(&payload), at));
-    ExitCode::SUCCESS
-}
-
-/// The text of `rules eval`: the offer that applies and, for every other offer, why not.
-pub fn explain(rules: &Rules, facts: &Facts, at: i64) -> String {
-    let mut out = String::new();
-    let groups = crate::rules::describe_groups(&facts.groups);
-    out.push_str(&format!(
-        "at {}: verified groups: {}\n",
-        date(at),
-        if groups.is_empty() { "none" } else { &groups }
-    ));
-    let evaluation = evaluate(rules, facts, at);
-    let describe = |o: &crate::rules::Offer| {
-        let code = match &o.code {
-            CodeSource::Static(c) => format!("code {c}"),
-            CodeSource::Pool(p) => format!("a code from pool {p}"),
-            CodeSource::Generated { prefix, length } => {
-                format!("a generated code {prefix}+{length}")
-            }
-            CodeSource::None => "no code".to_owned(),
-        };
-        format!(
-            "{} \"{}\": {}, {code} (priority {}, worth {} on the reference order)",
-            o.id,
-            o.title,
-            o.discount.describe(&rules.currency),
-            o.priority,
-            o.discount.value(&rules.value).display(&rules.currency)
-        )
-    };
-    match evaluation.eligible.first() {
-        Some(first) => out.push_str(&format!("applies: {}\n", describe(first))),
-        None => out.push_str("applies: nothing\n"),
     }
-    for o in evaluation.eligible.iter().skip(1) {
-        out.push_str(&format!(
-            "  {}: eligible, ranked lower (priority {}, worth {}); tried next if the one above cannot be claimed\n",
-            o.id,
-            o.priority,
-            o.discount.value(&rules.value).display(&rules.currency)
-        ));
-    }
-    for (o, why) in &evaluation.ineligible {
-        out.push_str(&format!("  {}: {why}\n", o.id));
-    }
-    out.push_str(
-        "(pool codes, per-person limits and total caps are checked when the offer is claimed)\n",
-    );
-    out
 }
 
 type CliFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ExitCode> + 'a>>;

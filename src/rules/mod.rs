@@ -6,8 +6,10 @@
 
 mod communities;
 pub mod diff;
+pub mod explain;
 pub mod live;
 mod load;
+pub mod preview;
 mod select;
 pub mod versions;
 pub mod watch;

@@ -119,3 +119,13 @@ impl Persona {
         })
     }
 }
+
+impl Persona {
+    /// What the rules see of this persona once verified in its own group (none for the
+    /// unverified persona): the console's preview evaluates every offer against these.
+    pub fn facts(&self) -> crate::rules::Facts {
+        let scopes: Vec<String> = self.group.iter().map(|g| g.to_string()).collect();
+        let body = self.payload(&scopes).to_string();
+        crate::rules::explain::facts_from_json(body.as_bytes()).unwrap_or_default()
+    }
+}

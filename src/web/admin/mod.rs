@@ -8,6 +8,7 @@
 mod account;
 mod accounts;
 mod extract;
+mod preview;
 mod rules;
 mod signin;
 mod views;
@@ -141,6 +142,13 @@ pub fn router() -> Router<AppState> {
         .route("/admin/audit", get(accounts::audit))
         .route("/admin/rules", get(rules::show).post(rules::submit))
         .route("/admin/rules/draft/discard", post(rules::discard))
+        .route(
+            "/admin/rules/preview",
+            get(preview::show)
+                .post(preview::submit)
+                // A document and pasted attributes need more than the edge's 16 KiB.
+                .layer(axum::extract::DefaultBodyLimit::max(preview::MAX_BODY)),
+        )
         .route("/admin/rules/versions", get(rules::history))
         .route("/admin/rules/versions/{n}", get(rules::version))
         .route(

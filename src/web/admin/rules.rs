@@ -25,7 +25,7 @@ const SERVED_WITHIN: Duration = Duration::from_secs(2);
 /// Unchanged lines shown around each change in a diff.
 const CONTEXT: usize = 3;
 /// The largest document the editor accepts (the form limit is the edge's).
-const MAX_DOCUMENT: usize = 512 * 1024;
+pub const MAX_DOCUMENT: usize = 512 * 1024;
 
 fn row(s: Summary) -> VersionRow {
     VersionRow {
@@ -171,7 +171,7 @@ pub async fn show(
     render(&state, &admin, None, notice, StatusCode::OK).await
 }
 
-fn problems(errors: &[crate::rules::LoadError]) -> Vec<ProblemRow> {
+pub fn problems(errors: &[crate::rules::LoadError]) -> Vec<ProblemRow> {
     errors
         .iter()
         .map(|e| ProblemRow {

@@ -217,3 +217,39 @@ pub struct Rollback<'a> {
     pub live: i64,
     pub error: Option<String>,
 }
+
+/// One shopper in the preview: what the draft gives them, what the live rules give them.
+pub struct PreviewRow {
+    pub name: String,
+    pub groups: String,
+    pub chosen: String,
+    pub chosen_id: String,
+    pub others: Vec<crate::rules::explain::WhyNot>,
+    pub live: String,
+    pub changed: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/preview.html")]
+pub struct Preview<'a> {
+    pub csrf: &'a str,
+    pub is_owner: bool,
+    /// The text may be edited and saved as a draft from here.
+    pub can_edit: bool,
+    /// What is previewed, in words: "your saved draft".
+    pub source: &'static str,
+    pub text: String,
+    pub based_on: i64,
+    pub at: String,
+    /// The moment evaluated, UTC.
+    pub at_label: String,
+    pub attributes: String,
+    pub problems: Vec<ProblemRow>,
+    pub error: Option<String>,
+    pub at_error: Option<String>,
+    pub attributes_error: Option<String>,
+    pub rows: Vec<PreviewRow>,
+    /// The draft against the live document (none when they are the same).
+    pub diff: Option<DiffView>,
+    pub same_as_live: bool,
+}

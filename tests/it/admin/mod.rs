@@ -3,6 +3,7 @@
 //! `perkgate admin` commands.
 
 mod cli;
+mod preview;
 mod rules;
 
 use perkgate::admin::{Role, accounts, password, totp};
@@ -93,6 +94,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/rules"),
     ("POST", "/admin/rules"),
     ("POST", "/admin/rules/draft/discard"),
+    ("GET", "/admin/rules/preview"),
+    ("POST", "/admin/rules/preview"),
     ("GET", "/admin/rules/versions"),
     ("GET", "/admin/rules/versions/1"),
     ("GET", "/admin/rules/versions/1/rollback"),
@@ -202,6 +205,7 @@ async fn every_form_refuses_a_wrong_csrf_token() {
         "/admin/accounts/1/reset",
         "/admin/rules",
         "/admin/rules/draft/discard",
+        "/admin/rules/preview",
         "/admin/rules/versions/1/rollback",
         "/admin/logout",
     ] {

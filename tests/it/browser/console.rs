@@ -1,6 +1,6 @@
 //! The merchant console in the browser: a new owner follows the set-password link, is signed
 //! in, walks every console page, adds an editor, signs out, fails a sign-in and signs in
-//! again; axe-core on each page, screenshots for the README.
+//! again; edits the rules, previews and publishes them; axe-core on each page, screenshots for the README.
 
 use std::path::Path;
 
@@ -104,6 +104,27 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
         &text.replacen("percent = 15", "percent = 25", 1),
     )
     .await?;
+    // The preview (a second submit button, no script): each persona under the draft.
+    submit(client, "[data-testid=preview]").await?;
+    wait_for_path(client, "/admin/rules/preview").await?;
+    let table = wait_for(client, "[data-testid=preview-table]").await?;
+    let shown = table.text().await?;
+    assert!(
+        shown.contains("25% off") && shown.contains("changed"),
+        "{shown}"
+    );
+    axe.check(client, "the rules preview").await?;
+    save_screenshot(client, &shots.join("console-preview.png")).await?;
+    type_into(client, "#attributes", "{\"status\": [").await?;
+    submit(client, "[data-testid=preview-again]").await?;
+    wait_for(client, "[data-testid=attributes-error]").await?;
+    axe.check(client, "the rules preview with an attributes error")
+        .await?;
+    // Kept as a draft from the preview, then published from the editor.
+    type_into(client, "#attributes", "").await?;
+    submit(client, "[data-testid=preview-save-draft]").await?;
+    wait_for_path(client, "/admin/rules").await?;
+    wait_for(client, "[data-testid=draft-notice]").await?;
     type_into(client, "#note", "military to 25%").await?;
     submit(client, "[data-testid=publish]").await?;
     wait_for_path(client, "/admin/rules").await?;
