@@ -140,7 +140,15 @@ pub fn router() -> Router<AppState> {
         .route("/admin/accounts/{id}/remove", post(accounts::remove))
         .route("/admin/accounts/{id}/reset", post(accounts::reset))
         .route("/admin/audit", get(accounts::audit))
-        .route("/admin/rules", get(rules::show).post(rules::submit))
+        .route(
+            "/admin/rules",
+            get(rules::show)
+                .post(rules::submit)
+                // A document up to its limit, form-encoded (up to three bytes a character).
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    3 * rules::MAX_DOCUMENT + 4096,
+                )),
+        )
         .route("/admin/rules/draft/discard", post(rules::discard))
         .route(
             "/admin/rules/preview",

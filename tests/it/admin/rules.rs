@@ -165,6 +165,16 @@ async fn the_database_serves_version_1_and_a_publish_changes_the_store() {
     let entry = audit::recent(&db, 1).await.unwrap().remove(0);
     assert_eq!(entry.action, "rules rolled back");
     assert!(entry.details.contains("-percent = 25"), "{}", entry.details);
+
+    // A long document (far above the site's 16 KiB form limit) is published too.
+    let notes: String = (0..1500)
+        .map(|i| format!("# note {i}: why this offer is worded as it is\n"))
+        .collect();
+    let long = format!("{notes}{}", military_at(25));
+    assert!(long.len() > 64 * 1024);
+    let res = publish(&app, &b, &long, 3, "with the merchant's notes").await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert_eq!(versions::latest(&db).await.unwrap().unwrap().document, long);
 }
 
 #[tokio::test]
