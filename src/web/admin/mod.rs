@@ -7,11 +7,15 @@
 
 mod account;
 mod accounts;
+mod audit;
+mod codes;
+mod csv;
 mod extract;
 mod signin;
 mod views;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::routing::{get, post};
 use base64::Engine;
@@ -149,5 +153,29 @@ pub fn router() -> Router<AppState> {
         .route("/admin/accounts", get(accounts::list).post(accounts::add))
         .route("/admin/accounts/{id}/remove", post(accounts::remove))
         .route("/admin/accounts/{id}/reset", post(accounts::reset))
-        .route("/admin/audit", get(accounts::audit))
+        .route("/admin/audit", get(audit::page_of))
+        .route("/admin/audit.csv", get(audit::export))
+        .merge(codes_router())
+}
+
+/// Codes (issue 10 item 5); the two uploads alone may send up to [`codes::UPLOAD_LIMIT`].
+fn codes_router() -> Router<AppState> {
+    let upload = || DefaultBodyLimit::max(codes::UPLOAD_LIMIT);
+    Router::new()
+        .route("/admin/codes", get(codes::pools))
+        .route("/admin/codes/upload", post(codes::upload).layer(upload()))
+        .route(
+            "/admin/codes/redeemed",
+            post(codes::redeemed).layer(upload()),
+        )
+        .route("/admin/codes/issued.csv", get(codes::issued_csv))
+        .route("/admin/codes/lookup", get(codes::lookup))
+        .route(
+            "/admin/codes/revoke",
+            get(codes::revoke_page).post(codes::revoke),
+        )
+        .route(
+            "/admin/codes/reset",
+            get(codes::reset_page).post(codes::reset),
+        )
 }

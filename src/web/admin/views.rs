@@ -105,19 +105,3 @@ pub struct Accounts<'a> {
     pub notice: Option<&'a str>,
     pub error: Option<String>,
 }
-
-pub struct AuditRow {
-    pub at: String,
-    pub actor: String,
-    pub address: String,
-    pub action: String,
-    pub details: String,
-}
-
-#[derive(Template)]
-#[template(path = "admin/audit.html")]
-pub struct Audit<'a> {
-    pub csrf: &'a str,
-    pub is_owner: bool,
-    pub entries: Vec<AuditRow>,
-}
