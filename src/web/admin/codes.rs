@@ -234,8 +234,22 @@ impl<R: Need> FromRequest<AppState> for Upload<R> {
     }
 }
 
+/// [`parse_text`] on a blocking thread: 100,000 lines take a while in a debug build, and a
+/// runtime worker must not stall meanwhile.
+async fn parse(
+    text: Result<String, &'static str>,
+) -> Result<Result<CodesFile, Problem>, ConsoleError> {
+    tokio::task::spawn_blocking(move || parse_text(text))
+        .await
+        .map_err(|e| {
+            ConsoleError::App(AppError::Domain(crate::error::Error::Internal(
+                e.to_string(),
+            )))
+        })
+}
+
 /// A codes file read with `codes import`'s rules, or the problem to show.
-fn parse(text: Result<String, &'static str>) -> Result<CodesFile, Problem> {
+fn parse_text(text: Result<String, &'static str>) -> Result<CodesFile, Problem> {
     let text = text.map_err(|why| Problem {
         summary: why.to_owned(),
         lines: Vec::new(),
@@ -289,7 +303,7 @@ pub async fn upload(
         )
         .await;
     }
-    let parsed = match parse(text) {
+    let parsed = match parse(text).await? {
         Ok(p) => p,
         Err(why) => {
             return render(
@@ -328,7 +342,7 @@ pub async fn redeemed(
     upload: Upload<Editor>,
 ) -> Result<Response, ConsoleError> {
     let Upload { admin, text, .. } = upload;
-    let parsed = match parse(text) {
+    let parsed = match parse(text).await? {
         Ok(p) => p,
         Err(why) => {
             return render(

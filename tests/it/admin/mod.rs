@@ -3,6 +3,7 @@
 //! `perkgate admin` commands.
 
 mod cli;
+mod codes;
 
 use perkgate::admin::{Role, accounts, password, totp};
 
@@ -89,6 +90,16 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/accounts"),
     ("POST", "/admin/accounts/1/remove"),
     ("POST", "/admin/accounts/1/reset"),
+    ("GET", "/admin/audit.csv"),
+    ("GET", "/admin/codes"),
+    ("GET", "/admin/codes/issued.csv"),
+    ("GET", "/admin/codes/lookup?code=ABC-123"),
+    ("GET", "/admin/codes/revoke?code=ABC-123"),
+    ("GET", "/admin/codes/reset?code=ABC-123"),
+    ("POST", "/admin/codes/upload"),
+    ("POST", "/admin/codes/redeemed"),
+    ("POST", "/admin/codes/revoke"),
+    ("POST", "/admin/codes/reset"),
 ];
 
 #[tokio::test]
