@@ -251,6 +251,7 @@ impl App {
             rules.clone(),
             levels.clone(),
             state.console.lifetimes,
+            state.config.admin.audit_retention_days,
         ));
         let (poll, version_poll) = (state.config.rules_poll, state.config.rules_version_poll);
         let follow_db = db.clone();
@@ -356,14 +357,15 @@ impl App {
     }
 }
 
-/// Every minute: deletes expired sessions and old callback states, and recounts the pools
-/// (codes imported by the CLI or claimed on another instance).
+/// Every minute: deletes expired sessions, old callback states and audit entries past their
+/// retention, and recounts the pools (codes imported by the CLI or claimed on another instance).
 async fn housekeeping(
     store: Sessions,
     db: crate::db::Db,
     rules: Arc<RuleSet>,
     levels: crate::rewards::PoolLevels,
     console: crate::admin::session::Lifetimes,
+    audit_retention_days: u64,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
@@ -379,6 +381,11 @@ async fn housekeeping(
         let pruned = crate::admin::session::prune(&db, now, console).await;
         if let Err(e) = pruned.and(crate::admin::throttle::prune(&db, now).await) {
             tracing::warn!(error = %e, "could not prune console sessions");
+        }
+        match crate::admin::audit::prune(&db, now, audit_retention_days).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(entries = n, "audit log entries past retention deleted"),
+            Err(e) => tracing::warn!(error = %e, "could not prune the audit log"),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod password;
 pub mod session;
+// Also the console's support queries on the ledger (`rewards::support`).
 pub(crate) mod store;
 pub mod throttle;
 pub mod totp;

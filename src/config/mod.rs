@@ -189,6 +189,8 @@ pub struct AdminConfig {
     pub require_2fa: bool,
     /// Seals the accounts' TOTP keys; `None`: a key derived from the database's own secret.
     pub totp_key: Option<Secret>,
+    /// Audit log entries older than this many days are deleted (housekeeping).
+    pub audit_retention_days: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -289,6 +291,7 @@ impl Default for Config {
                 absolute: Duration::from_secs(12 * 3600),
                 require_2fa: false,
                 totp_key: None,
+                audit_retention_days: 365,
             },
             log_filter: "info".to_owned(),
             log_format: LogFormat::Text,

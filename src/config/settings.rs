@@ -53,6 +53,7 @@ pub(super) const SETTINGS: &[&str] = &[
     "admin_absolute_hours",
     "admin_require_2fa",
     "admin_totp_key",
+    "audit_retention_days",
     "log",
     "log_format",
     "shutdown_grace_secs",
@@ -235,6 +236,8 @@ impl Config {
                 }
                 self.admin.totp_key = Some(Secret::new(raw));
             }
+            // Up to a hundred years: "keep it" without a special value.
+            "audit_retention_days" => self.admin.audit_retention_days = number(raw, 1, 36_500)?,
             "shutdown_grace_secs" => {
                 self.shutdown_grace = Duration::from_secs(number(raw, 0, 3600)?)
             }

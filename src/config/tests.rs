@@ -312,3 +312,12 @@ fn hsts_is_on_off_or_a_max_age() {
     c.apply_file(Path::new("p.toml"), "hsts = false\n").unwrap();
     assert_eq!(c.hsts, Hsts::Off);
 }
+
+#[test]
+fn audit_retention_is_a_number_of_days() {
+    assert_eq!(load(&[]).unwrap().admin.audit_retention_days, 365);
+    let c = load(&[("PERKGATE_AUDIT_RETENTION_DAYS", "30")]).unwrap();
+    assert_eq!(c.admin.audit_retention_days, 30);
+    let e = load(&[("PERKGATE_AUDIT_RETENTION_DAYS", "0")]).unwrap_err();
+    assert!(e.0.contains("PERKGATE_AUDIT_RETENTION_DAYS"), "{e}");
+}

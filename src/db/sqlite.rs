@@ -32,14 +32,20 @@ const HASHED_SESSION_IDS: &str =
 /// The schema's version once the session ids are hashed (see `migrate`).
 const HASHED_VERSION: usize = MIGRATIONS.len() + 1;
 /// Then the rest, in order.
-const LATER: [&str; 3] = [
+const LATER: [&str; 2] = [
     include_str!("../../migrations/sqlite/0007_admin.sql"),
     include_str!("../../migrations/sqlite/0008_rules_versions.sql"),
-    include_str!("../../migrations/sqlite/0011_daily_counts.sql"),
 ];
+/// Then the console's codes columns, added by a hook when missing (see [`add_claim_columns`]).
+/// Positions, not numbers, are versions here.
+const CONSOLE_CODES: &str = include_str!("../../migrations/sqlite/0009_console_codes.sql");
+/// Then the rest, in order.
+const AFTER_CODES: [&str; 1] = [include_str!(
+    "../../migrations/sqlite/0011_daily_counts.sql"
+)];
 /// The schema's version once migrated.
 #[cfg(test)]
-const VERSION: usize = HASHED_VERSION + LATER.len();
+const VERSION: usize = HASHED_VERSION + LATER.len() + 1 + AFTER_CODES.len();
 
 /// At most this many closures share one transaction.
 const MAX_BATCH: usize = 256;
@@ -127,6 +133,8 @@ fn migrate(conn: &mut Connection) -> Result<(), String> {
         crate::session_store::sqlite::hash_existing_ids,
     ));
     steps.extend(LATER.iter().map(|sql| M::up(sql)));
+    steps.push(M::up_with_hook(CONSOLE_CODES, add_claim_columns));
+    steps.extend(AFTER_CODES.iter().map(|sql| M::up(sql)));
     Migrations::new(steps)
         .to_latest(conn)
         .map_err(|e| failed(&e))?;
@@ -143,6 +151,23 @@ fn migrate(conn: &mut Connection) -> Result<(), String> {
                 "could not rebuild the database file after hashing session ids; old ids may \
                  remain in its free space until `sqlite3 FILE VACUUM` is run"
             );
+        }
+    }
+    Ok(())
+}
+
+/// `claims.revoked_at` and `claims.limit_reset_at`, each only when missing: SQLite has no
+/// `ADD COLUMN IF NOT EXISTS`, and a database rewound to an earlier version (a test of the 0006
+/// hook), or migrated in another order once the branches merge, may have them already.
+fn add_claim_columns(tx: &rusqlite::Transaction) -> rusqlite_migration::HookResult {
+    for column in ["revoked_at", "limit_reset_at"] {
+        let present: bool = tx.query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info('claims') WHERE name = $1",
+            [column],
+            |r| r.get(0),
+        )?;
+        if !present {
+            tx.execute_batch(&format!("ALTER TABLE claims ADD COLUMN {column} INTEGER"))?;
         }
     }
     Ok(())

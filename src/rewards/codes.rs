@@ -18,6 +18,13 @@ pub(super) fn generate(prefix: &str, length: u8) -> String {
     format!("{prefix}{random}")
 }
 
+/// Whether `s` can be a code: 3 to 64 letters, digits, '-' or '_'.
+pub fn is_code(s: &str) -> bool {
+    (3..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// A parsed codes file: the codes, and the lines that were not codes.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct CodesFile {
@@ -47,11 +54,7 @@ pub fn parse_codes(text: &str) -> CodesFile {
         if line_no == 1 && first.eq_ignore_ascii_case("code") {
             continue;
         }
-        let ok = (3..=64).contains(&first.len())
-            && first
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if ok {
+        if is_code(first) {
             out.codes.push(first.to_owned());
         } else {
             out.rejected.push((
@@ -63,76 +66,121 @@ pub fn parse_codes(text: &str) -> CodesFile {
     out
 }
 
-/// Adds codes to a pool; returns (added, skipped as duplicates). One transaction.
+/// Rows written per database call: the SQLite thread runs one call at a time, so a large file
+/// goes in slices and the shoppers' requests queued meanwhile run between them (a slice of
+/// 5,000 takes milliseconds).
+const CHUNK: usize = 5_000;
+
+/// Adds codes to a pool; returns (added, skipped as duplicates). On PostgreSQL one transaction;
+/// on SQLite one per slice of [`CHUNK`] codes, so a failure half-way keeps the slices written
+/// (a retry with the same file skips them as duplicates).
 pub async fn import(db: &Db, pool: &str, codes: &[String], at: i64) -> Result<(u64, u64), Error> {
     const SQL: &str = "INSERT INTO pool_codes (pool, code, imported_at) VALUES ($1, $2, $3) \
                        ON CONFLICT DO NOTHING";
+    // One statement per slice: a round trip per code would take minutes for 100,000.
+    const PG: &str = "INSERT INTO pool_codes (pool, code, imported_at) \
+                      SELECT $1, code, $3 FROM unnest($2::text[]) AS t(code) ON CONFLICT DO NOTHING";
     let mut seen = BTreeSet::new();
     let fresh: Vec<String> = codes.iter().filter(|c| seen.insert(*c)).cloned().collect();
-    let added = match db {
+    let mut added = 0;
+    match db {
         Db::Sqlite(s) => {
-            let pool = pool.to_owned();
-            s.call(move |c| {
-                let mut stmt = c.prepare_cached(SQL)?;
-                let mut added = 0;
-                for code in &fresh {
-                    added += stmt.execute(rusqlite::params![pool, code, at])? as u64;
-                }
-                Ok(added)
-            })
-            .await?
+            for chunk in fresh.chunks(CHUNK) {
+                let (pool, chunk) = (pool.to_owned(), chunk.to_vec());
+                added += s
+                    .call(move |c| {
+                        let mut stmt = c.prepare_cached(SQL)?;
+                        let mut added = 0;
+                        for code in &chunk {
+                            added += stmt.execute(rusqlite::params![pool, code, at])? as u64;
+                        }
+                        Ok(added)
+                    })
+                    .await?;
+            }
         }
         Db::Postgres(p) => {
             let mut tx = p.begin().await?;
-            let mut added = 0;
-            for code in &fresh {
-                added += sqlx::query(SQL)
+            for chunk in fresh.chunks(CHUNK) {
+                added += sqlx::query(PG)
                     .bind(pool)
-                    .bind(code)
+                    .bind(chunk)
                     .bind(at)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
             }
             tx.commit().await?;
-            added
         }
     };
     Ok((added, codes.len() as u64 - added))
 }
 
-/// Marks codes as used at checkout, so a limit counts them and they are not shown again.
+/// Marks codes as used at checkout, so a limit counts them and they are not shown again. A
+/// revoked code is not marked. Returns the claims marked.
 pub async fn mark_redeemed(db: &Db, codes: &[String], at: i64) -> Result<u64, Error> {
-    const SQL: &str = "UPDATE claims SET redeemed_at = $1 WHERE code = $2 AND redeemed_at IS NULL";
-    Ok(match db {
+    const SQL: &str = "UPDATE claims SET redeemed_at = $1 WHERE code = $2 \
+                       AND redeemed_at IS NULL AND revoked_at IS NULL RETURNING offer_id";
+    const PG: &str = "UPDATE claims SET redeemed_at = $1 WHERE code = ANY($2) \
+                      AND redeemed_at IS NULL AND revoked_at IS NULL RETURNING offer_id";
+    // The dashboard's count goes in the same transaction as the redemptions it counts.
+    let day = crate::stats::day_of(at);
+    let mut n = 0;
+    match db {
         Db::Sqlite(s) => {
-            let codes = codes.to_vec();
-            s.call(move |c| {
-                let mut stmt = c.prepare_cached(SQL)?;
-                let mut n = 0;
-                for code in &codes {
-                    n += stmt.execute(rusqlite::params![at, code])? as u64;
-                }
-                Ok(n)
-            })
-            .await?
+            for chunk in codes.chunks(CHUNK) {
+                let chunk = chunk.to_vec();
+                n += s
+                    .call(move |c| {
+                        let mut offers = std::collections::BTreeMap::<String, i64>::new();
+                        let mut stmt = c.prepare_cached(SQL)?;
+                        for code in &chunk {
+                            let mut rows = stmt.query(rusqlite::params![at, code])?;
+                            while let Some(row) = rows.next()? {
+                                *offers.entry(row.get(0)?).or_insert(0) += 1;
+                            }
+                        }
+                        let mut count = c.prepare_cached(COUNT_REDEEMED)?;
+                        for (offer, k) in &offers {
+                            count.execute(rusqlite::params![day, offer, k])?;
+                        }
+                        Ok(offers.values().sum::<i64>() as u64)
+                    })
+                    .await?;
+            }
         }
         Db::Postgres(p) => {
             let mut tx = p.begin().await?;
-            let mut n = 0;
-            for code in codes {
-                n += sqlx::query(SQL)
+            let mut offers = std::collections::BTreeMap::<String, i64>::new();
+            for chunk in codes.chunks(CHUNK) {
+                let redeemed: Vec<(String,)> = sqlx::query_as(PG)
                     .bind(at)
-                    .bind(code)
+                    .bind(chunk)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for (offer,) in redeemed {
+                    *offers.entry(offer).or_insert(0) += 1;
+                }
+            }
+            for (offer, k) in &offers {
+                sqlx::query(COUNT_REDEEMED)
+                    .bind(day)
+                    .bind(offer)
+                    .bind(k)
                     .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                    .await?;
+                n += *k as u64;
             }
             tx.commit().await?;
-            n
         }
-    })
+    }
+    Ok(n)
 }
+
+/// Adds redemptions of an offer to the day's count (see `stats`).
+const COUNT_REDEEMED: &str = "INSERT INTO daily_counts (day, event, offer_id, grp, n) \
+     VALUES ($1, 'redeemed', $2, '', $3) \
+     ON CONFLICT (day, event, offer_id, grp) DO UPDATE SET n = daily_counts.n + excluded.n";
 
 #[cfg(test)]
 mod tests {

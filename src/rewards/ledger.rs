@@ -7,10 +7,12 @@ use sqlx::PgConnection;
 use crate::db::Error;
 
 // The statements of a claim, the same text on both databases.
+// A revoked code is never shown again; a claim whose limit support reset no longer counts.
 const EARLIER_CODE: &str = "SELECT code FROM claims WHERE offer_id = $1 AND person_key = $2 \
-     AND redeemed_at IS NULL AND claimed_at > $3 ORDER BY claimed_at DESC, id DESC LIMIT 1";
+     AND redeemed_at IS NULL AND revoked_at IS NULL AND limit_reset_at IS NULL \
+     AND claimed_at > $3 ORDER BY claimed_at DESC, id DESC LIMIT 1";
 const RECENT: &str = "SELECT claimed_at FROM claims WHERE offer_id = $1 AND person_key = $2 \
-     AND claimed_at > $3 ORDER BY claimed_at ASC";
+     AND limit_reset_at IS NULL AND claimed_at > $3 ORDER BY claimed_at ASC";
 pub(super) const TOTAL: &str = "SELECT count(*) FROM claims WHERE offer_id = $1";
 const INSERT_CLAIM: &str =
     "INSERT INTO claims (offer_id, person_key, claimed_at) VALUES ($1, $2, $3) RETURNING id";

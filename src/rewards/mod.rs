@@ -10,13 +10,14 @@ mod codes;
 mod ledger;
 mod levels;
 mod pools;
+pub mod support;
 
 use crate::db::{Db, Error, sqlite};
 use crate::rules::{CodeSource, Limit, Offer};
 use codes::generate;
 use ledger::{Ledger, OnSqlite};
 
-pub use codes::{CodesFile, import, mark_redeemed, parse_codes};
+pub use codes::{CodesFile, import, is_code, mark_redeemed, parse_codes};
 pub use levels::PoolLevels;
 pub use pools::{
     PoolStatus, check_low, claim_count, pool_status, remaining, seed_pools, unlock_counts,

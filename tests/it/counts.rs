@@ -67,4 +67,12 @@ async fn every_step_of_a_verification_is_counted_once_per_attempt() {
         ],
     )
     .await;
+
+    // Redemptions are counted in the transaction that marks them, per offer.
+    let db = app.db().await;
+    let now = perkgate::clock::now();
+    let codes = ["SALUTE15".to_owned(), "NOT-ISSUED".to_owned()];
+    let marked = perkgate::rewards::mark_redeemed(&db, &codes, now).await;
+    assert_eq!(marked.unwrap(), 1);
+    wait_for(&app, &[(Event::Redeemed, "military", "", 1)]).await;
 }

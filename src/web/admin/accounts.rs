@@ -1,4 +1,4 @@
-//! The console's home, and the owner's pages: accounts and the audit log.
+//! The console's home, and the owner's accounts page.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -7,14 +7,11 @@ use serde::Deserialize;
 
 use super::extract::{Admin, AdminForm, ConsoleError, CsrfField, Owner, Viewer};
 use super::signin::{CsrfOnly, record};
-use super::views::{self, AccountRow, AuditRow, NewLink, page};
-use crate::admin::{AccountError, Role, accounts, audit};
+use super::views::{self, AccountRow, NewLink, page};
+use crate::admin::{AccountError, Role, accounts};
 use crate::clock::now;
 use crate::web::error::AppError;
 use crate::web::state::AppState;
-
-/// Entries the audit page shows.
-const AUDIT_PAGE: i64 = 200;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -187,30 +184,4 @@ pub(super) fn when(at: i64) -> String {
         .ok()
         .and_then(|t| t.format(&format).ok())
         .unwrap_or_else(|| at.to_string())
-}
-
-pub async fn audit(
-    State(state): State<AppState>,
-    admin: Admin<Owner>,
-) -> Result<Response, ConsoleError> {
-    let entries = audit::recent(&state.db, AUDIT_PAGE)
-        .await?
-        .into_iter()
-        .map(|e| AuditRow {
-            at: when(e.at),
-            actor: e.actor,
-            address: e.address,
-            action: e.action,
-            details: e.details,
-        })
-        .collect();
-    page(
-        &views::Audit {
-            csrf: &admin.csrf,
-            is_owner: true,
-            entries,
-        },
-        StatusCode::OK,
-        None,
-    )
 }

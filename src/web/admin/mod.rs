@@ -7,6 +7,9 @@
 
 mod account;
 mod accounts;
+mod audit;
+mod codes;
+mod csv;
 mod extract;
 mod preview;
 mod rules;
@@ -14,6 +17,7 @@ mod signin;
 mod views;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::routing::{get, post};
 use base64::Engine;
@@ -139,15 +143,14 @@ pub fn router() -> Router<AppState> {
         .route("/admin/accounts", get(accounts::list).post(accounts::add))
         .route("/admin/accounts/{id}/remove", post(accounts::remove))
         .route("/admin/accounts/{id}/reset", post(accounts::reset))
-        .route("/admin/audit", get(accounts::audit))
+        .route("/admin/audit", get(audit::page_of))
+        .route("/admin/audit.csv", get(audit::export))
         .route(
             "/admin/rules",
             get(rules::show)
                 .post(rules::submit)
                 // A document up to its limit, form-encoded (up to three bytes a character).
-                .layer(axum::extract::DefaultBodyLimit::max(
-                    3 * rules::MAX_DOCUMENT + 4096,
-                )),
+                .layer(DefaultBodyLimit::max(3 * rules::MAX_DOCUMENT + 4096)),
         )
         .route("/admin/rules/draft/discard", post(rules::discard))
         .route(
@@ -155,12 +158,35 @@ pub fn router() -> Router<AppState> {
             get(preview::show)
                 .post(preview::submit)
                 // A document and pasted attributes need more than the edge's 16 KiB.
-                .layer(axum::extract::DefaultBodyLimit::max(preview::MAX_BODY)),
+                .layer(DefaultBodyLimit::max(preview::MAX_BODY)),
         )
         .route("/admin/rules/versions", get(rules::history))
         .route("/admin/rules/versions/{n}", get(rules::version))
         .route(
             "/admin/rules/versions/{n}/rollback",
             get(rules::rollback_page).post(rules::rollback),
+        )
+        .merge(codes_router())
+}
+
+/// Codes (issue 10 item 5); the two uploads alone may send up to [`codes::UPLOAD_LIMIT`].
+fn codes_router() -> Router<AppState> {
+    let upload = || DefaultBodyLimit::max(codes::UPLOAD_LIMIT);
+    Router::new()
+        .route("/admin/codes", get(codes::pools))
+        .route("/admin/codes/upload", post(codes::upload).layer(upload()))
+        .route(
+            "/admin/codes/redeemed",
+            post(codes::redeemed).layer(upload()),
+        )
+        .route("/admin/codes/issued.csv", get(codes::issued_csv))
+        .route("/admin/codes/lookup", get(codes::lookup))
+        .route(
+            "/admin/codes/revoke",
+            get(codes::revoke_page).post(codes::revoke),
+        )
+        .route(
+            "/admin/codes/reset",
+            get(codes::reset_page).post(codes::reset),
         )
 }

@@ -106,22 +106,6 @@ pub struct Accounts<'a> {
     pub error: Option<String>,
 }
 
-pub struct AuditRow {
-    pub at: String,
-    pub actor: String,
-    pub address: String,
-    pub action: String,
-    pub details: String,
-}
-
-#[derive(Template)]
-#[template(path = "admin/audit.html")]
-pub struct Audit<'a> {
-    pub csrf: &'a str,
-    pub is_owner: bool,
-    pub entries: Vec<AuditRow>,
-}
-
 /// A rules version as the console lists it.
 pub struct VersionRow {
     pub version: i64,

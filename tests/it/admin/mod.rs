@@ -3,6 +3,7 @@
 //! `perkgate admin` commands.
 
 mod cli;
+mod codes;
 mod preview;
 mod rules;
 
@@ -100,6 +101,16 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/rules/versions/1"),
     ("GET", "/admin/rules/versions/1/rollback"),
     ("POST", "/admin/rules/versions/1/rollback"),
+    ("GET", "/admin/audit.csv"),
+    ("GET", "/admin/codes"),
+    ("GET", "/admin/codes/issued.csv"),
+    ("GET", "/admin/codes/lookup?code=ABC-123"),
+    ("GET", "/admin/codes/revoke?code=ABC-123"),
+    ("GET", "/admin/codes/reset?code=ABC-123"),
+    ("POST", "/admin/codes/upload"),
+    ("POST", "/admin/codes/redeemed"),
+    ("POST", "/admin/codes/revoke"),
+    ("POST", "/admin/codes/reset"),
 ];
 
 #[tokio::test]

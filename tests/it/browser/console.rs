@@ -1,6 +1,7 @@
 //! The merchant console in the browser: a new owner follows the set-password link, is signed
-//! in, walks every console page, adds an editor, signs out, fails a sign-in and signs in
-//! again; edits the rules, previews and publishes them; axe-core on each page, screenshots for the README.
+//! in, walks every console page, adds an editor, uploads codes through the file input and looks
+//! one up, edits the rules, previews and publishes them, signs out, fails a sign-in and signs
+//! in again; axe-core on each page, screenshots for the README.
 
 use std::path::Path;
 
@@ -70,6 +71,42 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
     let audit = client.find(Locator::Css("main")).await?.text().await?;
     assert!(audit.contains("editor@shop.example"), "{audit}");
     axe.check(client, "the console's audit log").await?;
+
+    // c'. Codes: the pools, a file through the file input (a malformed one, then a good one),
+    // and a lookup.
+    client.goto(&app.url("/admin/codes")).await?;
+    wait_for(client, "[data-testid=pools]").await?;
+    axe.check(client, "the console's codes page").await?;
+    let bad = app.dir.path().join("bad-codes.csv");
+    std::fs::write(&bad, "code\nBROWSER-001\nnot a code\n").expect("write a codes file");
+    upload_file(client, &bad).await?;
+    let error = wait_for(client, "[data-testid=upload-error]").await?;
+    assert!(
+        error.text().await?.contains("Line 3"),
+        "{}",
+        error.text().await?
+    );
+    axe.check(client, "the codes page refusing a malformed file")
+        .await?;
+    let good = app.dir.path().join("codes.csv");
+    std::fs::write(&good, "code\nBROWSER-001\nBROWSER-002\n").expect("write a codes file");
+    upload_file(client, &good).await?;
+    let done = wait_for(client, "[data-testid=message]").await?;
+    assert!(
+        done.text().await?.contains("added 2 code(s)"),
+        "{}",
+        done.text().await?
+    );
+    axe.check(client, "the codes page after an upload").await?;
+    save_screenshot(client, &shots.join("console-codes.png")).await?;
+    type_into(client, "#lookup-code", "BROWSER-001").await?;
+    submit(
+        client,
+        "form[action='/admin/codes/lookup'] button[type=submit]",
+    )
+    .await?;
+    wait_for(client, "[data-testid=lookup-none]").await?;
+    axe.check(client, "the console's code lookup").await?;
 
     // c. Out, a wrong password, and back in.
     client.goto(&app.url("/admin")).await?;
@@ -165,6 +202,17 @@ async fn type_into(client: &Client, css: &str, text: &str) -> Result<(), CmdErro
         field.send_keys(text).await?;
     }
     Ok(())
+}
+
+/// Picks a file in the upload form's file input and sends the form.
+async fn upload_file(client: &Client, file: &Path) -> Result<(), CmdError> {
+    let input = wait_for(client, "#upload-file").await?;
+    input.send_keys(&file.display().to_string()).await?;
+    submit(
+        client,
+        "form[action='/admin/codes/upload'] button[type=submit]",
+    )
+    .await
 }
 
 async fn submit(client: &Client, css: &str) -> Result<(), CmdError> {
