@@ -490,7 +490,7 @@ async fn owners_page_filter_and_export_the_audit_log() {
             "",
             "account added",
             &format!("a{i}@example.com"),
-            i,
+            base + i,
         )
         .await
         .unwrap();
