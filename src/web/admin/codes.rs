@@ -291,30 +291,16 @@ pub async fn upload(
         summary,
         lines: Vec::new(),
     };
-    if !state.rules().pools.contains_key(&pool) {
-        let why = refuse("Choose a pool of the live offers.".to_owned());
-        return render(
-            &state,
-            &admin,
-            None,
-            Some(why),
-            None,
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
-    }
-    let parsed = match parse(text).await? {
+    let parsed = if state.rules().pools.contains_key(&pool) {
+        parse(text).await?
+    } else {
+        Err(refuse("Choose a pool of the live offers.".to_owned()))
+    };
+    let parsed = match parsed {
         Ok(p) => p,
         Err(why) => {
-            return render(
-                &state,
-                &admin,
-                None,
-                Some(why),
-                None,
-                StatusCode::BAD_REQUEST,
-            )
-            .await;
+            let status = StatusCode::BAD_REQUEST;
+            return render(&state, &admin, None, Some(why), None, status).await;
         }
     };
     let (added, skipped) = rewards::import(&state.db, &pool, &parsed.codes, now()).await?;
