@@ -379,7 +379,8 @@ async fn housekeeping(
         }
         let now = crate::clock::now();
         let pruned = crate::admin::session::prune(&db, now, console).await;
-        if let Err(e) = pruned.and(crate::admin::throttle::prune(&db, now).await) {
+        if let Err(e) = pruned.and(crate::admin::throttle::prune(&db, crate::clock::now_ms()).await)
+        {
             tracing::warn!(error = %e, "could not prune console sessions");
         }
         match crate::admin::audit::prune(&db, now, audit_retention_days).await {

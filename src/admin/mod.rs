@@ -73,13 +73,13 @@ pub async fn check_password(
     email: &str,
     password: &str,
     address: std::net::IpAddr,
-    now: i64,
+    now_ms: i64,
 ) -> Result<SignIn, Error> {
     let keys = throttle::Keys::new(email, address);
-    if let Err(wait) = throttle::check(db, &keys, now).await? {
+    if let Err(wait) = throttle::check(db, &keys, now_ms).await? {
         return Ok(SignIn::Wait(wait));
     }
-    throttle::failed(db, &keys, now).await?;
+    throttle::failed(db, &keys, now_ms).await?;
     let account = match accounts::normalise_email(email) {
         Ok(email) => accounts::by_email(db, &email).await?,
         Err(_) => None,

@@ -45,12 +45,13 @@ pub fn delay(failures: i64, free: i64) -> i64 {
     (1i64 << doublings).min(MAX_DELAY_SECS)
 }
 
-/// Seconds still to wait, from the last failure.
-pub fn wait(failures: i64, free: i64, last_at: i64, now: i64) -> i64 {
-    if now - last_at >= FORGET_AFTER_SECS {
+/// Whole seconds still to wait (rounded up), from the last failure; times in milliseconds.
+pub fn wait(failures: i64, free: i64, last_ms: i64, now_ms: i64) -> i64 {
+    if now_ms - last_ms >= FORGET_AFTER_SECS * 1000 {
         return 0;
     }
-    (last_at + delay(failures, free) - now).max(0)
+    let left_ms = (last_ms + delay(failures, free) * 1000 - now_ms).max(0);
+    (left_ms + 999) / 1000
 }
 
 async fn state(db: &Db, key: &str) -> Result<(i64, i64), Error> {
@@ -63,17 +64,18 @@ async fn state(db: &Db, key: &str) -> Result<(i64, i64), Error> {
     Ok(row.map_or((0, 0), |r| (r[0].int(), r[1].int())))
 }
 
-/// `Err(seconds)` when an attempt must wait.
-pub async fn check(db: &Db, keys: &Keys, now: i64) -> Result<Result<(), i64>, Error> {
+/// `Err(seconds)` when an attempt must wait. Times here are Unix milliseconds (`last_at` too):
+/// the first delays are a second or two.
+pub async fn check(db: &Db, keys: &Keys, now_ms: i64) -> Result<Result<(), i64>, Error> {
     let (af, al) = state(db, &keys.account).await?;
     let (nf, nl) = state(db, &keys.address).await?;
-    let wait = wait(af, FREE_PER_ACCOUNT, al, now).max(wait(nf, FREE_PER_ADDRESS, nl, now));
+    let wait = wait(af, FREE_PER_ACCOUNT, al, now_ms).max(wait(nf, FREE_PER_ADDRESS, nl, now_ms));
     Ok(if wait > 0 { Err(wait) } else { Ok(()) })
 }
 
 /// Counts a failure against both keys. Called before the password is checked (and undone by
 /// [`succeeded`]), so that parallel attempts cannot all slip through during the hashing.
-pub async fn failed(db: &Db, keys: &Keys, now: i64) -> Result<(), Error> {
+pub async fn failed(db: &Db, keys: &Keys, now_ms: i64) -> Result<(), Error> {
     for key in [&keys.account, &keys.address] {
         store::exec(
             db,
@@ -83,8 +85,8 @@ pub async fn failed(db: &Db, keys: &Keys, now: i64) -> Result<(), Error> {
                         ELSE admin_throttle.failures + 1 END, last_at = $2",
             vec![
                 key.as_str().into(),
-                Val::Int(now),
-                Val::Int(now - FORGET_AFTER_SECS),
+                Val::Int(now_ms),
+                Val::Int(now_ms - FORGET_AFTER_SECS * 1000),
             ],
         )
         .await?;
@@ -110,11 +112,11 @@ pub async fn succeeded(db: &Db, keys: &Keys) -> Result<(), Error> {
     .map(|_| ())
 }
 
-pub async fn prune(db: &Db, now: i64) -> Result<(), Error> {
+pub async fn prune(db: &Db, now_ms: i64) -> Result<(), Error> {
     store::exec(
         db,
         "DELETE FROM admin_throttle WHERE last_at < $1",
-        vec![Val::Int(now - FORGET_AFTER_SECS)],
+        vec![Val::Int(now_ms - FORGET_AFTER_SECS * 1000)],
     )
     .await
     .map(|_| ())
@@ -136,11 +138,16 @@ mod tests {
 
     #[test]
     fn the_wait_runs_from_the_last_failure_and_is_forgotten_after_a_day() {
-        assert_eq!(wait(4, 5, 100, 100), 0);
-        assert_eq!(wait(5, 5, 100, 100), 1);
-        assert_eq!(wait(5, 5, 100, 101), 0);
-        assert_eq!(wait(8, 5, 100, 103), 5);
-        assert_eq!(wait(50, 5, 100, 100 + FORGET_AFTER_SECS), 0);
+        let s = 1000;
+        assert_eq!(wait(4, 5, 100 * s, 100 * s), 0);
+        assert_eq!(wait(5, 5, 100 * s, 100 * s), 1);
+        assert_eq!(wait(5, 5, 100 * s, 101 * s), 0);
+        assert_eq!(wait(8, 5, 100 * s, 103 * s), 5);
+        assert_eq!(wait(50, 5, 100 * s, (100 + FORGET_AFTER_SECS) * s), 0);
+        // A failure 0.9 s into a second still waits its whole second, rounded up when told.
+        assert_eq!(wait(5, 5, 100_900, 101_000), 1);
+        assert_eq!(wait(5, 5, 100_900, 101_899), 1);
+        assert_eq!(wait(5, 5, 100_900, 101_900), 0);
     }
 
     #[test]

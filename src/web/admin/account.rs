@@ -10,7 +10,7 @@ use super::signin::{CodeForm, CsrfOnly, record, redirect_with_cookie, rotate};
 use super::views::{self, PendingTotp};
 use crate::admin::session::Stage;
 use crate::admin::{Role, accounts, password, totp};
-use crate::clock::now;
+use crate::clock::{now, now_ms};
 use crate::web::state::AppState;
 
 /// The name authenticator apps show for these accounts.
@@ -172,7 +172,8 @@ pub async fn change_password(
     }
     // The current password, throttled like a sign-in: a stolen session must not become a
     // way to guess it.
-    match crate::admin::check_password(db, &a.email, &form.current, admin.address, now()).await? {
+    match crate::admin::check_password(db, &a.email, &form.current, admin.address, now_ms()).await?
+    {
         crate::admin::SignIn::Passed(_) => {}
         crate::admin::SignIn::Wait(secs) => {
             let text = format!("Too many failed attempts. Wait {secs} seconds and try again.");

@@ -10,7 +10,7 @@ use super::extract::{ConsoleError, CsrfField, Pending, PendingForm, Visitor, Vis
 use super::views::{self, page};
 use crate::admin::session::{self, Stage};
 use crate::admin::{SignIn, accounts, audit, password, throttle, totp};
-use crate::clock::now;
+use crate::clock::{now, now_ms};
 use crate::web::state::AppState;
 
 /// The one message for a wrong e-mail or a wrong password: it must not say which.
@@ -145,7 +145,7 @@ pub async fn login(
         &form.email,
         &form.password,
         visitor.address,
-        now(),
+        now_ms(),
     )
     .await?;
     let (csrf, _) = visitor.token(&state.console);
@@ -211,7 +211,7 @@ pub async fn totp(
     let at = now();
     // Codes are throttled like passwords: a million of them is not many.
     let keys = throttle::Keys::new(&account.email, pending.address);
-    if let Err(secs) = throttle::check(db, &keys, at).await? {
+    if let Err(secs) = throttle::check(db, &keys, now_ms()).await? {
         let text = format!("Too many failed attempts. Wait {secs} seconds and try again.");
         let mut res = page(
             &views::Totp {
@@ -234,7 +234,7 @@ pub async fn totp(
         None => false,
     };
     if !accepted {
-        throttle::failed(db, &keys, at).await?;
+        throttle::failed(db, &keys, now_ms()).await?;
         record(
             &state,
             &account.email,
