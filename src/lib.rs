@@ -19,6 +19,7 @@ pub mod sandbox;
 pub mod serve;
 pub mod session;
 pub mod session_store;
+pub mod shop;
 pub mod stats;
 pub mod telemetry;
 pub mod verification;

@@ -73,6 +73,9 @@ pub struct ShopperState {
     /// attempt it is about.
     #[serde(default)]
     pub retry: Option<String>,
+    /// The shop page to go back to (`return_to`), as checked against the listed origins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
 }
 
 /// How long a session lives: idle and absolute lifetimes, in seconds.

@@ -225,6 +225,12 @@ pub struct Config {
     /// listener serves neither.
     pub ops_listen: Option<SocketAddr>,
     pub hsts: Hsts,
+    /// How the shopper's pages look inside the merchant's shop (`PERKGATE_STORE_*`).
+    pub store: crate::shop::Look,
+    /// Where `return_to` may lead (`PERKGATE_RETURN_ORIGINS`); see [`Config::returns`].
+    pub return_origins: Vec<url::Origin>,
+    /// `PERKGATE_APPLY_URL`, with its `{code}`.
+    pub apply_url: Option<String>,
     pub admin: AdminConfig,
     pub log_filter: String,
     pub log_format: LogFormat,
@@ -285,6 +291,9 @@ impl Default for Config {
             },
             ops_listen: None,
             hsts: Hsts::MaxAge(Hsts::DEFAULT_MAX_AGE),
+            store: crate::shop::Look::default(),
+            return_origins: Vec::new(),
+            apply_url: None,
             admin: AdminConfig {
                 email: "admin@localhost".to_owned(),
                 idle: Duration::from_secs(30 * 60),
@@ -383,6 +392,7 @@ impl Config {
                     .to_owned(),
             ));
         }
+        self.returns()?;
         if self.ops_listen == Some(self.listen) && self.listen.port() != 0 {
             return Err(ConfigError(
                 "PERKGATE_OPS_LISTEN: must differ from PERKGATE_LISTEN (it keeps /metrics off the \
@@ -391,6 +401,13 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The way back to the shop: the return origins and the apply-at-checkout template,
+    /// checked together (the template's origin must be listed).
+    pub fn returns(&self) -> Result<crate::shop::Returns, ConfigError> {
+        crate::shop::Returns::new(self.return_origins.clone(), self.apply_url.as_deref())
+            .map_err(|why| ConfigError(format!("PERKGATE_APPLY_URL: {why}")))
     }
 
     /// The embedded sandbox answers for ID.me when no ID.me URL is configured.

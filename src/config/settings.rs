@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::values::{boolean, non_empty, number, parse_base_url, redact_url};
 use super::{ClientAuth, Config, Hsts, LogFormat, Secret, VerifyButton};
+use crate::shop;
 
 /// Every setting, by its file key. The environment variable is `PERKGATE_` + upper case.
 pub(super) const SETTINGS: &[&str] = &[
@@ -48,6 +49,15 @@ pub(super) const SETTINGS: &[&str] = &[
     "max_connections_per_address",
     "ops_listen",
     "hsts",
+    "store_name",
+    "store_url",
+    "store_logo_url",
+    "store_color",
+    "store_privacy_url",
+    "store_terms_url",
+    "store_support",
+    "return_origins",
+    "apply_url",
     "admin_email",
     "admin_idle_minutes",
     "admin_absolute_hours",
@@ -218,6 +228,21 @@ impl Config {
                     )
                 })?),
             },
+            "store_name" => {
+                let name = non_empty(raw)?;
+                if name.chars().count() > 80 || name.chars().any(char::is_control) {
+                    return Err("expected a name of at most 80 characters".to_owned());
+                }
+                self.store.name = Some(name.to_owned())
+            }
+            "store_url" => self.store.home = Some(shop::link(raw)?),
+            "store_logo_url" => self.store.logo = Some(shop::link(raw)?),
+            "store_color" => self.store.palette = Some(shop::Palette::parse(raw)?),
+            "store_privacy_url" => self.store.privacy = Some(shop::link(raw)?),
+            "store_terms_url" => self.store.terms = Some(shop::link(raw)?),
+            "store_support" => self.store.support = Some(shop::Support::parse(raw)?),
+            "return_origins" => self.return_origins = shop::Returns::parse_origins(raw)?,
+            "apply_url" => self.apply_url = Some(non_empty(raw)?.to_owned()),
             "admin_email" => {
                 self.admin.email = crate::admin::accounts::normalise_email(raw)
                     .map_err(|why| format!("{why}, got {raw:?}"))?

@@ -321,3 +321,68 @@ fn audit_retention_is_a_number_of_days() {
     let e = load(&[("PERKGATE_AUDIT_RETENTION_DAYS", "0")]).unwrap_err();
     assert!(e.0.contains("PERKGATE_AUDIT_RETENTION_DAYS"), "{e}");
 }
+
+#[test]
+fn the_shop_settings_are_typed_and_checked_together() {
+    let config = load(&[
+        ("PERKGATE_STORE_NAME", "Acme Outfitters"),
+        ("PERKGATE_STORE_URL", "https://shop.example/"),
+        ("PERKGATE_STORE_COLOR", "#0b4"),
+        ("PERKGATE_STORE_SUPPORT", "help@shop.example"),
+        (
+            "PERKGATE_RETURN_ORIGINS",
+            "https://shop.example, http://localhost:8080",
+        ),
+        ("PERKGATE_APPLY_URL", "https://shop.example/discount/{code}"),
+    ])
+    .unwrap();
+    assert_eq!(config.store.name.as_deref(), Some("Acme Outfitters"));
+    assert_eq!(config.store.palette.as_ref().unwrap().color, "#00bb44");
+    assert_eq!(config.return_origins.len(), 2);
+    assert!(config.returns().unwrap().apply_link("X").is_some());
+
+    for (pairs, expected) in [
+        (
+            vec![("PERKGATE_STORE_COLOR", "green")],
+            "PERKGATE_STORE_COLOR: expected a colour like #0b6e4f or #0b4, got \"green\"",
+        ),
+        (
+            vec![("PERKGATE_RETURN_ORIGINS", "https://shop.example/cart")],
+            "PERKGATE_RETURN_ORIGINS: expected an origin (scheme://host[:port], nothing after \
+             it), got \"https://shop.example/cart\"",
+        ),
+        (
+            vec![("PERKGATE_APPLY_URL", "https://shop.example/discount/{code}")],
+            "PERKGATE_APPLY_URL: its origin https://shop.example must be listed in \
+             PERKGATE_RETURN_ORIGINS",
+        ),
+        (
+            vec![("PERKGATE_STORE_LOGO_URL", "logo.png")],
+            "PERKGATE_STORE_LOGO_URL: expected an http(s) URL, got \"logo.png\" (relative URL \
+             without a base)",
+        ),
+    ] {
+        assert_eq!(load(&pairs).unwrap_err().0, expected);
+    }
+}
+
+#[test]
+fn a_bad_shop_setting_in_the_file_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("perkgate.toml");
+    std::fs::write(
+        &file,
+        "store_name = \"Acme\"\nstore_support = \"not an address\"\n",
+    )
+    .unwrap();
+    let err = Config::from_vars([("PERKGATE_CONFIG".to_owned(), file.display().to_string())])
+        .unwrap_err();
+    assert_eq!(
+        err.0,
+        format!(
+            "{}:2:17: field `store_support`: expected an e-mail address or an http(s) URL, got \
+             \"not an address\"",
+            file.display()
+        )
+    );
+}

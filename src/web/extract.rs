@@ -43,13 +43,23 @@ impl FromRequestParts<AppState> for CachedShopper {
 }
 
 /// A form post from the shopper whose CSRF token matched: the shopper's session or, before
-/// there is one, the signed cookie token (see `csrf`).
-pub struct CsrfForm(pub Shopper);
+/// there is one, the signed cookie token (see `csrf`), and what else the form carried.
+pub struct CsrfForm(pub Shopper, pub ShopperForm);
+
+/// The fields of the shopper's forms besides the token.
+#[derive(Default, Deserialize)]
+pub struct ShopperForm {
+    /// The shop page the verification started from (unchecked: see `shop::Returns`).
+    #[serde(default)]
+    pub return_to: Option<String>,
+}
 
 #[derive(Deserialize)]
 struct Token {
     #[serde(default)]
     csrf: String,
+    #[serde(flatten)]
+    form: ShopperForm,
 }
 
 impl FromRequest<AppState> for CsrfForm {
@@ -59,22 +69,22 @@ impl FromRequest<AppState> for CsrfForm {
         let (mut parts, body) = req.into_parts();
         let mut shopper = Shopper::from_request_parts(&mut parts, state).await?;
         let headers = parts.headers.clone();
-        let token = match Form::<Token>::from_request(Request::from_parts(parts, body), state).await
-        {
-            Ok(Form(t)) => t.csrf,
-            // Too large, or not a form at all: say that, rather than blame the token.
-            Err(e)
-                if matches!(
-                    e.status(),
-                    StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE
-                ) =>
-            {
-                return Err(AppError::for_status(e.status()));
-            }
-            // A malformed form has no token: refused like a wrong one.
-            Err(_) => String::new(),
-        };
+        let (token, form) =
+            match Form::<Token>::from_request(Request::from_parts(parts, body), state).await {
+                Ok(Form(t)) => (t.csrf, t.form),
+                // Too large, or not a form at all: say that, rather than blame the token.
+                Err(e)
+                    if matches!(
+                        e.status(),
+                        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE
+                    ) =>
+                {
+                    return Err(AppError::for_status(e.status()));
+                }
+                // A malformed form has no token: refused like a wrong one.
+                Err(_) => (String::new(), ShopperForm::default()),
+            };
         csrf::check(&state.forms, &mut shopper, &headers, &token)?;
-        Ok(Self(shopper))
+        Ok(Self(shopper, form))
     }
 }

@@ -116,11 +116,13 @@ pub async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Res
     res
 }
 
-pub fn content_security_policy(idme_origin: &str) -> HeaderValue {
+/// `logo_origin`: where the store's logo comes from (`PERKGATE_STORE_LOGO_URL`).
+pub fn content_security_policy(idme_origin: &str, logo_origin: Option<&str>) -> HeaderValue {
     // form-action must allow the ID.me origin: browsers apply it to the redirect that follows
     // the verify form's POST.
+    let logo = logo_origin.map(|o| format!(" {o}")).unwrap_or_default();
     let policy = format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'{logo}; \
          form-action 'self' {idme_origin}; frame-ancestors 'none'; base-uri 'none'"
     );
     HeaderValue::from_str(&policy).unwrap_or_else(|_| {
@@ -219,6 +221,7 @@ fn render_errors(state: &AppState, res: Response, id: &str, api: bool) -> Respon
         );
         let view = ErrorView {
             sandbox: state.sandbox.is_some(),
+            store: &state.shop,
             title: page.title,
             message: &message,
             role: page.role,

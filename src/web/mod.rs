@@ -63,7 +63,10 @@ pub fn router(
     if let Some(sandbox) = &state.sandbox {
         app = app.nest(crate::sandbox::PATH, sandbox.clone().back_channel());
     }
-    let csp = middleware::content_security_policy(&state.idme_origin);
+    let csp = middleware::content_security_policy(
+        &state.idme_origin,
+        state.shop.look.logo_origin().as_deref(),
+    );
     let hsts = middleware::strict_transport_security(&state.public_url, state.config.hsts);
     let app = app
         .fallback(|| async { AppError::NotFound })

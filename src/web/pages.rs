@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -10,11 +10,13 @@ use axum::routing::get;
 use super::error::AppError;
 use super::state::AppState;
 use crate::rules::Benefit;
+use crate::shop::Shop;
 
 #[derive(Template)]
 #[template(path = "error.html", whitespace = "minimize")]
 pub struct ErrorView<'a> {
     pub sandbox: bool,
+    pub store: &'a Shop,
     pub title: &'a str,
     pub message: &'a str,
     pub role: &'a str,
@@ -71,6 +73,11 @@ pub struct MessageView {
 #[template(path = "storefront.html", whitespace = "minimize")]
 pub struct StorefrontView<'a> {
     pub sandbox: bool,
+    pub store: &'a Shop,
+    /// The shop page to go back to, checked (`return_to`).
+    pub back: Option<&'a str>,
+    /// "Apply at checkout": the shop's link with the benefit's code in it.
+    pub apply: Option<String>,
     pub title: &'static str,
     pub communities: &'a [CommunityCards],
     pub benefit: Option<&'a Benefit>,
@@ -124,7 +131,31 @@ const ASSETS: &[(&str, &str, &str)] = &[
 ];
 
 pub fn static_router() -> Router<AppState> {
-    Router::new().route("/static/{file}", get(asset))
+    Router::new()
+        .route("/static/theme.css", get(theme))
+        .route("/static/{file}", get(asset))
+}
+
+/// The store's colour (`PERKGATE_STORE_COLOR`) as custom properties that app.css reads; pages
+/// link it only when a colour is set.
+async fn theme(State(state): State<AppState>) -> Response {
+    match &state.shop.look.palette {
+        Some(palette) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/css; charset=utf-8"),
+                ),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=3600"),
+                ),
+            ],
+            palette.css(),
+        )
+            .into_response(),
+        None => AppError::NotFound.into_response(),
+    }
 }
 
 async fn asset(Path(file): Path<String>) -> Response {

@@ -34,6 +34,8 @@ pub struct Inner {
     pub sandbox: Option<Arc<Sandbox>>,
     /// The storefront's offer cards, rendered once per rule set and state of the offers.
     pub offer_cards: super::storefront::OfferCards,
+    /// The merchant's shop: its look, and the way back to it.
+    pub shop: crate::shop::Shop,
     /// The merchant console's settings and keys.
     pub console: super::admin::Console,
 }

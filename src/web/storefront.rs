@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
 async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
     CachedShopper(mut shopper): CachedShopper,
 ) -> Result<Response, AppError> {
     // A visitor without a session gets none: their forms carry a signed token and its cookie.
@@ -56,8 +57,21 @@ async fn show(
         (None, None) if s.verification.is_some() => "Verified",
         (None, None) => "Discounts",
     };
+    let back = state.shop.back(
+        return_to(query.as_deref()).as_deref(),
+        s.return_to.as_deref(),
+    );
+    let apply = s
+        .benefit
+        .as_ref()
+        .and_then(|b| b.code.as_deref())
+        .and_then(|code| state.shop.returns.apply_link(code))
+        .map(String::from);
     let mut page = html(&StorefrontView {
         sandbox: state.sandbox.is_some(),
+        store: &state.shop,
+        back: back.as_ref().map(url::Url::as_str),
+        apply,
         title,
         communities: &cards.communities,
         benefit: s.benefit.as_ref(),
@@ -72,6 +86,16 @@ async fn show(
         page.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(page)
+}
+
+/// The query's `return_to`, when it is there exactly once (a repeated one is ambiguous, so
+/// ignored like any unlisted address).
+fn return_to(query: Option<&str>) -> Option<String> {
+    let mut found = url::form_urlencoded::parse(query?.as_bytes())
+        .filter(|(k, _)| k == "return_to")
+        .map(|(_, v)| v.into_owned());
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
 }
 
 /// The offers as every shopper sees them, each community's cards rendered once per rule set

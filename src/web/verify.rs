@@ -14,7 +14,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::error::AppError;
-use super::extract::CsrfForm;
+use super::extract::{CsrfForm, ShopperForm};
 use super::middleware::RequestId;
 use super::state::AppState;
 use crate::error::{Error, StateProblem};
@@ -41,28 +41,43 @@ pub fn router() -> Router<AppState> {
 async fn start(
     State(state): State<AppState>,
     Path(group): Path<String>,
-    CsrfForm(mut shopper): CsrfForm,
+    CsrfForm(shopper, form): CsrfForm,
 ) -> Result<Response, AppError> {
-    redirect(
-        state
-            .verifier
-            .start(&mut shopper, Choice::Group(&group))
-            .await?,
-    )
+    begin(&state, shopper, form, Choice::Group(&group)).await
 }
 
 /// `POST /verify`: the one button; the shopper picks their community at ID.me.
 async fn start_any(
     State(state): State<AppState>,
-    CsrfForm(mut shopper): CsrfForm,
+    CsrfForm(shopper, form): CsrfForm,
 ) -> Result<Response, AppError> {
-    redirect(state.verifier.start(&mut shopper, Choice::Any).await?)
+    begin(&state, shopper, form, Choice::Any).await
 }
 
-fn redirect(start: Start) -> Result<Response, AppError> {
-    match start {
+/// Remembers the shop page the shopper came from, if it is one of the merchant's, so the
+/// benefit can lead back there after ID.me; then starts.
+async fn begin(
+    state: &AppState,
+    mut shopper: Shopper,
+    form: ShopperForm,
+    choice: Choice<'_>,
+) -> Result<Response, AppError> {
+    let back = form
+        .return_to
+        .and_then(|raw| state.shop.returns.accept(&raw))
+        .map(String::from);
+    let changed = back.is_some() && back != shopper.state.return_to;
+    if changed {
+        shopper.state.return_to = back;
+    }
+    match state.verifier.start(&mut shopper, choice).await? {
         Start::ToIdme(url) => Ok(Redirect::to(url.as_str()).into_response()),
-        Start::AlreadyUnlocked => Ok(Redirect::to("/").into_response()),
+        Start::AlreadyUnlocked => {
+            if changed {
+                shopper.save().await?;
+            }
+            Ok(Redirect::to("/").into_response())
+        }
         Start::UnknownGroup => Err(AppError::NotFound),
     }
 }
@@ -194,7 +209,7 @@ fn renew_form_cookie(state: &AppState, response: &mut Response) {
 /// `POST /reset`: forget the verification and benefit, under a new session id.
 async fn reset(
     State(state): State<AppState>,
-    CsrfForm(mut shopper): CsrfForm,
+    CsrfForm(mut shopper, _): CsrfForm,
 ) -> Result<Response, AppError> {
     let mut home = Redirect::to("/").into_response();
     // Nothing stored, nothing to forget.

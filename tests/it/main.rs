@@ -26,6 +26,7 @@ mod outages;
 mod outcomes;
 mod payloads;
 mod sandbox;
+mod shop;
 mod shutdown;
 mod soak;
 mod stores;

@@ -156,9 +156,11 @@ pub(super) async fn connect(driver: &Chromedriver, browser: &Path, profile: &Pat
         "--disable-component-update".to_owned(),
         "--disable-sync".to_owned(),
         "--window-size=1200,900".to_owned(),
-        // Nothing leaves the machine: no proxy, and every host but 127.0.0.1 fails to resolve.
+        // Nothing leaves the machine: no proxy, and every host but 127.0.0.1 (and localhost, the
+        // merchant shop's origin in `shop`) fails to resolve.
         "--no-proxy-server".to_owned(),
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1".to_owned(),
+        "--host-resolver-rules=MAP localhost 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
+            .to_owned(),
         format!("--user-data-dir={}", profile.display()),
     ];
     let mut capabilities = fantoccini::wd::Capabilities::new();

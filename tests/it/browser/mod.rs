@@ -22,6 +22,7 @@ mod axe;
 mod console;
 mod driver;
 mod outcomes;
+mod shop;
 
 use axe::Axe;
 use driver::{Chromedriver, browser_binaries, connect};
@@ -61,6 +62,7 @@ async fn shopper_verifies_in_a_real_browser() {
         scenario(&client, &app, manifest, &axe).await?;
         let shots = manifest.join("target/screenshots");
         outcomes::scenario(&client, &axe, &shots).await?;
+        shop::scenario(&client, &axe, &shots).await?;
         console::scenario(&client, &axe, &shots).await
     })
     .await;

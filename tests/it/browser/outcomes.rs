@@ -159,7 +159,7 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
     Ok(())
 }
 
-async fn click(client: &Client, css: &str) -> Result<(), CmdError> {
+pub(super) async fn click(client: &Client, css: &str) -> Result<(), CmdError> {
     client
         .wait()
         .at_most(PAGE_LIMIT)
