@@ -6,6 +6,7 @@
 
 mod communities;
 pub mod diff;
+pub mod edit;
 pub mod explain;
 pub mod live;
 mod load;
