@@ -20,7 +20,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use communities::community_name;
+pub use communities::{SUBGROUPS, community_name};
 pub use load::{LoadError, Loaded, parse};
 pub use select::{Evaluation, Facts, Ineligible, evaluate, select_offer};
 
