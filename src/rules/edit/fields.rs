@@ -195,7 +195,12 @@ impl OfferFields {
         ];
         let kind = self.discount.as_str();
         let percent = match kind {
-            "percent" => whole(&self.percent, "percent", "a whole number such as 20", &mut errors),
+            "percent" => whole(
+                &self.percent,
+                "percent",
+                "a whole number such as 20",
+                &mut errors,
+            ),
             _ => None,
         };
         let amount = match kind {
@@ -217,7 +222,10 @@ impl OfferFields {
         // Written even beside another kind of discount, so the loader says why it is wrong
         // rather than the form dropping what was typed.
         out.push(("cap", money(&self.cap, "cap", false, &mut errors)));
-        out.push(("min_order", money(&self.min_order, "min_order", false, &mut errors)));
+        out.push((
+            "min_order",
+            money(&self.min_order, "min_order", false, &mut errors),
+        ));
         out.push(("code", self.code_value(&mut errors)));
         out.push(("starts", date(&self.starts, "starts", &mut errors)));
         out.push(("ends", date(&self.ends, "ends", &mut errors)));
@@ -296,8 +304,18 @@ impl OfferFields {
                 None
             }
             (false, false) => {
-                let claims = whole(&self.limit_claims, "limit_claims", "a whole number such as 1", errors);
-                let days = whole(&self.limit_days, "limit_days", "a whole number of days such as 30", errors);
+                let claims = whole(
+                    &self.limit_claims,
+                    "limit_claims",
+                    "a whole number such as 1",
+                    errors,
+                );
+                let days = whole(
+                    &self.limit_days,
+                    "limit_days",
+                    "a whole number of days such as 30",
+                    errors,
+                );
                 let mut t = InlineTable::new();
                 t.insert("claims", claims?.into_value().ok()?);
                 t.insert("per_days", days?.into_value().ok()?);
@@ -442,8 +460,7 @@ impl PoolFields {
     }
 }
 
-const DATE_HINT: &str =
-    "Enter a date such as 2026-12-31, or a date-time with an offset such as 2026-12-31T09:00:00-05:00";
+const DATE_HINT: &str = "Enter a date such as 2026-12-31, or a date-time with an offset such as 2026-12-31T09:00:00-05:00";
 
 fn push_once(list: &mut Vec<String>, value: &str) {
     if !value.is_empty() && !list.iter().any(|v| v == value) {
@@ -493,7 +510,9 @@ fn money(s: &str, field: &str, required: bool, errors: &mut Vec<FieldError>) -> 
         None => {
             errors.push(err(
                 field,
-                format!("Enter an amount such as 15.00 (not negative, at most two decimals), not {s:?}"),
+                format!(
+                    "Enter an amount such as 15.00 (not negative, at most two decimals), not {s:?}"
+                ),
             ));
             None
         }
@@ -552,7 +571,10 @@ mod tests {
     fn rendered(values: &[(&'static str, Option<Item>)]) -> Vec<String> {
         values
             .iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} = {}", v.to_string().trim())))
+            .filter_map(|(k, v)| {
+                v.as_ref()
+                    .map(|v| format!("{k} = {}", v.to_string().trim()))
+            })
             .collect()
     }
 
@@ -640,7 +662,12 @@ mod tests {
         let v = base(&[("discount", "free_shipping"), ("code", "none")]);
         assert!(v.contains(&"free_shipping = true".to_owned()));
         assert!(v.contains(&"code = { none = true }".to_owned()));
-        let v = base(&[("discount", "percent"), ("percent", "5"), ("code", "pool"), ("code_pool", "p")]);
+        let v = base(&[
+            ("discount", "percent"),
+            ("percent", "5"),
+            ("code", "pool"),
+            ("code_pool", "p"),
+        ]);
         assert!(v.contains(&"code = { pool = \"p\" }".to_owned()));
         let p = pairs(&[("id", "new"), ("title", "A")]);
         let errors = OfferFields::from_form(&p).values().unwrap_err();

@@ -66,9 +66,9 @@ pub struct OfferRow {
 
 impl Document {
     pub fn parse(text: &str) -> Result<Self, EditError> {
-        let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
-            EditError::Syntax(e.message().trim().to_owned())
-        })?;
+        let doc: DocumentMut = text
+            .parse()
+            .map_err(|e: toml_edit::TomlError| EditError::Syntax(e.message().trim().to_owned()))?;
         let this = Self { doc };
         match this.doc.get("offers") {
             None | Some(Item::ArrayOfTables(_)) => {}
@@ -81,7 +81,11 @@ impl Document {
         match this.doc.get("pools") {
             None => {}
             Some(p) if p.is_table() => {}
-            Some(_) => return Err(EditError::Shape("The pools are not written as [pools.NAME] tables")),
+            Some(_) => {
+                return Err(EditError::Shape(
+                    "The pools are not written as [pools.NAME] tables",
+                ));
+            }
         }
         Ok(this)
     }
@@ -118,7 +122,9 @@ impl Document {
         let taken = self.offer_index(&new.id);
         let index = match id {
             Some(id) => {
-                let i = self.offer_index(id).ok_or(FieldsOrEdit::Edit(EditError::NotFound))?;
+                let i = self
+                    .offer_index(id)
+                    .ok_or(FieldsOrEdit::Edit(EditError::NotFound))?;
                 if taken.is_some_and(|t| t != i) {
                     return Err(FieldsOrEdit::taken(&new.id));
                 }
@@ -299,11 +305,7 @@ fn text_of(v: &Value) -> String {
         Value::Float(f) => f.value().to_string(),
         Value::Boolean(b) => b.value().to_string(),
         Value::Datetime(d) => d.value().to_string(),
-        Value::Array(a) => a
-            .iter()
-            .map(text_of)
-            .collect::<Vec<_>>()
-            .join(", "),
+        Value::Array(a) => a.iter().map(text_of).collect::<Vec<_>>().join(", "),
         Value::InlineTable(t) => t.to_string().trim().to_owned(),
     }
 }

@@ -25,7 +25,11 @@ fn every_example_offer_reads_and_writes_back_unchanged() {
     let pools = doc.pool_rows();
     assert_eq!(pools[0].low_threshold, "10");
     doc.set_pool(Some("veteran-codes"), &pools[0]).unwrap();
-    assert_eq!(doc.text(), EXAMPLE_RULES, "nothing changed, nothing rewritten");
+    assert_eq!(
+        doc.text(),
+        EXAMPLE_RULES,
+        "nothing changed, nothing rewritten"
+    );
 }
 
 #[test]
@@ -112,7 +116,10 @@ fn new_offers_go_last_and_removed_ones_take_their_comments() {
     doc.remove_offer("teachers").unwrap();
     let text = doc.text();
     assert!(!text.contains("Teachers: a unique generated code") && !text.contains("TEACH-"));
-    assert!(text.contains("# First responders:"), "the next offer's comment stays");
+    assert!(
+        text.contains("# First responders:"),
+        "the next offer's comment stays"
+    );
     assert_eq!(parse("r.toml", &text, None).unwrap().rules.offers.len(), 7);
     assert_eq!(doc.remove_offer("teachers"), Err(EditError::NotFound));
 }
@@ -164,11 +171,13 @@ fn loader_problems_go_next_to_the_edited_offers_fields() {
     military.limit_days = "30".into();
     doc.set_offer(Some("military"), &military).unwrap();
     // Another offer broken before the edit: known, not the form's doing.
-    let text = doc
-        .text()
-        .replacen("code = \"STUDY10\"", "code = \"\"", 1);
-    let known = parse("r.toml", &EXAMPLE_RULES.replacen("code = \"STUDY10\"", "code = \"\"", 1), None)
-        .unwrap_err();
+    let text = doc.text().replacen("code = \"STUDY10\"", "code = \"\"", 1);
+    let known = parse(
+        "r.toml",
+        &EXAMPLE_RULES.replacen("code = \"STUDY10\"", "code = \"\"", 1),
+        None,
+    )
+    .unwrap_err();
     let errors = parse("r.toml", &text, None).unwrap_err();
     assert_eq!(errors.len(), 3, "{errors:?}");
     let placed = place(&text, Target::Offer(&military), &errors, &known);

@@ -18,8 +18,8 @@ use super::views::{ProblemRow, page};
 use crate::admin::Role;
 use crate::rules::edit::fields::{BLANK_CONDITIONS, OPERATORS};
 use crate::rules::edit::{
-    ConditionRow, Document, EditError, FieldError, FieldsOrEdit, OfferFields, OfferRow,
-    PoolFields, Target, place,
+    ConditionRow, Document, EditError, FieldError, FieldsOrEdit, OfferFields, OfferRow, PoolFields,
+    Target, place,
 };
 use crate::rules::live::{self, Mode};
 use crate::rules::versions::{self, Draft};
@@ -142,7 +142,14 @@ async fn save(
         src.based_on,
         diff::summary(&src.text, text, AUDIT_DIFF_CHARS)
     );
-    record(state, &admin.account.email, admin.address, "draft edited", &details).await
+    record(
+        state,
+        &admin.account.email,
+        admin.address,
+        "draft edited",
+        &details,
+    )
+    .await
 }
 
 /// Whether an edited document may be saved: the loader's problems, placed, when there are any
@@ -526,7 +533,15 @@ pub async fn new_offer(
         code: "static".to_owned(),
         ..Default::default()
     };
-    offer_page(&admin, &src, doc.as_ref(), None, f, Outcome::default(), StatusCode::OK)
+    offer_page(
+        &admin,
+        &src,
+        doc.as_ref(),
+        None,
+        f,
+        Outcome::default(),
+        StatusCode::OK,
+    )
 }
 
 pub async fn save_offer(
@@ -554,8 +569,9 @@ fn precheck(src: &Source, posted: &Posted) -> Option<(Outcome, StatusCode)> {
         return Some((
             Outcome::problem(
                 "Your draft changed since this page was shown (in another tab or the raw \
-                 editor), so nothing was saved. What you typed is below, over the draft as it is \
-                 now: check it and save again.",
+                 editor), so nothing was saved. What you typed is below: saving it again puts \
+                 these values in the draft as it is now, over any change made to this offer \
+                 meanwhile (compare in the raw editor first).",
             ),
             StatusCode::CONFLICT,
         ));
@@ -595,7 +611,15 @@ async fn offer_post(
                 ..Default::default()
             };
             let doc = Document::parse(&src.text).ok();
-            return offer_page(admin, &src, doc.as_ref(), id, f, out, StatusCode::UNPROCESSABLE_ENTITY);
+            return offer_page(
+                admin,
+                &src,
+                doc.as_ref(),
+                id,
+                f,
+                out,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
         }
         Err(FieldsOrEdit::Edit(EditError::NotFound)) => return Err(not_found()),
         Err(FieldsOrEdit::Edit(e)) => {
@@ -609,7 +633,15 @@ async fn offer_post(
             "The document would be larger than {} KiB.",
             MAX_DOCUMENT / 1024
         ));
-        return offer_page(admin, &src, Some(&doc), id, f, out, StatusCode::UNPROCESSABLE_ENTITY);
+        return offer_page(
+            admin,
+            &src,
+            Some(&doc),
+            id,
+            f,
+            out,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
     }
     if let Some(placed) = refused(&src, &text, Target::Offer(&f)) {
         let out = Outcome {
@@ -728,7 +760,15 @@ pub async fn new_pool(
 ) -> Result<Response, ConsoleError> {
     let src = source(&state, &admin).await?;
     let f = PoolFields::default();
-    pool_page(&admin, &src, None, None, f, Outcome::default(), StatusCode::OK)
+    pool_page(
+        &admin,
+        &src,
+        None,
+        None,
+        f,
+        Outcome::default(),
+        StatusCode::OK,
+    )
 }
 
 pub async fn save_pool(
@@ -778,7 +818,15 @@ async fn pool_post(
                 ..Default::default()
             };
             let doc = Document::parse(&src.text).ok();
-            return pool_page(admin, &src, doc.as_ref(), id, f, out, StatusCode::UNPROCESSABLE_ENTITY);
+            return pool_page(
+                admin,
+                &src,
+                doc.as_ref(),
+                id,
+                f,
+                out,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
         }
         Err(FieldsOrEdit::Edit(EditError::NotFound)) => return Err(not_found()),
         Err(FieldsOrEdit::Edit(e)) => {
@@ -925,7 +973,14 @@ async fn remove(
     let (src, mut doc) = removable(state, admin, kind, id).await?;
     if posted.draft != src.token() {
         let why = "Your draft changed since this page was shown: nothing was removed. Check, then confirm again.";
-        return remove_page(admin, &src, kind, id, Some(why.to_owned()), StatusCode::CONFLICT);
+        return remove_page(
+            admin,
+            &src,
+            kind,
+            id,
+            Some(why.to_owned()),
+            StatusCode::CONFLICT,
+        );
     }
     let removed = match kind {
         Kind::Offer => doc.remove_offer(id),
@@ -934,7 +989,16 @@ async fn remove(
     match removed {
         Ok(()) => {}
         Err(EditError::NotFound) => return Err(not_found()),
-        Err(e) => return remove_page(admin, &src, kind, id, Some(e.to_string()), StatusCode::CONFLICT),
+        Err(e) => {
+            return remove_page(
+                admin,
+                &src,
+                kind,
+                id,
+                Some(e.to_string()),
+                StatusCode::CONFLICT,
+            );
+        }
     }
     let text = doc.text();
     if let Err(errors) = src.validate(&text) {
@@ -949,8 +1013,18 @@ async fn remove(
             .map(|e| e.message.clone())
             .collect();
         if !new.is_empty() {
-            let why = format!("Nothing was removed: without it the rules would not be valid ({}).", new.join("; "));
-            return remove_page(admin, &src, kind, id, Some(why), StatusCode::UNPROCESSABLE_ENTITY);
+            let why = format!(
+                "Nothing was removed: without it the rules would not be valid ({}).",
+                new.join("; ")
+            );
+            return remove_page(
+                admin,
+                &src,
+                kind,
+                id,
+                Some(why),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
         }
     }
     let what = kind.what(id);
