@@ -112,7 +112,7 @@ impl Document {
 
     pub fn offer(&self, id: &str) -> Option<OfferFields> {
         let i = self.offer_index(id)?;
-        self.offers()?.get(i).map(|t| read_offer(t))
+        self.offers()?.get(i).map(read_offer)
     }
 
     /// Writes an offer's fields: over offer `id` (None: a new offer at the end). Only keys whose
