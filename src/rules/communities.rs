@@ -22,6 +22,28 @@ const NAMES: &[(&str, &str)] = &[
     ("nurse_canada", "Canadian nurses"),
 ];
 
+/// Subgroup names (human-readable, compared case-insensitively) an offer can be narrowed to:
+/// ID.me documents "Veteran" and "Service Member" and is reported to send the other military
+/// ones; the rest are those the sandbox's personas carry. The console offers these as
+/// checkboxes and takes any other name as text.
+pub const SUBGROUPS: &[(&str, &[&str])] = &[
+    (
+        "military",
+        &[
+            "Service Member",
+            "Veteran",
+            "Retiree",
+            "Military Spouse",
+            "Military Family",
+            "Surviving Spouse",
+        ],
+    ),
+    ("student", &["Student"]),
+    ("teacher", &["Teacher"]),
+    ("responder", &["EMT"]),
+    ("nurse", &["Registered Nurse"]),
+];
+
 /// Borrowed for the documented handles: the storefront names communities on every view.
 pub fn community_name(handle: &str) -> Cow<'static, str> {
     match NAMES.iter().find(|(h, _)| *h == handle) {

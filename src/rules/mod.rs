@@ -6,6 +6,7 @@
 
 mod communities;
 pub mod diff;
+pub mod edit;
 pub mod explain;
 pub mod live;
 mod load;
@@ -19,7 +20,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use communities::community_name;
+pub use communities::{SUBGROUPS, community_name};
 pub use load::{LoadError, Loaded, parse};
 pub use select::{Evaluation, Facts, Ineligible, evaluate, select_offer};
 

@@ -11,6 +11,7 @@ mod audit;
 mod codes;
 mod csv;
 mod extract;
+mod offers;
 mod preview;
 mod rules;
 mod signin;
@@ -167,6 +168,37 @@ pub fn router() -> Router<AppState> {
             get(rules::rollback_page).post(rules::rollback),
         )
         .merge(codes_router())
+        .merge(offers_router())
+}
+
+/// The offers and pools as forms over the draft (issue 10 item 3).
+fn offers_router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/rules/offers", get(offers::list))
+        .route(
+            "/admin/rules/offers/new",
+            get(offers::new_offer).post(offers::create_offer),
+        )
+        .route(
+            "/admin/rules/offers/{id}",
+            get(offers::offer).post(offers::save_offer),
+        )
+        .route(
+            "/admin/rules/offers/{id}/remove",
+            get(offers::remove_offer_page).post(offers::remove_offer),
+        )
+        .route(
+            "/admin/rules/pools/new",
+            get(offers::new_pool).post(offers::create_pool),
+        )
+        .route(
+            "/admin/rules/pools/{id}",
+            get(offers::pool).post(offers::save_pool),
+        )
+        .route(
+            "/admin/rules/pools/{id}/remove",
+            get(offers::remove_pool_page).post(offers::remove_pool),
+        )
 }
 
 /// Codes (issue 10 item 5); the two uploads alone may send up to [`codes::UPLOAD_LIMIT`].

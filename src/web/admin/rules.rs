@@ -97,7 +97,7 @@ async fn editor_now(
     })
 }
 
-fn draft_notice(d: &Draft, live: &Option<versions::Version>) -> String {
+pub(super) fn draft_notice(d: &Draft, live: &Option<versions::Version>) -> String {
     let mut notice = format!(
         "This is your draft, saved {} UTC, based on version {}. It is not published.",
         when(d.saved_at),

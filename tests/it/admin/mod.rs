@@ -4,6 +4,7 @@
 
 mod cli;
 mod codes;
+mod offers;
 mod preview;
 mod rules;
 
@@ -111,6 +112,19 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/codes/redeemed"),
     ("POST", "/admin/codes/revoke"),
     ("POST", "/admin/codes/reset"),
+    ("GET", "/admin/rules/offers"),
+    ("GET", "/admin/rules/offers/new"),
+    ("POST", "/admin/rules/offers/new"),
+    ("GET", "/admin/rules/offers/military"),
+    ("POST", "/admin/rules/offers/military"),
+    ("GET", "/admin/rules/offers/military/remove"),
+    ("POST", "/admin/rules/offers/military/remove"),
+    ("GET", "/admin/rules/pools/new"),
+    ("POST", "/admin/rules/pools/new"),
+    ("GET", "/admin/rules/pools/veteran-codes"),
+    ("POST", "/admin/rules/pools/veteran-codes"),
+    ("GET", "/admin/rules/pools/veteran-codes/remove"),
+    ("POST", "/admin/rules/pools/veteran-codes/remove"),
 ];
 
 #[tokio::test]
@@ -218,6 +232,12 @@ async fn every_form_refuses_a_wrong_csrf_token() {
         "/admin/rules/draft/discard",
         "/admin/rules/preview",
         "/admin/rules/versions/1/rollback",
+        "/admin/rules/offers/new",
+        "/admin/rules/offers/military",
+        "/admin/rules/offers/military/remove",
+        "/admin/rules/pools/new",
+        "/admin/rules/pools/veteran-codes",
+        "/admin/rules/pools/veteran-codes/remove",
         "/admin/logout",
     ] {
         for token in ["", "forged"] {

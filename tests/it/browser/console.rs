@@ -1,7 +1,7 @@
 //! The merchant console in the browser: a new owner follows the set-password link, is signed
 //! in, walks every console page, adds an editor, uploads codes through the file input and looks
-//! one up, edits the rules, previews and publishes them, signs out, fails a sign-in and signs
-//! in again; axe-core on each page, screenshots for the README.
+//! one up, signs out, fails a sign-in and signs in again, changes an offer's percentage in its
+//! form, previews and publishes it; axe-core on each page, screenshots for the README.
 
 use std::path::Path;
 
@@ -124,26 +124,76 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
     wait_for_path(client, "/admin").await?;
     wait_for(client, "[data-testid=signed-in-as]").await?;
 
-    // d. The rules: the editor, the history; the military offer to 25%, published, and the
-    // store in the same browser shows it.
+    // d. The offers as forms: the military offer to 25% in its form (a typo first, shown next
+    // to the field), previewed, and published from the offers page; the raw document keeps
+    // its comments, and the store in the same browser shows the new offer.
+    client.goto(&app.url("/admin/rules/offers")).await?;
+    wait_for(client, "[data-testid=offer-row]").await?;
+    axe.check(client, "the console's offers and pools").await?;
+    submit(client, "[data-testid=edit-military]").await?;
+    wait_for_path(client, "/admin/rules/offers/military").await?;
+    let percent = wait_for(client, "#offer-percent").await?;
+    assert_eq!(percent.prop("value").await?.as_deref(), Some("15"));
+    axe.check(client, "the offer form").await?;
+    type_into(client, "#offer-percent", "25x").await?;
+    submit(client, "[data-testid=save-offer]").await?;
+    let error = wait_for(client, "#offer-percent-error").await?;
+    assert!(
+        error.text().await?.contains("whole number"),
+        "{}",
+        error.text().await?
+    );
+    wait_for(
+        client,
+        "[data-testid=error-summary] a[href='#offer-percent']",
+    )
+    .await?;
+    axe.check(client, "the offer form with an error").await?;
+    // The README's picture: the field with its error, what was typed still in it.
+    client
+        .execute(
+            "document.getElementById('offer-discount').closest('fieldset').scrollIntoView()",
+            vec![],
+        )
+        .await?;
+    save_screenshot(client, &shots.join("console-offer-form.png")).await?;
+    type_into(client, "#offer-percent", "25").await?;
+    submit(client, "[data-testid=save-offer]").await?;
+    wait_for_path(client, "/admin/rules/offers").await?;
+    wait_for(client, "[data-testid=draft-notice]").await?;
+    axe.check(client, "the offers page with a draft").await?;
+    for (path, form, name) in [
+        (
+            "/admin/rules/offers/new",
+            "[data-testid=offer-form]",
+            "the new offer form",
+        ),
+        (
+            "/admin/rules/pools/veteran-codes",
+            "[data-testid=pool-form]",
+            "the pool form",
+        ),
+        (
+            "/admin/rules/offers/teachers/remove",
+            "[data-testid=confirm]",
+            "removing an offer",
+        ),
+    ] {
+        client.goto(&app.url(path)).await?;
+        wait_for(client, form).await?;
+        axe.check(client, name).await?;
+    }
+    // The raw editor has the draft, comments and all.
     client.goto(&app.url("/admin/rules")).await?;
     let editor = wait_for(client, "#document").await?;
     axe.check(client, "the console's rules editor").await?;
     let text = editor.prop("value").await?.unwrap_or_default();
     assert!(
-        text.contains("percent = 15"),
-        "the live document is in the editor"
+        text.contains("percent = 25") && text.contains("# Every other military member"),
+        "the draft keeps the comments: {text}"
     );
-    // Typed in whole: a textarea keeps what is typed, newlines included.
-    type_into(
-        client,
-        "#document",
-        &text.replacen("percent = 15", "percent = 25", 1),
-    )
-    .await?;
-    // The preview (a second submit button, no script): each persona under the draft.
-    submit(client, "[data-testid=preview]").await?;
-    wait_for_path(client, "/admin/rules/preview").await?;
+    // The preview of the saved draft: each persona under it.
+    client.goto(&app.url("/admin/rules/preview")).await?;
     let table = wait_for(client, "[data-testid=preview-table]").await?;
     let shown = table.text().await?;
     assert!(
@@ -157,11 +207,8 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
     wait_for(client, "[data-testid=attributes-error]").await?;
     axe.check(client, "the rules preview with an attributes error")
         .await?;
-    // Kept as a draft from the preview, then published from the editor.
-    type_into(client, "#attributes", "").await?;
-    submit(client, "[data-testid=preview-save-draft]").await?;
-    wait_for_path(client, "/admin/rules").await?;
-    wait_for(client, "[data-testid=draft-notice]").await?;
+    // Published from the offers page (the raw editor's publish).
+    client.goto(&app.url("/admin/rules/offers")).await?;
     type_into(client, "#note", "military to 25%").await?;
     submit(client, "[data-testid=publish]").await?;
     wait_for_path(client, "/admin/rules").await?;
