@@ -224,11 +224,12 @@ impl App {
         let (config_admin, public_url_console) = (config.admin.clone(), public_url.clone());
         let trusted_proxies = config.rate_limit.trusted_proxies.clone();
         let returns = config.returns().map_err(|e| StartError(e.0))?;
-        let shop = crate::shop::Shop::new(
+        let looks = web::look::Looks::new(
             config.store.clone(),
             returns,
             sandbox.is_some(),
-            &public_url,
+            public_url.clone(),
+            idme_origin.clone(),
         );
         let state = AppState::new(web::Inner {
             config,
@@ -242,7 +243,7 @@ impl App {
             unified,
             sandbox,
             offer_cards: web::OfferCards::default(),
-            shop,
+            looks,
             console: web::admin::Console::new(
                 &secret,
                 &config_admin,

@@ -32,6 +32,16 @@ impl Shop {
         self.look.home.as_ref().map_or("/", Url::as_str)
     }
 
+    /// The stylesheet with the store's colour; the colour in the address, so a browser that
+    /// cached one colour's sheet fetches the next one's.
+    pub fn theme_href(&self) -> Option<String> {
+        let palette = self.look.palette.as_ref()?;
+        Some(format!(
+            "/static/theme.css?v={}",
+            palette.color.trim_start_matches('#')
+        ))
+    }
+
     /// Whether the footer has any of the shop's links.
     pub fn has_links(&self) -> bool {
         let l = &self.look;
@@ -62,6 +72,70 @@ pub struct Look {
 }
 
 impl Look {
+    /// The look's fields, as the rules document's `[store]` table names them; the settings
+    /// are `PERKGATE_STORE_` + the name in upper case (`url` is `PERKGATE_STORE_URL`).
+    pub const FIELDS: [&'static str; 7] = [
+        "name",
+        "url",
+        "logo_url",
+        "color",
+        "privacy_url",
+        "terms_url",
+        "support",
+    ];
+
+    /// Sets one field from its text: the one parser for the settings, the rules document's
+    /// `[store]` table and the console's form.
+    pub fn set(&mut self, field: &str, raw: &str) -> Result<(), String> {
+        let raw = raw.trim();
+        match field {
+            "name" => {
+                if raw.is_empty() || raw.chars().count() > 80 || raw.chars().any(char::is_control) {
+                    return Err("expected a name of 1 to 80 characters".to_owned());
+                }
+                self.name = Some(raw.to_owned());
+            }
+            "url" => self.home = Some(link(raw)?),
+            "logo_url" => self.logo = Some(link(raw)?),
+            "color" => self.palette = Some(Palette::parse(raw)?),
+            "privacy_url" => self.privacy = Some(link(raw)?),
+            "terms_url" => self.terms = Some(link(raw)?),
+            "support" => self.support = Some(Support::parse(raw)?),
+            _ => return Err("unknown field".to_owned()),
+        }
+        Ok(())
+    }
+
+    /// A field's value as text, as [`Look::set`] reads it back.
+    pub fn get(&self, field: &str) -> Option<String> {
+        match field {
+            "name" => self.name.clone(),
+            "url" => self.home.as_ref().map(|u| u.to_string()),
+            "logo_url" => self.logo.as_ref().map(|u| u.to_string()),
+            "color" => self.palette.as_ref().map(|p| p.color.clone()),
+            "privacy_url" => self.privacy.as_ref().map(|u| u.to_string()),
+            "terms_url" => self.terms.as_ref().map(|u| u.to_string()),
+            "support" => self.support.as_ref().map(|s| match s {
+                Support::Email(address) => address.clone(),
+                Support::Link(url) => url.to_string(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// This look with the gaps filled from `under`: fields set here win.
+    pub fn over(&self, under: &Look) -> Look {
+        Look {
+            name: self.name.clone().or_else(|| under.name.clone()),
+            home: self.home.clone().or_else(|| under.home.clone()),
+            logo: self.logo.clone().or_else(|| under.logo.clone()),
+            palette: self.palette.clone().or_else(|| under.palette.clone()),
+            privacy: self.privacy.clone().or_else(|| under.privacy.clone()),
+            terms: self.terms.clone().or_else(|| under.terms.clone()),
+            support: self.support.clone().or_else(|| under.support.clone()),
+        }
+    }
+
     /// The name pages show: as configured, or a default that never claims to be a demo
     /// outside the demo.
     pub fn name_or(&self, sandbox: bool, public_url: &Url) -> String {

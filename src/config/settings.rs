@@ -228,19 +228,7 @@ impl Config {
                     )
                 })?),
             },
-            "store_name" => {
-                let name = non_empty(raw)?;
-                if name.chars().count() > 80 || name.chars().any(char::is_control) {
-                    return Err("expected a name of at most 80 characters".to_owned());
-                }
-                self.store.name = Some(name.to_owned())
-            }
-            "store_url" => self.store.home = Some(shop::link(raw)?),
-            "store_logo_url" => self.store.logo = Some(shop::link(raw)?),
-            "store_color" => self.store.palette = Some(shop::Palette::parse(raw)?),
-            "store_privacy_url" => self.store.privacy = Some(shop::link(raw)?),
-            "store_terms_url" => self.store.terms = Some(shop::link(raw)?),
-            "store_support" => self.store.support = Some(shop::Support::parse(raw)?),
+            key if key.starts_with("store_") => self.store.set(&key["store_".len()..], raw)?,
             "return_origins" => self.return_origins = shop::Returns::parse_origins(raw)?,
             "apply_url" => self.apply_url = Some(non_empty(raw)?.to_owned()),
             "admin_email" => {

@@ -255,6 +255,8 @@ pub struct Rules {
     pub value: ValueBasis,
     pub offers: Vec<Offer>,
     pub pools: BTreeMap<String, Pool>,
+    /// The shop's look as the merchant set it (`[store]`); the `PERKGATE_STORE_*` settings win.
+    pub store: crate::shop::Look,
 }
 
 impl Rules {

@@ -55,7 +55,6 @@ impl std::fmt::Display for LogPath<'_> {
 #[derive(Clone)]
 pub struct Edge {
     pub state: AppState,
-    pub csp: HeaderValue,
     pub hsts: Option<HeaderValue>,
 }
 
@@ -85,7 +84,7 @@ pub async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Res
     let started = Instant::now();
     let res = next.run(req).instrument(span.clone()).await;
     let mut res = span.in_scope(|| render_errors(&edge.state, res, &id, api));
-    security_headers(res.headers_mut(), edge.csp);
+    security_headers(res.headers_mut(), edge.state.shop().csp.clone());
     // Nothing of ours is for a shared cache unless it says so (the static files do); the
     // shopper's pages reflect the session, the sandbox's token answers must not be stored.
     if !res.headers().contains_key(header::CACHE_CONTROL) {
@@ -219,9 +218,10 @@ fn render_errors(state: &AppState, res: Response, id: &str, api: bool) -> Respon
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/html; charset=utf-8"),
         );
+        let shop = state.shop();
         let view = ErrorView {
             sandbox: state.sandbox.is_some(),
-            store: &state.shop,
+            store: &shop.shop,
             title: page.title,
             message: &message,
             role: page.role,

@@ -7,6 +7,7 @@ pub mod error;
 mod extract;
 mod health;
 pub mod limits;
+pub mod look;
 mod middleware;
 mod pages;
 mod state;
@@ -63,10 +64,6 @@ pub fn router(
     if let Some(sandbox) = &state.sandbox {
         app = app.nest(crate::sandbox::PATH, sandbox.clone().back_channel());
     }
-    let csp = middleware::content_security_policy(
-        &state.idme_origin,
-        state.shop.look.logo_origin().as_deref(),
-    );
     let hsts = middleware::strict_transport_security(&state.public_url, state.config.hsts);
     let app = app
         .fallback(|| async { AppError::NotFound })
@@ -75,7 +72,6 @@ pub fn router(
         .layer(axum::middleware::from_fn_with_state(
             middleware::Edge {
                 state: state.clone(),
-                csp,
                 hsts,
             },
             middleware::edge,

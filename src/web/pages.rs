@@ -139,7 +139,7 @@ pub fn static_router() -> Router<AppState> {
 /// The store's colour (`PERKGATE_STORE_COLOR`) as custom properties that app.css reads; pages
 /// link it only when a colour is set.
 async fn theme(State(state): State<AppState>) -> Response {
-    match &state.shop.look.palette {
+    match &state.shop().shop.look.palette {
         Some(palette) => (
             [
                 (

@@ -34,8 +34,8 @@ pub struct Inner {
     pub sandbox: Option<Arc<Sandbox>>,
     /// The storefront's offer cards, rendered once per rule set and state of the offers.
     pub offer_cards: super::storefront::OfferCards,
-    /// The merchant's shop: its look, and the way back to it.
-    pub shop: crate::shop::Shop,
+    /// The merchant's shop (its look, the way back to it), per rule set: see [`AppState::shop`].
+    pub looks: super::look::Looks,
     /// The merchant console's settings and keys.
     pub console: super::admin::Console,
 }
@@ -48,6 +48,11 @@ impl AppState {
     /// The current offers; hold the `Arc` for the whole request.
     pub fn rules(&self) -> Arc<Rules> {
         self.rules.get()
+    }
+
+    /// The shop as the current rules and the settings make it.
+    pub fn shop(&self) -> Arc<super::look::ShopNow> {
+        self.looks.of(&self.rules())
     }
 }
 

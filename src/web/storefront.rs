@@ -57,7 +57,8 @@ async fn show(
         (None, None) if s.verification.is_some() => "Verified",
         (None, None) => "Discounts",
     };
-    let back = state.shop.back(
+    let shop = state.shop();
+    let back = shop.shop.back(
         return_to(query.as_deref()).as_deref(),
         s.return_to.as_deref(),
     );
@@ -65,11 +66,11 @@ async fn show(
         .benefit
         .as_ref()
         .and_then(|b| b.code.as_deref())
-        .and_then(|code| state.shop.returns.apply_link(code))
+        .and_then(|code| shop.shop.returns.apply_link(code))
         .map(String::from);
     let mut page = html(&StorefrontView {
         sandbox: state.sandbox.is_some(),
-        store: &state.shop,
+        store: &shop.shop,
         back: back.as_ref().map(url::Url::as_str),
         apply,
         title,

@@ -64,7 +64,7 @@ async fn begin(
 ) -> Result<Response, AppError> {
     let back = form
         .return_to
-        .and_then(|raw| state.shop.returns.accept(&raw))
+        .and_then(|raw| state.shop().shop.returns.accept(&raw))
         .map(String::from);
     let changed = back.is_some() && back != shopper.state.return_to;
     if changed {

@@ -59,7 +59,7 @@ async fn the_store_looks_like_the_merchants() {
         "the merchant's name replaces it"
     );
 
-    assert!(page.contains("<link rel=\"stylesheet\" href=\"/static/theme.css\">"));
+    assert!(page.contains("<link rel=\"stylesheet\" href=\"/static/theme.css?v=ffd23f\">"));
     let theme = app.get("/static/theme.css").await;
     assert_eq!(theme.status(), 200);
     assert_eq!(theme.headers()["content-type"], "text/css; charset=utf-8");

@@ -94,6 +94,58 @@ impl Document {
         self.doc.to_string()
     }
 
+    /// The `[store]` table's fields (`shop::Look::FIELDS`) as text, "" where absent.
+    pub fn store(&self) -> Vec<(&'static str, String)> {
+        let table = self.doc.get("store").and_then(Item::as_table_like);
+        crate::shop::Look::FIELDS
+            .iter()
+            .map(|&f| {
+                let value = table
+                    .and_then(|t| t.get(f))
+                    .and_then(Item::as_str)
+                    .unwrap_or_default();
+                (f, value.to_owned())
+            })
+            .collect()
+    }
+
+    /// Writes the `[store]` table: a changed field is rewritten (keeping its comment), an
+    /// emptied one removed, an unchanged one left as written; the table is made when needed
+    /// and dropped when empty. Values are not checked here: the loader does that.
+    pub fn set_store(&mut self, values: &[(&str, String)]) {
+        if self.doc.get("store").is_none() {
+            if values.iter().all(|(_, v)| v.trim().is_empty()) {
+                return;
+            }
+            self.doc.insert("store", Item::Table(Table::new()));
+        }
+        let Some(table) = self.doc.get_mut("store").and_then(Item::as_table_like_mut) else {
+            return;
+        };
+        for (field, value) in values {
+            let value = value.trim();
+            if value.is_empty() {
+                table.remove(field);
+                continue;
+            }
+            if table.get(field).and_then(Item::as_str) == Some(value) {
+                continue;
+            }
+            let decor = table
+                .get(field)
+                .and_then(Item::as_value)
+                .map(|v| v.decor().clone());
+            let mut new = Value::from(value);
+            if let Some(decor) = decor {
+                *new.decor_mut() = decor;
+            }
+            table.insert(field, Item::Value(new));
+        }
+        if table.is_empty() {
+            self.doc.remove("store");
+        }
+    }
+
     fn offers(&self) -> Option<&ArrayOfTables> {
         self.doc.get("offers").and_then(Item::as_array_of_tables)
     }

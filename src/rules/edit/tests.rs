@@ -211,3 +211,41 @@ fn a_document_that_is_not_toml_is_not_edited() {
         Err(EditError::Shape(_))
     ));
 }
+
+#[test]
+fn the_store_table_is_written_in_place() {
+    let text = "# The shop\n[store]\nname = \"Acme\" # shown in the header\ncolor = \"#0b6e4f\"\n\n[[offers]]\nid = \"a\"\n";
+    let mut doc = Document::parse(text).unwrap();
+    let store = doc.store();
+    assert_eq!(store[0], ("name", "Acme".to_owned()));
+    assert_eq!(store[3], ("color", "#0b6e4f".to_owned()));
+    let mut values = store.clone();
+    values[0].1 = "Acme Outfitters".to_owned();
+    values[3].1 = String::new();
+    values[6].1 = "help@shop.example".to_owned();
+    doc.set_store(&values);
+    let out = doc.text();
+    assert!(
+        out.contains("name = \"Acme Outfitters\" # shown in the header"),
+        "{out}"
+    );
+    assert!(!out.contains("color"), "{out}");
+    assert!(out.contains("support = \"help@shop.example\""), "{out}");
+    assert!(out.starts_with("# The shop\n[store]\n"), "{out}");
+
+    let mut none = Document::parse("[[offers]]\nid = \"a\"\n").unwrap();
+    none.set_store(&[("name", String::new())]);
+    assert_eq!(
+        none.text(),
+        "[[offers]]\nid = \"a\"\n",
+        "nothing to write, nothing written"
+    );
+    none.set_store(&[("name", "Acme".to_owned())]);
+    assert!(
+        none.text().contains("[store]\nname = \"Acme\""),
+        "{}",
+        none.text()
+    );
+    none.set_store(&[("name", String::new())]);
+    assert!(!none.text().contains("store"), "an empty table is dropped");
+}

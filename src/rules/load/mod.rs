@@ -129,6 +129,21 @@ pub fn parse(file: &str, text: &str, base: Option<&Path>) -> Result<Loaded, Vec<
         }
     }
 
+    let mut store = crate::shop::Look::default();
+    for (field, value) in raw.store {
+        let name = format!("store.{field}");
+        if !crate::shop::Look::FIELDS.contains(&field.as_str()) {
+            let known = crate::shop::Look::FIELDS.join(", ");
+            r.error(
+                value.span(),
+                &name,
+                format!("unknown field (known: {known})"),
+            );
+        } else if let Err(why) = store.set(&field, value.get_ref()) {
+            r.error(value.span(), &name, why);
+        }
+    }
+
     let mut pools = BTreeMap::new();
     for (id, pool) in raw.pools {
         let span = pool.span();
@@ -222,6 +237,7 @@ pub fn parse(file: &str, text: &str, base: Option<&Path>) -> Result<Loaded, Vec<
                 value,
                 offers,
                 pools,
+                store,
             },
             warnings: r.warnings,
         })

@@ -11,6 +11,9 @@ use toml::value::Datetime;
 pub(super) struct RawFile {
     pub(super) currency: Option<Spanned<String>>,
     pub(super) value: Option<RawValue>,
+    /// The shop's look (`shop::Look::FIELDS`), checked field by field.
+    #[serde(default)]
+    pub(super) store: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     pub(super) pools: BTreeMap<String, Spanned<RawPool>>,
     #[serde(default)]

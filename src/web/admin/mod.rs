@@ -15,6 +15,7 @@ mod offers;
 mod preview;
 mod rules;
 mod signin;
+mod store;
 mod views;
 
 use axum::Router;
@@ -161,6 +162,7 @@ pub fn router() -> Router<AppState> {
                 // A document and pasted attributes need more than the edge's 16 KiB.
                 .layer(DefaultBodyLimit::max(preview::MAX_BODY)),
         )
+        .route("/admin/settings", get(store::show).post(store::submit))
         .route("/admin/rules/versions", get(rules::history))
         .route("/admin/rules/versions/{n}", get(rules::version))
         .route(

@@ -37,7 +37,7 @@ pub struct Posted {
     csrf: String,
     /// The token of the document the form was shown from.
     draft: String,
-    pairs: Vec<(String, String)>,
+    pub(super) pairs: Vec<(String, String)>,
 }
 
 impl From<Vec<(String, String)>> for Posted {
@@ -64,30 +64,33 @@ impl CsrfField for Posted {
 }
 
 /// The document the forms show and edit: the account's draft, else the live version.
-struct Source {
-    text: String,
+pub(super) struct Source {
+    pub(super) text: String,
     based_on: i64,
     /// The draft's notice, when the text is a draft.
-    draft: Option<String>,
-    editable: bool,
+    pub(super) draft: Option<String>,
+    pub(super) editable: bool,
     /// Why nothing can be saved here, when the file is authoritative.
-    file_mode: Option<String>,
+    pub(super) file_mode: Option<String>,
     mode: Mode,
 }
 
 impl Source {
     /// Changes when the document does: a form shown from an older draft is not saved over a
     /// newer one (another tab, the raw editor).
-    fn token(&self) -> String {
+    pub(super) fn token(&self) -> String {
         crate::crypto::sha256_b64(&self.text)
     }
 
-    fn validate(&self, text: &str) -> Result<crate::rules::Loaded, Vec<LoadError>> {
+    pub(super) fn validate(&self, text: &str) -> Result<crate::rules::Loaded, Vec<LoadError>> {
         crate::rules::parse(live::EDITED, text, self.mode.base())
     }
 }
 
-async fn source<R: Need>(state: &AppState, admin: &Admin<R>) -> Result<Source, ConsoleError> {
+pub(super) async fn source<R: Need>(
+    state: &AppState,
+    admin: &Admin<R>,
+) -> Result<Source, ConsoleError> {
     let mode = Mode::of(&state.config);
     if let Mode::File(path) = &mode {
         return Ok(Source {
@@ -124,7 +127,7 @@ async fn source<R: Need>(state: &AppState, admin: &Admin<R>) -> Result<Source, C
 }
 
 /// Saves the edited document as the account's draft and audits the change with its diff.
-async fn save(
+pub(super) async fn save(
     state: &AppState,
     admin: &Admin<Editor>,
     src: &Source,
@@ -366,14 +369,14 @@ fn radios(options: &[(&str, &str)], chosen: &str) -> Vec<Choice> {
 
 /// What the offer page shows besides the fields: problems, a refusal, its status.
 #[derive(Default)]
-struct Outcome {
-    errors: Vec<FieldError>,
-    others: Vec<LoadError>,
-    problem: Option<String>,
+pub(super) struct Outcome {
+    pub(super) errors: Vec<FieldError>,
+    pub(super) others: Vec<LoadError>,
+    pub(super) problem: Option<String>,
 }
 
 impl Outcome {
-    fn problem(why: impl Into<String>) -> Self {
+    pub(super) fn problem(why: impl Into<String>) -> Self {
         Self {
             problem: Some(why.into()),
             ..Default::default()
@@ -381,7 +384,7 @@ impl Outcome {
     }
 }
 
-fn summary(errors: &[FieldError]) -> Vec<SummaryItem> {
+pub(super) fn summary(errors: &[FieldError]) -> Vec<SummaryItem> {
     // The summary links to the first element of a group of checkboxes or radios.
     errors
         .iter()
@@ -560,7 +563,7 @@ pub async fn create_offer(
 }
 
 /// Why a form cannot be saved before the fields are looked at: read-only, another draft.
-fn precheck(src: &Source, posted: &Posted) -> Option<(Outcome, StatusCode)> {
+pub(super) fn precheck(src: &Source, posted: &Posted) -> Option<(Outcome, StatusCode)> {
     if !src.editable {
         let why = src.file_mode.clone().unwrap_or_default();
         return Some((Outcome::problem(why), StatusCode::FORBIDDEN));
@@ -665,7 +668,7 @@ async fn offer_post(
     Ok(redirect("saved", &what))
 }
 
-fn redirect(key: &str, what: &str) -> Response {
+pub(super) fn redirect(key: &str, what: &str) -> Response {
     let what: String = url::form_urlencoded::byte_serialize(what.as_bytes()).collect();
     Redirect::to(&format!("/admin/rules/offers?{key}={what}")).into_response()
 }

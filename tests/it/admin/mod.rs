@@ -7,6 +7,7 @@ mod codes;
 mod offers;
 mod preview;
 mod rules;
+mod settings;
 
 use perkgate::admin::{Role, accounts, password, totp};
 
@@ -125,6 +126,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/rules/pools/veteran-codes"),
     ("GET", "/admin/rules/pools/veteran-codes/remove"),
     ("POST", "/admin/rules/pools/veteran-codes/remove"),
+    ("GET", "/admin/settings"),
+    ("POST", "/admin/settings"),
 ];
 
 #[tokio::test]
@@ -238,6 +241,7 @@ async fn every_form_refuses_a_wrong_csrf_token() {
         "/admin/rules/pools/new",
         "/admin/rules/pools/veteran-codes",
         "/admin/rules/pools/veteran-codes/remove",
+        "/admin/settings",
         "/admin/logout",
     ] {
         for token in ["", "forged"] {

@@ -12,15 +12,15 @@ use crate::harness::{Options, TestApp, hidden, location, spawn_app, spawn_with};
 
 const EXAMPLE: &str = include_str!("../../../config/rules.toml");
 
-type Fields = Vec<(String, String)>;
+pub(super) type Fields = Vec<(String, String)>;
 
-async fn page(app: &TestApp, b: &reqwest::Client, path: &str) -> (u16, String) {
+pub(super) async fn page(app: &TestApp, b: &reqwest::Client, path: &str) -> (u16, String) {
     let res = b.get(app.url(path)).send().await.unwrap();
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
 /// What a browser would send for the form `form` (a CSS selector) as the page shows it.
-fn form_fields(html: &str, form: &str) -> Fields {
+pub(super) fn form_fields(html: &str, form: &str) -> Fields {
     let doc = Html::parse_document(html);
     let fields = Selector::parse(&format!("{form} input, {form} select")).unwrap();
     let option = Selector::parse("option").unwrap();
@@ -47,7 +47,7 @@ fn form_fields(html: &str, form: &str) -> Fields {
     out
 }
 
-fn set(fields: &mut Fields, name: &str, value: &str) {
+pub(super) fn set(fields: &mut Fields, name: &str, value: &str) {
     match fields.iter_mut().find(|(k, _)| k == name) {
         Some(f) => f.1 = value.to_owned(),
         None => fields.push((name.to_owned(), value.to_owned())),
@@ -60,7 +60,7 @@ async fn offer_form(app: &TestApp, b: &reqwest::Client, path: &str) -> Fields {
     form_fields(&html, "form[data-testid=offer-form]")
 }
 
-async fn send(
+pub(super) async fn send(
     app: &TestApp,
     b: &reqwest::Client,
     path: &str,
@@ -82,7 +82,7 @@ fn store_says(home: &str, percent: u8) -> bool {
 }
 
 /// The inline error shown with field `name`, if any.
-fn field_error(html: &str, name: &str) -> Option<String> {
+pub(super) fn field_error(html: &str, name: &str) -> Option<String> {
     let doc = Html::parse_document(html);
     let sel = Selector::parse(&format!("#offer-{name}-error")).unwrap();
     doc.select(&sel)

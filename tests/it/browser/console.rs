@@ -178,11 +178,22 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
             "[data-testid=confirm]",
             "removing an offer",
         ),
+        (
+            "/admin/settings",
+            "[data-testid=settings-form]",
+            "the store settings",
+        ),
     ] {
         client.goto(&app.url(path)).await?;
         wait_for(client, form).await?;
         axe.check(client, name).await?;
     }
+    // A colour the page cannot use: said next to the field, nothing saved.
+    type_into(client, "#offer-color", "green").await?;
+    submit(client, "[data-testid=save-settings]").await?;
+    wait_for(client, "#offer-color-error").await?;
+    axe.check(client, "the store settings with an error")
+        .await?;
     // The raw editor has the draft, comments and all.
     client.goto(&app.url("/admin/rules")).await?;
     let editor = wait_for(client, "#document").await?;
