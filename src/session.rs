@@ -76,6 +76,10 @@ pub struct ShopperState {
     /// The shop page to go back to (`return_to`), as checked against the listed origins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_to: Option<String>,
+    /// The page that opened this verification in a popup (the embedded button): the benefit
+    /// is handed to exactly this origin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embed_origin: Option<String>,
 }
 
 /// How long a session lives: idle and absolute lifetimes, in seconds.

@@ -315,6 +315,9 @@ fn contrast(a: [u8; 3], b: [u8; 3]) -> f64 {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Returns {
     origins: Vec<Origin>,
+    /// Pages that embed the button (`PERKGATE_EMBED_ORIGINS`): the popup hands the benefit
+    /// to them, and they may be returned to as well (the fallback when popups are blocked).
+    embed: Vec<Origin>,
     apply: Option<ApplyTemplate>,
 }
 
@@ -351,6 +354,7 @@ impl Returns {
     pub fn new(origins: Vec<Origin>, apply: Option<&str>) -> Result<Self, String> {
         let mut returns = Self {
             origins,
+            embed: Vec::new(),
             apply: None,
         };
         if let Some(raw) = apply {
@@ -375,8 +379,26 @@ impl Returns {
         Ok(returns)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.origins.is_empty()
+    pub fn with_embed(mut self, embed: Vec<Origin>) -> Self {
+        self.embed = embed;
+        self
+    }
+
+    fn listed(&self, origin: &Origin) -> bool {
+        self.origins.contains(origin) || self.embed.contains(origin)
+    }
+
+    /// `?embed=` as the button sends it (the page's `location.origin`), if that page may
+    /// embed the button: the origin the popup's `postMessage` is addressed to, exactly.
+    pub fn embed_origin(&self, raw: &str) -> Option<String> {
+        if raw.len() > 300 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+            return None;
+        }
+        let url = Url::parse(raw).ok()?;
+        let origin = url.origin();
+        // An origin and nothing else: no path, credentials, query or fragment.
+        (raw.trim_end_matches('/') == origin.ascii_serialization() && self.embed.contains(&origin))
+            .then(|| origin.ascii_serialization())
     }
 
     /// `return_to` as the shop sent it, if it points at a listed origin; anything else is
@@ -385,7 +407,7 @@ impl Returns {
     /// scheme-relative address) never passes, and the answer is the parsed URL, so the page
     /// links to exactly what was checked.
     pub fn accept(&self, raw: &str) -> Option<Url> {
-        if self.origins.is_empty() || raw.len() > MAX_RETURN_TO {
+        if (self.origins.is_empty() && self.embed.is_empty()) || raw.len() > MAX_RETURN_TO {
             return None;
         }
         if !raw.bytes().all(|b| b.is_ascii_graphic()) || raw.contains('\\') {
@@ -404,10 +426,8 @@ impl Returns {
             return None;
         }
         let url = Url::parse(raw).ok()?;
-        (url.username().is_empty()
-            && url.password().is_none()
-            && self.origins.contains(&url.origin()))
-        .then_some(url)
+        (url.username().is_empty() && url.password().is_none() && self.listed(&url.origin()))
+            .then_some(url)
     }
 
     /// "Apply at checkout" for `code`: the template with the code percent-encoded into it.

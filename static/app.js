@@ -50,3 +50,20 @@ var outcome = document.querySelector("[data-focus]");
 if (outcome) {
   outcome.focus();
 }
+
+// In the embedded button's popup: hand the benefit to the page that opened it, addressed to
+// its exact origin (the browser delivers it to no other), then close. Without an opener (the
+// popup was a full page after all) the store simply shows the benefit.
+var handoff = document.querySelector("[data-testid=embed-handoff]");
+if (handoff && window.opener) {
+  window.opener.postMessage({
+    type: "perkgate:benefit",
+    benefit: {
+      offer: handoff.dataset.offer,
+      title: handoff.dataset.title,
+      discount: handoff.dataset.discount,
+      code: handoff.dataset.code || null
+    }
+  }, handoff.dataset.origin);
+  window.close();
+}

@@ -231,6 +231,8 @@ pub struct Config {
     pub return_origins: Vec<url::Origin>,
     /// `PERKGATE_APPLY_URL`, with its `{code}`.
     pub apply_url: Option<String>,
+    /// Pages that may embed the verify button (`PERKGATE_EMBED_ORIGINS`).
+    pub embed_origins: Vec<url::Origin>,
     pub admin: AdminConfig,
     pub log_filter: String,
     pub log_format: LogFormat,
@@ -294,6 +296,7 @@ impl Default for Config {
             store: crate::shop::Look::default(),
             return_origins: Vec::new(),
             apply_url: None,
+            embed_origins: Vec::new(),
             admin: AdminConfig {
                 email: "admin@localhost".to_owned(),
                 idle: Duration::from_secs(30 * 60),
@@ -407,6 +410,7 @@ impl Config {
     /// checked together (the template's origin must be listed).
     pub fn returns(&self) -> Result<crate::shop::Returns, ConfigError> {
         crate::shop::Returns::new(self.return_origins.clone(), self.apply_url.as_deref())
+            .map(|r| r.with_embed(self.embed_origins.clone()))
             .map_err(|why| ConfigError(format!("PERKGATE_APPLY_URL: {why}")))
     }
 

@@ -58,6 +58,7 @@ pub(super) const SETTINGS: &[&str] = &[
     "store_support",
     "return_origins",
     "apply_url",
+    "embed_origins",
     "admin_email",
     "admin_idle_minutes",
     "admin_absolute_hours",
@@ -231,6 +232,7 @@ impl Config {
             key if key.starts_with("store_") => self.store.set(&key["store_".len()..], raw)?,
             "return_origins" => self.return_origins = shop::Returns::parse_origins(raw)?,
             "apply_url" => self.apply_url = Some(non_empty(raw)?.to_owned()),
+            "embed_origins" => self.embed_origins = shop::Returns::parse_origins(raw)?,
             "admin_email" => {
                 self.admin.email = crate::admin::accounts::normalise_email(raw)
                     .map_err(|why| format!("{why}, got {raw:?}"))?

@@ -52,6 +52,9 @@ pub struct ShopperForm {
     /// The shop page the verification started from (unchecked: see `shop::Returns`).
     #[serde(default)]
     pub return_to: Option<String>,
+    /// The embedding page's origin, when the store runs in the button's popup (unchecked).
+    #[serde(default)]
+    pub embed: Option<String>,
 }
 
 #[derive(Deserialize)]

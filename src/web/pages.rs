@@ -78,6 +78,8 @@ pub struct StorefrontView<'a> {
     pub back: Option<&'a str>,
     /// "Apply at checkout": the shop's link with the benefit's code in it.
     pub apply: Option<String>,
+    /// The page that embeds the button, when the store runs in its popup (checked origin).
+    pub embed: Option<&'a str>,
     pub title: &'static str,
     pub communities: &'a [CommunityCards],
     pub benefit: Option<&'a Benefit>,
@@ -133,6 +135,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
 pub fn static_router() -> Router<AppState> {
     Router::new()
         .route("/static/theme.css", get(theme))
+        .route("/embed.js", get(embed))
         .route("/static/{file}", get(asset))
 }
 
@@ -156,6 +159,31 @@ async fn theme(State(state): State<AppState>) -> Response {
             .into_response(),
         None => AppError::NotFound.into_response(),
     }
+}
+
+/// The embeddable button's script (`static/embed.js`), for the shops' own pages. Shops load
+/// it cross-origin with Subresource Integrity, which needs CORS: it is public, so any origin.
+pub const EMBED_JS: &str = include_str!("../../static/embed.js");
+
+async fn embed() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+            (
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            ),
+        ],
+        EMBED_JS,
+    )
+        .into_response()
 }
 
 async fn asset(Path(file): Path<String>) -> Response {

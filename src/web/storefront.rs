@@ -59,9 +59,19 @@ async fn show(
     };
     let shop = state.shop();
     let back = shop.shop.back(
-        return_to(query.as_deref()).as_deref(),
+        param(query.as_deref(), "return_to").as_deref(),
         s.return_to.as_deref(),
     );
+    let returns = &shop.shop.returns;
+    // A page opened as `?embed=X` hands over to X or, unlisted, to nobody: never to the page
+    // an earlier popup of this session came from.
+    let embed = match param(query.as_deref(), "embed") {
+        Some(raw) => returns.embed_origin(&raw),
+        None => s
+            .embed_origin
+            .as_deref()
+            .and_then(|raw| returns.embed_origin(raw)),
+    };
     let apply = s
         .benefit
         .as_ref()
@@ -73,6 +83,7 @@ async fn show(
         store: &shop.shop,
         back: back.as_ref().map(url::Url::as_str),
         apply,
+        embed: embed.as_deref(),
         title,
         communities: &cards.communities,
         benefit: s.benefit.as_ref(),
@@ -89,11 +100,11 @@ async fn show(
     Ok(page)
 }
 
-/// The query's `return_to`, when it is there exactly once (a repeated one is ambiguous, so
-/// ignored like any unlisted address).
-fn return_to(query: Option<&str>) -> Option<String> {
+/// The query's `name` (`return_to`, `embed`), when it is there exactly once (a repeated one
+/// is ambiguous, so ignored like any unlisted address).
+fn param(query: Option<&str>, name: &str) -> Option<String> {
     let mut found = url::form_urlencoded::parse(query?.as_bytes())
-        .filter(|(k, _)| k == "return_to")
+        .filter(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned());
     let first = found.next()?;
     found.next().is_none().then_some(first)

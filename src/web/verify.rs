@@ -62,13 +62,22 @@ async fn begin(
     form: ShopperForm,
     choice: Choice<'_>,
 ) -> Result<Response, AppError> {
+    let shop = state.shop();
+    let returns = &shop.shop.returns;
     let back = form
         .return_to
-        .and_then(|raw| state.shop().shop.returns.accept(&raw))
+        .and_then(|raw| returns.accept(&raw))
         .map(String::from);
-    let changed = back.is_some() && back != shopper.state.return_to;
-    if changed {
+    let embed = form.embed.and_then(|raw| returns.embed_origin(&raw));
+    let mut changed = false;
+    if back.is_some() && back != shopper.state.return_to {
         shopper.state.return_to = back;
+        changed = true;
+    }
+    // The embedding page is this attempt's: a start from anywhere else hands over to no one.
+    if embed != shopper.state.embed_origin {
+        shopper.state.embed_origin = embed;
+        changed = true;
     }
     match state.verifier.start(&mut shopper, choice).await? {
         Start::ToIdme(url) => Ok(Redirect::to(url.as_str()).into_response()),

@@ -209,3 +209,108 @@ async fn unlisted_return_addresses_are_ignored() {
     assert!(page.contains("data-testid=\"apply-at-checkout\""));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_embed_script_is_public_and_its_documented_hash_matches() {
+    let app = spawn_with(Options::default()).await;
+    let res = app.get("/embed.js").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    // Loaded cross-origin with integrity="…" crossorigin="anonymous": CORS must allow it.
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+    let body = res.bytes().await.unwrap();
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let sri = format!(
+        "sha384-{}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha384::digest(&body))
+    );
+    let readme = include_str!("../../README.md");
+    assert!(
+        readme.contains(&format!("integrity=\"{sri}\"")),
+        "README's SRI hash is not {sri}: update it with static/embed.js"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_popup_hands_the_benefit_to_a_listed_embedding_page_only() {
+    let page_origin = "http://localhost:8123";
+    let app = spawn_with(Options::default().var("PERKGATE_EMBED_ORIGINS", page_origin)).await;
+    let first = app
+        .get(&format!("/?embed={}", urlencode(page_origin)))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(hidden(&first, "embed"), page_origin);
+    // The fallback without a popup comes back with return_to: the embedding page is a return.
+    let back = app
+        .get(&format!(
+            "/?return_to={}",
+            urlencode("http://localhost:8123/product/7")
+        ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(back.contains("data-testid=\"back-to-shop\""));
+
+    let shopper = app.default_shopper();
+    let csrf = hidden(&first, "csrf");
+    let res = shopper
+        .client()
+        .post(app.url("/verify/military"))
+        .form(&[("csrf", csrf.as_str()), ("embed", page_origin)])
+        .send()
+        .await
+        .unwrap();
+    let callback = shopper
+        .sandbox_pick(&location(&res), "service_member")
+        .await;
+    shopper.get(&callback).await;
+    let page = app.home().await.1;
+    assert!(
+        page.contains(
+            "<div hidden data-testid=\"embed-handoff\" data-origin=\"http://localhost:8123\" \
+             data-offer=\"military\" data-title=\"Military: 15% off\" data-discount=\"15% off\" \
+             data-code=\"SALUTE15\"></div>"
+        ),
+        "{page}"
+    );
+
+    // A page that is not listed gets nothing handed to it.
+    let other = crate::harness::Shopper::new(&app.url(""));
+    for bad in [
+        "http://evil.example",
+        "http://localhost:8124",
+        "http://localhost:8123/path",
+        "http://user@localhost:8123",
+    ] {
+        let page = other
+            .get(&format!("/?embed={}", urlencode(bad)))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(!page.contains("name=\"embed\""), "{bad}");
+    }
+    let page = other.get("/?embed=http%3A%2F%2Fevil.example").await;
+    let csrf = hidden(&page.text().await.unwrap(), "csrf");
+    let res = other
+        .client()
+        .post(app.url("/verify/military"))
+        .form(&[("csrf", csrf.as_str()), ("embed", "http://evil.example")])
+        .send()
+        .await
+        .unwrap();
+    let callback = other.sandbox_pick(&location(&res), "service_member").await;
+    other.get(&callback).await;
+    let page = other.home().await.1;
+    assert!(page.contains("data-testid=\"benefit\""));
+    assert!(!page.contains("embed-handoff"), "{page}");
+    app.stop().await;
+}

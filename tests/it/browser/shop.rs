@@ -92,8 +92,107 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
     assert!(landed, "Back to the shop returned to the cart");
     assert_eq!((app.token_calls(), app.attributes_calls()), (1, 1));
     app.stop().await;
+    embedded(client, axe, &shop).await?;
     server.abort();
     Ok(())
+}
+
+/// The button on the shop's own product page (`embed.js`, with its integrity hash): a popup,
+/// the flow in it, the benefit handed back by `postMessage`; a page whose origin is not listed
+/// (the same server as `127.0.0.1`) gets nothing.
+async fn embedded(client: &Client, axe: &Axe, shop: &str) -> Result<(), CmdError> {
+    let app = spawn_with(Options::default().var("PERKGATE_EMBED_ORIGINS", shop)).await;
+    let product = format!("{shop}/product?perks={}", app.url(""));
+    client.goto(&product).await?;
+    click(client, "[data-testid=perkgate-embed-button]").await?;
+    axe.check(client, "a shop page with the embedded button")
+        .await?;
+    let main = client.window().await?;
+    let popup = wait_for_popup(client, &main).await?;
+    client.switch_to_window(popup).await?;
+    wait_for_path(client, "/").await?;
+    click(client, "[data-testid=verify-military]").await?;
+    wait_for_path(client, "/sandbox/idme/oauth/authorize").await?;
+    click(client, "[data-testid=persona-service_member]").await?;
+    // The popup hands the benefit over and closes itself.
+    let deadline = Instant::now() + PAGE_LIMIT;
+    while client.windows().await?.len() > 1 {
+        assert!(Instant::now() < deadline, "the popup did not close");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    client.switch_to_window(main.clone()).await?;
+    let got = client
+        .wait()
+        .at_most(PAGE_LIMIT)
+        .for_element(Locator::Css("#got[data-done]"))
+        .await?
+        .text()
+        .await?;
+    let detail: serde_json::Value = serde_json::from_str(&got).unwrap();
+    assert_eq!(detail["code"], "SALUTE15", "{got}");
+    assert_eq!(detail["offer"], "military");
+    let status = client
+        .find(Locator::Css("[data-testid=perkgate-embed-status]"))
+        .await?
+        .text()
+        .await?;
+    assert!(status.contains("SALUTE15"), "{status}");
+
+    // The same page on an origin that is not listed: the popup shows the benefit, hands
+    // nothing over and stays open.
+    let port = shop.rsplit(':').next().unwrap_or_default();
+    client
+        .goto(&format!(
+            "http://127.0.0.1:{port}/product?perks={}",
+            app.url("")
+        ))
+        .await?;
+    click(client, "[data-testid=perkgate-embed-button]").await?;
+    let popup = wait_for_popup(client, &main).await?;
+    client.switch_to_window(popup).await?;
+    client
+        .wait()
+        .at_most(PAGE_LIMIT)
+        .for_element(Locator::Css("[data-testid=benefit]"))
+        .await?;
+    assert!(
+        client
+            .find_all(Locator::Css("[data-testid=embed-handoff]"))
+            .await?
+            .is_empty()
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(client.windows().await?.len(), 2, "the popup stays open");
+    client.close_window().await?;
+    client.switch_to_window(main).await?;
+    assert!(
+        client
+            .find_all(Locator::Css("#got[data-done]"))
+            .await?
+            .is_empty(),
+        "an unlisted page gets nothing"
+    );
+    app.stop().await;
+    Ok(())
+}
+
+async fn wait_for_popup(
+    client: &Client,
+    main: &fantoccini::wd::WindowHandle,
+) -> Result<fantoccini::wd::WindowHandle, CmdError> {
+    let deadline = Instant::now() + PAGE_LIMIT;
+    loop {
+        if let Some(w) = client.windows().await?.into_iter().find(|w| w != main) {
+            return Ok(w);
+        }
+        if Instant::now() >= deadline {
+            panic!(
+                "no popup opened; the page is at {}",
+                client.current_url().await?
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn wait_for_url(client: &Client, want: &str) -> Result<bool, CmdError> {
@@ -135,6 +234,29 @@ async fn shop_server() -> (String, tokio::task::JoinHandle<()>) {
             ),
         )
         .route(
+            "/product",
+            get(
+                |axum::extract::Query(q): axum::extract::Query<
+                    std::collections::HashMap<String, String>,
+                >| async move {
+                    use base64::Engine as _;
+                    use sha2::Digest as _;
+                    let perks = q.get("perks").cloned().unwrap_or_default();
+                    let sri = base64::engine::general_purpose::STANDARD
+                        .encode(sha2::Sha384::digest(perkgate_embed_js().as_bytes()));
+                    Html(format!(
+                        "<!doctype html><html lang=\"en\"><title>Boots</title><main><h1>Boots</h1>\
+                         <div data-perkgate></div><pre id=\"got\"></pre></main>\
+                         <script>document.addEventListener('perkgate:benefit', function (e) {{ \
+                         var g = document.getElementById('got'); g.textContent = JSON.stringify(e.detail); \
+                         g.setAttribute('data-done', ''); }});</script>\
+                         <script src=\"{perks}/embed.js\" integrity=\"sha384-{sri}\" \
+                         crossorigin=\"anonymous\" defer></script></html>"
+                    ))
+                },
+            ),
+        )
+        .route(
             "/discount/{code}",
             get(|UrlPath(code): UrlPath<String>| async move {
                 Html(format!(
@@ -157,4 +279,9 @@ async fn shop_server() -> (String, tokio::task::JoinHandle<()>) {
         let _ = axum::serve(listener, router).await;
     });
     (origin, server)
+}
+
+/// The script as perkgate serves it, for the page's integrity hash.
+fn perkgate_embed_js() -> &'static str {
+    include_str!("../../../static/embed.js")
 }
