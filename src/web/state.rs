@@ -36,6 +36,8 @@ pub struct Inner {
     pub offer_cards: super::storefront::OfferCards,
     /// The merchant console's settings and keys.
     pub console: super::admin::Console,
+    /// The dashboard's pool levels, counted at most every few seconds.
+    pub pool_levels: crate::admin::dashboard::PoolLevelCache,
 }
 
 impl AppState {

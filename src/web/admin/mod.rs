@@ -9,7 +9,9 @@ mod account;
 mod accounts;
 mod audit;
 mod codes;
+mod charts;
 mod csv;
+mod dashboard;
 mod extract;
 mod preview;
 mod rules;
@@ -145,6 +147,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/accounts/{id}/reset", post(accounts::reset))
         .route("/admin/audit", get(audit::page_of))
         .route("/admin/audit.csv", get(audit::export))
+        .route("/admin/dashboard", get(dashboard::show))
+        .route("/admin/dashboard.csv", get(dashboard::export))
         .route(
             "/admin/rules",
             get(rules::show)
