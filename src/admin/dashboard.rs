@@ -121,8 +121,9 @@ impl Summary {
     }
 
     /// "1,234 verified in the last 30 days, peak 97 on 12 Nov; up 12% on the 30 days before
-    /// (1,100)."
-    pub fn sentence(&self, what: &str, days: i64) -> String {
+    /// (1,100)." `one` and `many`: what is counted, for a total of one and of any other.
+    pub fn sentence(&self, one: &str, many: &str, days: i64) -> String {
+        let what = if self.total == 1 { one } else { many };
         let mut s = format!("{} {what} in the last {days} days", thousands(self.total));
         if let Some((day, n)) = self.peak {
             s.push_str(&format!(", peak {} on {}", thousands(n), short_date(day)));
@@ -376,25 +377,30 @@ mod tests {
         assert_eq!(short_date(20_769), "12 Nov");
         let s = Summary::of(&[0, 97, 1137], &[1000, 100], 20_768);
         assert_eq!(
-            s.sentence("verified", 30),
+            s.sentence("verified", "verified", 30),
             "1,234 verified in the last 30 days, peak 1,137 on 13 Nov; up 12% on the 30 days \
              before (1,100)."
         );
         let down = Summary::of(&[5, 5], &[20, 0], 20_769);
         assert_eq!(
-            down.sentence("started", 90),
+            down.sentence("started", "started", 90),
             "10 started in the last 90 days, peak 5 on 12 Nov; down 50% on the 90 days before (20)."
         );
         let none = Summary::of(&[0, 0], &[0, 0], 20_769);
         assert_eq!(none.peak, None);
         assert_eq!(
-            none.sentence("redeemed", 30),
+            none.sentence("redeemed", "redeemed", 30),
             "0 redeemed in the last 30 days; none in the days before either."
         );
         let same = Summary::of(&[3], &[3], 20_769);
-        assert!(same.sentence("x", 30).ends_with("the same as the 30 days before."));
+        assert!(same.sentence("x", "x", 30).ends_with("the same as the 30 days before."));
         let new = Summary::of(&[3], &[0], 20_769);
-        assert!(new.sentence("x", 30).ends_with("; none in the days before."));
+        assert_eq!(
+            new.sentence("code", "codes", 30),
+            "3 codes in the last 30 days, peak 3 on 12 Nov; none in the days before."
+        );
+        let one = Summary::of(&[1], &[0], 20_769);
+        assert!(one.sentence("code", "codes", 30).starts_with("1 code in"));
     }
 
     #[test]

@@ -27,16 +27,20 @@ use crate::stats::{Event, day_of};
 use crate::web::error::AppError;
 use crate::web::state::AppState;
 
-/// An event's column heading and the words its summary counts it in.
-fn words(e: Event) -> (&'static str, &'static str) {
+/// An event's column heading, and the words its summary counts one and many of it in.
+fn words(e: Event) -> (&'static str, &'static str, &'static str) {
     match e {
-        Event::Started => ("Started", "verifications started"),
-        Event::Returned => ("Returned from ID.me", "returned from ID.me"),
-        Event::Verified => ("Verified", "verified"),
-        Event::Declined => ("Declined at ID.me", "declined at ID.me"),
-        Event::Failed => ("Failed or not confirmed", "failed or not confirmed"),
-        Event::Unlocked => ("Benefits unlocked", "benefits unlocked"),
-        Event::Redeemed => ("Codes redeemed", "codes redeemed"),
+        Event::Started => ("Started", "verification started", "verifications started"),
+        Event::Returned => ("Returned from ID.me", "returned from ID.me", "returned from ID.me"),
+        Event::Verified => ("Verified", "verified", "verified"),
+        Event::Declined => ("Declined at ID.me", "declined at ID.me", "declined at ID.me"),
+        Event::Failed => (
+            "Failed or not confirmed",
+            "failed or not confirmed",
+            "failed or not confirmed",
+        ),
+        Event::Unlocked => ("Benefits unlocked", "benefit unlocked", "benefits unlocked"),
+        Event::Redeemed => ("Codes redeemed", "code redeemed", "codes redeemed"),
     }
 }
 
@@ -208,7 +212,10 @@ fn chart(
             })
             .collect(),
         summary: (events.iter())
-            .map(|&e| series.summary(e).sentence(words(e).1, series.days))
+            .map(|&e| {
+                let (_, one, many) = words(e);
+                series.summary(e).sentence(one, many, series.days)
+            })
             .collect(),
         note,
         caption: format!("{title}, per day (UTC)"),

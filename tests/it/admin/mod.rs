@@ -4,6 +4,7 @@
 
 mod cli;
 mod codes;
+mod dashboard;
 mod preview;
 mod rules;
 
@@ -111,6 +112,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/codes/redeemed"),
     ("POST", "/admin/codes/revoke"),
     ("POST", "/admin/codes/reset"),
+    ("GET", "/admin/dashboard"),
+    ("GET", "/admin/dashboard?days=90&offer=military&group=military"),
+    ("GET", "/admin/dashboard.csv"),
 ];
 
 #[tokio::test]
