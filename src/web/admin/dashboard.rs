@@ -330,12 +330,29 @@ struct Read {
     series: Series,
 }
 
-async fn read(state: &AppState, q: &DashboardQuery) -> Result<Read, ConsoleError> {
+/// `breakdown`: read the period's totals even when the filters do not need them (the page
+/// shows them; the file needs them only to know an offer or community the rules do not).
+async fn read(
+    state: &AppState,
+    q: &DashboardQuery,
+    breakdown: bool,
+) -> Result<Read, ConsoleError> {
     let today = day_of(now());
     let rules = state.rules();
-    // The period first: the breakdown is what the offer and community filters choose from.
     let (asked, _) = filter_of(q, &[], &[]);
-    let breakdown = dashboard::breakdown(&state.db, today, asked.days).await?;
+    // The breakdown is also what the filters choose from (offers and communities counted in
+    // the period, and no longer in the rules).
+    let (offers, groups) = choices(&rules, &Breakdown::default());
+    let unknown = |asked: &str, known: &[(String, String)]| {
+        let asked = asked.trim();
+        !asked.is_empty() && !known.iter().any(|(k, _)| k == asked)
+    };
+    let needed = breakdown || unknown(&q.offer, &offers) || unknown(&q.group, &groups);
+    let breakdown = if needed {
+        dashboard::breakdown(&state.db, today, asked.days).await?
+    } else {
+        Breakdown::default()
+    };
     let (offers, groups) = choices(&rules, &breakdown);
     let (filter, errors) = filter_of(q, &offers, &groups);
     let series = dashboard::series(&state.db, today, &filter).await?;
@@ -361,7 +378,7 @@ pub async fn show(
         groups,
         breakdown,
         series,
-    } = read(&state, &q).await?;
+    } = read(&state, &q, true).await?;
     let rules = state.rules();
     let levels = state.pool_levels.get(&state.db, now()).await?;
     let choice = |list: &[(String, String)], chosen: &str| -> Vec<Choice> {
@@ -461,7 +478,7 @@ pub async fn export(
         errors,
         series,
         ..
-    } = read(&state, &q).await?;
+    } = read(&state, &q, false).await?;
     if let Some(why) = errors.first() {
         return Err(ConsoleError::App(AppError::BadRequest(why)));
     }
