@@ -71,7 +71,13 @@ const OFFERS: [&str; 8] = [
     "state-alumni",
 ];
 const GROUPS: [&str; 7] = [
-    "", "military", "student", "teacher", "responder", "nurse", "alumni",
+    "",
+    "military",
+    "student",
+    "teacher",
+    "responder",
+    "nurse",
+    "alumni",
 ];
 
 fn list(items: &[&str], sqlite: bool) -> String {
@@ -258,9 +264,18 @@ async fn measure(
     let cookie = signed.cookie.ok_or("signing in set no session cookie")?;
     let mut rows = Vec::new();
     for (path, needle) in [
-        ("/admin/dashboard?days=90", &b"data-testid=\"dashboard-chart\""[..]),
-        ("/admin/dashboard?days=30", &b"data-testid=\"dashboard-chart\""[..]),
-        ("/admin/dashboard.csv?days=90", &b"day,offer,group,started"[..]),
+        (
+            "/admin/dashboard?days=90",
+            &b"data-testid=\"dashboard-chart\""[..],
+        ),
+        (
+            "/admin/dashboard?days=30",
+            &b"data-testid=\"dashboard-chart\""[..],
+        ),
+        (
+            "/admin/dashboard.csv?days=90",
+            &b"day,offer,group,started"[..],
+        ),
     ] {
         let target = uri(addr, path)?;
         let mut times = Vec::with_capacity(requests);

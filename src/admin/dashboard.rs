@@ -61,7 +61,11 @@ fn index(e: Event) -> usize {
 
 impl Series {
     /// From `(day, event, n)` rows; rows outside both periods are ignored.
-    pub fn from_rows(today: i64, days: i64, rows: impl IntoIterator<Item = (i64, Event, i64)>) -> Self {
+    pub fn from_rows(
+        today: i64,
+        days: i64,
+        rows: impl IntoIterator<Item = (i64, Event, i64)>,
+    ) -> Self {
         let days = days.max(1);
         let width = (2 * days) as usize;
         let mut values = vec![vec![0; width]; Event::ALL.len()];
@@ -157,7 +161,7 @@ pub fn thousands(n: i64) -> String {
         out.push('-');
     }
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -257,7 +261,12 @@ pub async fn breakdown(db: &Db, today: i64, days: i64) -> Result<Breakdown, Erro
     )
     .await?;
     Ok(Breakdown::from_rows(rows.iter().filter_map(|r| {
-        Some((Event::parse(r[0].text()?)?, r[1].string(), r[2].string(), r[3].int()))
+        Some((
+            Event::parse(r[0].text()?)?,
+            r[1].string(),
+            r[2].string(),
+            r[3].int(),
+        ))
     })))
 }
 
@@ -350,7 +359,7 @@ mod tests {
                 (98, Event::Verified, 2),
                 (97, Event::Verified, 5),
                 (95, Event::Started, 9),
-                (94, Event::Started, 50), // before both periods
+                (94, Event::Started, 50),  // before both periods
                 (101, Event::Started, 50), // after
             ],
         );
@@ -393,7 +402,10 @@ mod tests {
             "0 redeemed in the last 30 days; none in the days before either."
         );
         let same = Summary::of(&[3], &[3], 20_769);
-        assert!(same.sentence("x", "x", 30).ends_with("the same as the 30 days before."));
+        assert!(
+            same.sentence("x", "x", 30)
+                .ends_with("the same as the 30 days before.")
+        );
         let new = Summary::of(&[3], &[0], 20_769);
         assert_eq!(
             new.sentence("code", "codes", 30),
@@ -416,7 +428,12 @@ mod tests {
     fn the_breakdown_keeps_offers_and_communities_apart() {
         let b = Breakdown::from_rows([
             (Event::Started, String::new(), "military".to_owned(), 5),
-            (Event::Unlocked, "mil15".to_owned(), "military".to_owned(), 2),
+            (
+                Event::Unlocked,
+                "mil15".to_owned(),
+                "military".to_owned(),
+                2,
+            ),
             (Event::Unlocked, "mil15".to_owned(), "veteran".to_owned(), 1),
             (Event::Redeemed, "mil15".to_owned(), String::new(), 1),
         ]);
@@ -455,14 +472,22 @@ mod tests {
         let s = series(&db, 100, &mil).await.unwrap();
         assert_eq!(s.summary(Event::Started).total, 3);
         assert_eq!(s.summary(Event::Unlocked).total, 2);
-        assert_eq!(s.summary(Event::Redeemed).total, 1, "redemptions have no community");
+        assert_eq!(
+            s.summary(Event::Redeemed).total,
+            1,
+            "redemptions have no community"
+        );
 
         let stu = Filter {
             offer: "stu10".to_owned(),
             ..Filter::default()
         };
         let s = series(&db, 100, &stu).await.unwrap();
-        assert_eq!(s.summary(Event::Started).total, 5, "verifications have no offer");
+        assert_eq!(
+            s.summary(Event::Started).total,
+            5,
+            "verifications have no offer"
+        );
         assert_eq!(s.summary(Event::Unlocked).total, 1);
         assert_eq!(s.summary(Event::Redeemed).total, 0);
 

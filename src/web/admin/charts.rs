@@ -42,7 +42,12 @@ pub fn scale_max(max: i64) -> i64 {
     loop {
         // 2.5 × 10ⁿ too (25, 250): 97 reads better on a scale to 100 than to 200.
         let quarter = (magnitude >= 10).then_some(magnitude / 10 * 25);
-        for step in [Some(magnitude), Some(2 * magnitude), quarter, Some(5 * magnitude)] {
+        for step in [
+            Some(magnitude),
+            Some(2 * magnitude),
+            quarter,
+            Some(5 * magnitude),
+        ] {
             if let Some(step) = step.filter(|s| *s >= want) {
                 return step * TICKS;
             }
@@ -203,13 +208,20 @@ mod tests {
         assert_eq!(p.len(), 3);
         let (bottom, top) = (HEIGHT - BOTTOM, TOP);
         assert_eq!(p[0], (LEFT, bottom));
-        assert_eq!(p[2], (WIDTH - RIGHT, top), "the largest value reaches the top");
+        assert_eq!(
+            p[2],
+            (WIDTH - RIGHT, top),
+            "the largest value reaches the top"
+        );
         assert!((p[1].1 - (bottom + top) / 2.0).abs() < 0.11);
         assert!(svg.contains(">100</text>") && svg.contains(">50</text>"));
         assert!(svg.contains(">12 Nov</text>") && svg.contains(">14 Nov</text>"));
         assert!(svg.contains("role=\"img\"") && svg.contains("aria-labelledby=\"c-title\""));
         assert!(svg.contains("<title id=\"c-title\">Verified</title>"));
-        assert!(!svg.contains("style="), "no inline style: the CSP forbids it");
+        assert!(
+            !svg.contains("style="),
+            "no inline style: the CSP forbids it"
+        );
     }
 
     #[test]
@@ -228,7 +240,13 @@ mod tests {
     fn one_day_is_a_dot_in_the_middle() {
         let svg = line_chart("o", "One", 20_769, &[&[7]]);
         let p = points(&svg);
-        assert_eq!(p, vec![(LEFT + (WIDTH - LEFT - RIGHT) / 2.0, TOP + (HEIGHT - TOP - BOTTOM) * 1.0 / 8.0)]);
+        assert_eq!(
+            p,
+            vec![(
+                LEFT + (WIDTH - LEFT - RIGHT) / 2.0,
+                TOP + (HEIGHT - TOP - BOTTOM) * 1.0 / 8.0
+            )]
+        );
         assert!(svg.contains("<circle class=\"series-dot series-0\""));
         assert_eq!(svg.matches(">12 Nov</text>").count(), 1);
     }
@@ -242,9 +260,13 @@ mod tests {
             0,
             &[&a, &b],
         );
-        assert!(svg.contains("class=\"series series-0\"") && svg.contains("class=\"series series-1\""));
+        assert!(
+            svg.contains("class=\"series series-0\"") && svg.contains("class=\"series series-1\"")
+        );
         assert!(!svg.contains("<script>") && !svg.contains("x\"y"));
-        assert!(svg.contains("Unlocked: &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;more&quot;"));
+        assert!(svg.contains(
+            "Unlocked: &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;more&quot;"
+        ));
         assert!(svg.contains("aria-labelledby=\"x&quot;y-title\""));
     }
 

@@ -31,9 +31,17 @@ use crate::web::state::AppState;
 fn words(e: Event) -> (&'static str, &'static str, &'static str) {
     match e {
         Event::Started => ("Started", "verification started", "verifications started"),
-        Event::Returned => ("Returned from ID.me", "returned from ID.me", "returned from ID.me"),
+        Event::Returned => (
+            "Returned from ID.me",
+            "returned from ID.me",
+            "returned from ID.me",
+        ),
         Event::Verified => ("Verified", "verified", "verified"),
-        Event::Declined => ("Declined at ID.me", "declined at ID.me", "declined at ID.me"),
+        Event::Declined => (
+            "Declined at ID.me",
+            "declined at ID.me",
+            "declined at ID.me",
+        ),
         Event::Failed => (
             "Failed or not confirmed",
             "failed or not confirmed",
@@ -121,8 +129,8 @@ pub struct DashboardQuery {
 /// wrong, in words (the default standing in for it).
 fn filter_of(
     q: &DashboardQuery,
-    offers: &[(String, String)],
-    groups: &[(String, String)],
+    offers: &[Named],
+    groups: &[Named],
 ) -> (Filter, Vec<&'static str>) {
     let mut errors = Vec::new();
     let days = match q.days.trim() {
@@ -135,7 +143,7 @@ fn filter_of(
             }
         },
     };
-    let mut pick = |asked: &str, known: &[(String, String)], why: &'static str| {
+    let mut pick = |asked: &str, known: &[Named], why: &'static str| {
         let asked = asked.trim();
         if asked.is_empty() || known.iter().any(|(k, _)| k == asked) {
             asked.to_owned()
@@ -157,10 +165,13 @@ fn filter_of(
     (Filter { days, offer, group }, errors)
 }
 
+/// An offer's id and its title, or a community's handle and its name.
+type Named = (String, String);
+
 /// The offers (id, title) and communities (handle, name) to choose from: the live rules'
 /// and any the counts name.
-fn choices(rules: &Rules, b: &Breakdown) -> (Vec<(String, String)>, Vec<(String, String)>) {
-    let mut offers: Vec<(String, String)> = (rules.offers.iter())
+fn choices(rules: &Rules, b: &Breakdown) -> (Vec<Named>, Vec<Named>) {
+    let mut offers: Vec<Named> = (rules.offers.iter())
         .map(|o| (o.id.clone(), format!("{} ({})", o.title, o.id)))
         .collect();
     for id in b.by_offer.keys() {
@@ -168,7 +179,7 @@ fn choices(rules: &Rules, b: &Breakdown) -> (Vec<(String, String)>, Vec<(String,
             offers.push((id.clone(), format!("{id} (no longer in the rules)")));
         }
     }
-    let mut groups: Vec<(String, String)> = Vec::new();
+    let mut groups: Vec<Named> = Vec::new();
     let handles = (rules.offers.iter())
         .flat_map(|o| o.groups.iter())
         .chain(b.by_group.keys());
@@ -231,8 +242,8 @@ fn chart(
     }
 }
 
-fn charts(series: &Series, f: &Filter, offers: &[(String, String)], groups: &[(String, String)]) -> Vec<ChartView> {
-    let name = |list: &[(String, String)], k: &str| {
+fn charts(series: &Series, f: &Filter, offers: &[Named], groups: &[Named]) -> Vec<ChartView> {
+    let name = |list: &[Named], k: &str| {
         (list.iter().find(|(id, _)| id == k)).map_or(k.to_owned(), |(_, n)| n.clone())
     };
     let mut verifications = "Verifications".to_owned();
@@ -251,7 +262,13 @@ fn charts(series: &Series, f: &Filter, offers: &[(String, String)], groups: &[(S
         "Redemptions are counted per offer (a code does not say its shopper's community): the community filter does not narrow them.",
     );
     vec![
-        chart("chart-verifications", &verifications, series, &VERIFICATION, verification_note),
+        chart(
+            "chart-verifications",
+            &verifications,
+            series,
+            &VERIFICATION,
+            verification_note,
+        ),
         chart(
             "chart-benefits",
             &benefits,
@@ -274,7 +291,7 @@ const OFFER_EVENTS: [Event; 2] = [Event::Unlocked, Event::Redeemed];
 
 fn breakdown_rows(
     totals: &std::collections::BTreeMap<String, [i64; 7]>,
-    names: &[(String, String)],
+    names: &[Named],
     events: &[Event],
     link: impl Fn(&str) -> Filter,
 ) -> Vec<BreakdownRow> {
@@ -283,7 +300,10 @@ fn breakdown_rows(
         .map(|(k, t)| BreakdownRow {
             name: (names.iter().find(|(id, _)| id == k)).map_or(k.clone(), |(_, n)| n.clone()),
             link: query_of(&link(k)),
-            cells: events.iter().map(|&e| thousands(Breakdown::n(t, e))).collect(),
+            cells: events
+                .iter()
+                .map(|&e| thousands(Breakdown::n(t, e)))
+                .collect(),
         })
         .collect()
 }
@@ -314,7 +334,11 @@ fn pool_rows(rules: &Rules, levels: &dashboard::Levels) -> Vec<PoolLevelRow> {
             row(&p.id, r, i, Some(p.low_threshold))
         })
         .collect();
-    for c in levels.pools.iter().filter(|c| !rules.pools.contains_key(&c.pool)) {
+    for c in levels
+        .pools
+        .iter()
+        .filter(|c| !rules.pools.contains_key(&c.pool))
+    {
         rows.push(row(&c.pool, c.remaining, c.issued, None));
     }
     rows
@@ -324,26 +348,22 @@ fn pool_rows(rules: &Rules, levels: &dashboard::Levels) -> Vec<PoolLevelRow> {
 struct Read {
     filter: Filter,
     errors: Vec<&'static str>,
-    offers: Vec<(String, String)>,
-    groups: Vec<(String, String)>,
+    offers: Vec<Named>,
+    groups: Vec<Named>,
     breakdown: Breakdown,
     series: Series,
 }
 
 /// `breakdown`: read the period's totals even when the filters do not need them (the page
 /// shows them; the file needs them only to know an offer or community the rules do not).
-async fn read(
-    state: &AppState,
-    q: &DashboardQuery,
-    breakdown: bool,
-) -> Result<Read, ConsoleError> {
+async fn read(state: &AppState, q: &DashboardQuery, breakdown: bool) -> Result<Read, ConsoleError> {
     let today = day_of(now());
     let rules = state.rules();
     let (asked, _) = filter_of(q, &[], &[]);
     // The breakdown is also what the filters choose from (offers and communities counted in
     // the period, and no longer in the rules).
     let (offers, groups) = choices(&rules, &Breakdown::default());
-    let unknown = |asked: &str, known: &[(String, String)]| {
+    let unknown = |asked: &str, known: &[Named]| {
         let asked = asked.trim();
         !asked.is_empty() && !known.iter().any(|(k, _)| k == asked)
     };
@@ -381,7 +401,7 @@ pub async fn show(
     } = read(&state, &q, true).await?;
     let rules = state.rules();
     let levels = state.pool_levels.get(&state.db, now()).await?;
-    let choice = |list: &[(String, String)], chosen: &str| -> Vec<Choice> {
+    let choice = |list: &[Named], chosen: &str| -> Vec<Choice> {
         (list.iter())
             .map(|(v, l)| Choice {
                 value: v.clone(),
@@ -415,7 +435,11 @@ pub async fn show(
             .collect(),
         offers: choice(&offers, &filter.offer),
         groups: choice(&groups, &filter.group),
-        period: format!("{} to {} (UTC)", long(series.first_day()), long(series.today)),
+        period: format!(
+            "{} to {} (UTC)",
+            long(series.first_day()),
+            long(series.today)
+        ),
         narrowed: narrowed.join(" and "),
         charts: charts(&series, &filter, &offers, &groups),
         group_columns: GROUP_EVENTS.iter().map(|&e| words(e).0).collect(),
@@ -459,7 +483,10 @@ fn csv_body(series: &Series, f: &Filter) -> String {
     let mut out = csv_header();
     let (offer, group) = (csv::field(&f.offer, true), csv::field(&f.group, true));
     for i in 0..series.days {
-        out.push_str(&format!("{},{offer},{group}", iso_date(series.first_day() + i)));
+        out.push_str(&format!(
+            "{},{offer},{group}",
+            iso_date(series.first_day() + i)
+        ));
         for e in Event::ALL {
             out.push_str(&format!(",{}", series.current(e)[i as usize]));
         }
@@ -513,7 +540,10 @@ mod tests {
         assert_eq!(f, Filter::default());
         assert!(e.is_empty());
         let (f, e) = filter_of(&q("90", "mil15", "military"), &offers, &groups);
-        assert_eq!((f.days, f.offer.as_str(), f.group.as_str()), (90, "mil15", "military"));
+        assert_eq!(
+            (f.days, f.offer.as_str(), f.group.as_str()),
+            (90, "mil15", "military")
+        );
         assert!(e.is_empty());
         for days in ["7", "abc", "-30", "30.0", "365"] {
             let (f, e) = filter_of(&q(days, "", ""), &offers, &groups);
@@ -527,7 +557,11 @@ mod tests {
 
     #[test]
     fn the_csv_has_a_row_per_day_wide_by_event() {
-        let s = Series::from_rows(20_769, 30, [(20_769, Event::Verified, 3), (20_740, Event::Started, 1)]);
+        let s = Series::from_rows(
+            20_769,
+            30,
+            [(20_769, Event::Verified, 3), (20_740, Event::Started, 1)],
+        );
         let f = Filter {
             offer: "=cmd".to_owned(),
             ..Filter::default()

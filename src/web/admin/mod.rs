@@ -8,8 +8,8 @@
 mod account;
 mod accounts;
 mod audit;
-mod codes;
 mod charts;
+mod codes;
 mod csv;
 mod dashboard;
 mod extract;

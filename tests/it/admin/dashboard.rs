@@ -9,7 +9,7 @@ use perkgate::admin::dashboard::iso_date;
 use perkgate::stats::day_of;
 
 use super::{account, browser, signed_in};
-use crate::harness::{TestApp, location, spawn_app, spawn_with, stores::fresh_postgres, Options};
+use crate::harness::{Options, TestApp, location, spawn_app, spawn_with, stores::fresh_postgres};
 
 const HEADER: &str = "day,offer,group,started,returned,verified,declined,failed,unlocked,redeemed";
 
@@ -85,8 +85,14 @@ async fn flows_then_dashboard(app: &TestApp) {
     assert_eq!(count(&html, "data-testid=\"dashboard-chart\""), 2);
     assert_eq!(count(&html, "data-testid=\"dashboard-summary\""), 2);
     assert_eq!(count(&html, "data-testid=\"dashboard-table\""), 2);
-    assert_eq!(count(&html, "<th scope=\"row\">20"), 60, "30 days in each table");
-    assert!(html.contains("role=\"img\"") && html.contains("<title id=\"chart-verifications-title\">"));
+    assert_eq!(
+        count(&html, "<th scope=\"row\">20"),
+        60,
+        "30 days in each table"
+    );
+    assert!(
+        html.contains("role=\"img\"") && html.contains("<title id=\"chart-verifications-title\">")
+    );
     assert!(!html.contains("style="), "no inline style under the CSP");
     for sentence in [
         "2 verifications started in the last 30 days, peak 2 on ",
@@ -130,15 +136,26 @@ async fn flows_then_dashboard(app: &TestApp) {
     assert_eq!(marked.unwrap(), 1);
     let deadline = Instant::now() + Duration::from_secs(10);
     while today_row(app, &b, "days=30&offer=military").await[9] != "1" {
-        assert!(Instant::now() < deadline, "the redemption was never counted");
+        assert!(
+            Instant::now() < deadline,
+            "the redemption was never counted"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     // 90 days: 90 rows, the same counts.
-    let text = get(app, &b, "/admin/dashboard.csv?days=90").await.text().await.unwrap();
+    let text = get(app, &b, "/admin/dashboard.csv?days=90")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert_eq!(text.lines().count(), 91);
     assert!(text.ends_with(&format!("{today},,,2,2,1,1,0,1,1\n")));
-    let html = get(app, &b, "/admin/dashboard?days=90").await.text().await.unwrap();
+    let html = get(app, &b, "/admin/dashboard?days=90")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert_eq!(count(&html, "<th scope=\"row\">20"), 180);
     assert!(html.contains("2 verifications started in the last 90 days"));
     assert!(html.contains("<option value=\"90\" selected>"));
@@ -181,10 +198,35 @@ async fn wrong_filters_are_refused_clearly_and_a_session_is_needed() {
         assert_eq!(csv.status(), 400, "{query}");
     }
     // Every offer and community of the live rules is known before anything was counted.
-    for query in ["offer=veterans&group=teacher&days=90", "days=30&offer=&group="] {
+    for query in [
+        "offer=veterans&group=teacher&days=90",
+        "days=30&offer=&group=",
+    ] {
         let res = get(&app, &b, &format!("/admin/dashboard?{query}")).await;
         assert_eq!(res.status(), 200, "{query}");
     }
+    // An offer no longer in the rules but counted in the period is known too, page and file.
+    let counts = perkgate::stats::Counts::default();
+    let now = perkgate::clock::now();
+    counts.add(
+        now,
+        perkgate::stats::Event::Unlocked,
+        "old-offer",
+        "military",
+    );
+    counts.flush(&app.db().await).await.unwrap();
+    let res = get(&app, &b, "/admin/dashboard?offer=old-offer").await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("old-offer (no longer in the rules)")
+    );
+    let row = today_row(&app, &b, "offer=old-offer").await;
+    assert_eq!(row[1..].join(","), "old-offer,,0,0,0,0,0,1,0");
+    let res = get(&app, &b, "/admin/dashboard.csv?offer=old-offer&days=90").await;
+    assert_eq!(res.status(), 200);
     // Without a session: to the sign-in page, page and file alike.
     let anonymous = browser();
     for path in ["/admin/dashboard?days=90", "/admin/dashboard.csv"] {
@@ -194,8 +236,17 @@ async fn wrong_filters_are_refused_clearly_and_a_session_is_needed() {
     }
     // The download is in the audit log, with its filter.
     assert_eq!(get(&app, &b, "/admin/dashboard.csv").await.status(), 200);
-    let audit = perkgate::admin::audit::recent(&app.db().await, 50).await.unwrap();
-    assert!(audit
-        .iter()
-        .any(|e| e.action == "dashboard downloaded" && e.details == "days=30"));
+    let audit = perkgate::admin::audit::recent(&app.db().await, 50)
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "dashboard downloaded" && e.details == "days=30")
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "dashboard downloaded" && e.details == "days=90&offer=old-offer")
+    );
 }

@@ -113,7 +113,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/codes/revoke"),
     ("POST", "/admin/codes/reset"),
     ("GET", "/admin/dashboard"),
-    ("GET", "/admin/dashboard?days=90&offer=military&group=military"),
+    (
+        "GET",
+        "/admin/dashboard?days=90&offer=military&group=military",
+    ),
     ("GET", "/admin/dashboard.csv"),
 ];
 
