@@ -241,7 +241,7 @@ impl App {
                 public_url_console,
                 web::limits::ClientIp::new(trusted_proxies),
             ),
-            pool_levels: Default::default(),
+            dashboard: Default::default(),
         });
         let levels = state.verifier.levels.clone();
         crate::rewards::seed_pools(&db, &rules.get()).await;

@@ -192,8 +192,16 @@ pub fn short_date(day: i64) -> String {
     )
 }
 
-/// The per-day sums for `filter`, both periods, in one query.
-pub async fn series(db: &Db, today: i64, filter: &Filter) -> Result<Series, Error> {
+type SeriesRow = (i64, Event, i64);
+type BreakdownRow = (Event, String, String, i64);
+
+/// The per-day sums of days `from..=to` for `filter`, in one query.
+async fn series_rows(
+    db: &Db,
+    from: i64,
+    to: i64,
+    filter: &Filter,
+) -> Result<Vec<SeriesRow>, Error> {
     // The offer filter leaves verifications alone (counted without an offer), the community
     // filter redemptions (counted without a community): see the module's comment.
     const SQL: &str = "SELECT day, event, CAST(sum(n) AS BIGINT) FROM daily_counts \
@@ -201,24 +209,29 @@ pub async fn series(db: &Db, today: i64, filter: &Filter) -> Result<Series, Erro
          AND ($3 = '' OR offer_id = $3 OR event NOT IN ('unlocked', 'redeemed')) \
          AND ($4 = '' OR grp = $4 OR event = 'redeemed') \
          GROUP BY day, event";
-    let days = filter.days.max(1);
-    let rows = store::rows(
-        db,
-        SQL,
-        vec![
-            Val::Int(today - 2 * days + 1),
-            Val::Int(today),
-            Val::Text(filter.offer.clone()),
-            Val::Text(filter.group.clone()),
-        ],
-    )
-    .await?;
-    Ok(Series::from_rows(
-        today,
-        days,
-        rows.iter()
-            .filter_map(|r| Some((r[0].int(), Event::parse(r[1].text()?)?, r[2].int()))),
-    ))
+    let params = vec![
+        Val::Int(from),
+        Val::Int(to),
+        Val::Text(filter.offer.clone()),
+        Val::Text(filter.group.clone()),
+    ];
+    Ok(store::rows(db, SQL, params)
+        .await?
+        .iter()
+        .filter_map(|r| Some((r[0].int(), Event::parse(r[1].text()?)?, r[2].int())))
+        .collect())
+}
+
+/// The first day of the two periods (the current one and the one before, for the trend).
+fn series_start(today: i64, days: i64) -> i64 {
+    today - 2 * days.max(1) + 1
+}
+
+/// The per-day sums for `filter`, both periods, in one query.
+pub async fn series(db: &Db, today: i64, filter: &Filter) -> Result<Series, Error> {
+    let from = series_start(today, filter.days);
+    let rows = series_rows(db, from, today, filter).await?;
+    Ok(Series::from_rows(today, filter.days, rows))
 }
 
 /// The current period's totals per community and per offer, every event.
@@ -249,25 +262,165 @@ impl Breakdown {
     }
 }
 
-/// The totals of days `today - days + 1 ..= today` by event, offer and community, in one query
-/// (not filtered: it is what the filters choose from).
-pub async fn breakdown(db: &Db, today: i64, days: i64) -> Result<Breakdown, Error> {
+/// The totals of days `from..=to` by event, offer and community, in one query.
+async fn breakdown_rows(db: &Db, from: i64, to: i64) -> Result<Vec<BreakdownRow>, Error> {
     const SQL: &str = "SELECT event, offer_id, grp, CAST(sum(n) AS BIGINT) FROM daily_counts \
          WHERE day >= $1 AND day <= $2 GROUP BY event, offer_id, grp";
-    let rows = store::rows(
-        db,
-        SQL,
-        vec![Val::Int(today - days.max(1) + 1), Val::Int(today)],
-    )
-    .await?;
-    Ok(Breakdown::from_rows(rows.iter().filter_map(|r| {
-        Some((
-            Event::parse(r[0].text()?)?,
-            r[1].string(),
-            r[2].string(),
-            r[3].int(),
+    let rows = store::rows(db, SQL, vec![Val::Int(from), Val::Int(to)]).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some((
+                Event::parse(r[0].text()?)?,
+                r[1].string(),
+                r[2].string(),
+                r[3].int(),
+            ))
+        })
+        .collect())
+}
+
+/// The totals of days `today - days + 1 ..= today` by event, offer and community (not
+/// filtered: it is what the filters choose from).
+pub async fn breakdown(db: &Db, today: i64, days: i64) -> Result<Breakdown, Error> {
+    let rows = breakdown_rows(db, today - days.max(1) + 1, today).await?;
+    Ok(Breakdown::from_rows(rows))
+}
+
+/// Days this many days old and older are settled: their counts no longer change. Counts go
+/// to the day they happened on, within [`crate::stats::FLUSH_EVERY`] on every instance, so
+/// only today's and, just after midnight, yesterday's rows still grow.
+pub const SETTLED_AFTER: i64 = 2;
+/// Settled sums are read again after this many seconds all the same (counts a database that
+/// was away for a day receives late, a clock put right).
+pub const SETTLED_MAX_AGE: i64 = 600;
+/// Filters whose settled sums are kept (the least recently read go first).
+const SETTLED_ENTRIES: usize = 32;
+
+/// One kept read: what it was for, when it was read, what it answered.
+struct Kept<K, V> {
+    key: K,
+    at: i64,
+    used: u64,
+    rows: Arc<Vec<V>>,
+}
+
+fn lookup<K: PartialEq, V>(
+    list: &mut [Kept<K, V>],
+    key: &K,
+    now: i64,
+    tick: u64,
+) -> Option<Arc<Vec<V>>> {
+    let kept = list
+        .iter_mut()
+        .find(|k| k.key == *key && now - k.at < SETTLED_MAX_AGE && now >= k.at)?;
+    kept.used = tick;
+    Some(kept.rows.clone())
+}
+
+fn keep<K, V>(list: &mut Vec<Kept<K, V>>, key: K, now: i64, tick: u64, rows: Arc<Vec<V>>) {
+    let full = list.len() >= SETTLED_ENTRIES;
+    if let Some(oldest) = (0..list.len()).min_by_key(|&i| list[i].used).filter(|_| full) {
+        list.swap_remove(oldest);
+    }
+    list.push(Kept {
+        key,
+        at: now,
+        used: tick,
+        rows,
+    });
+}
+
+#[derive(Default)]
+struct SettledState {
+    tick: u64,
+    /// (today, days, offer, group) → the series' rows of the settled days.
+    series: Vec<Kept<(i64, Filter), SeriesRow>>,
+    /// (today, days) → the breakdown's rows of the settled days.
+    breakdown: Vec<Kept<(i64, i64), BreakdownRow>>,
+}
+
+/// The dashboard's sums, the settled days' read once per filter and day and kept, so a view
+/// reads only the last [`SETTLED_AFTER`] days' rows: a year of counts costs a view no more
+/// than a day's.
+#[derive(Clone, Default)]
+pub struct Figures(Arc<Mutex<SettledState>>);
+
+impl Figures {
+    fn state(&self) -> std::sync::MutexGuard<'_, SettledState> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What [`series`] answers.
+    pub async fn series(
+        &self,
+        db: &Db,
+        today: i64,
+        filter: &Filter,
+        now: i64,
+    ) -> Result<Series, Error> {
+        let (from, recent) = (series_start(today, filter.days), today - SETTLED_AFTER + 1);
+        let key = (today, filter.clone());
+        let kept = {
+            let mut st = self.state();
+            st.tick += 1;
+            let tick = st.tick;
+            lookup(&mut st.series, &key, now, tick)
+        };
+        let settled = match kept {
+            Some(rows) => rows,
+            None => {
+                let rows = Arc::new(series_rows(db, from, recent - 1, filter).await?);
+                let mut st = self.state();
+                let tick = st.tick;
+                keep(&mut st.series, key, now, tick, rows.clone());
+                rows
+            }
+        };
+        let fresh = series_rows(db, recent.max(from), today, filter).await?;
+        Ok(Series::from_rows(
+            today,
+            filter.days,
+            settled.iter().copied().chain(fresh),
         ))
-    })))
+    }
+
+    /// What [`breakdown`] answers.
+    pub async fn breakdown(
+        &self,
+        db: &Db,
+        today: i64,
+        days: i64,
+        now: i64,
+    ) -> Result<Breakdown, Error> {
+        let (from, recent) = (today - days.max(1) + 1, today - SETTLED_AFTER + 1);
+        let key = (today, days);
+        let kept = {
+            let mut st = self.state();
+            st.tick += 1;
+            let tick = st.tick;
+            lookup(&mut st.breakdown, &key, now, tick)
+        };
+        let settled = match kept {
+            Some(rows) => rows,
+            None => {
+                let rows = Arc::new(breakdown_rows(db, from, recent - 1).await?);
+                let mut st = self.state();
+                let tick = st.tick;
+                keep(&mut st.breakdown, key, now, tick, rows.clone());
+                rows
+            }
+        };
+        let fresh = breakdown_rows(db, recent.max(from), today).await?;
+        Ok(Breakdown::from_rows(settled.iter().cloned().chain(fresh)))
+    }
+}
+
+/// What the dashboard keeps between views, one per app.
+#[derive(Clone, Default)]
+pub struct Cache {
+    pub figures: Figures,
+    pub pools: PoolLevelCache,
 }
 
 /// The pools' levels as last counted, and when.
@@ -502,6 +655,88 @@ mod tests {
         assert_eq!(Breakdown::n(&b.by_group["military"], Event::Started), 3);
         assert_eq!(Breakdown::n(&b.by_offer["mil15"], Event::Redeemed), 1);
         assert!(breakdown(&db, 10, 30).await.unwrap().by_group.is_empty());
+    }
+
+    #[tokio::test]
+    async fn settled_days_are_read_once_and_recent_days_every_time() {
+        let db = Db::Sqlite(crate::db::Sqlite::open("sqlite::memory:").unwrap());
+        let counts = crate::stats::Counts::default();
+        let (today, now) = (100, 100 * 86_400 + 3_600);
+        let add = |day: i64, event: Event, offer: &str, group: &str, n: i64| {
+            counts.add_n(day * 86_400, event, offer, group, n);
+        };
+        add(90, Event::Started, "", "military", 5);
+        add(60, Event::Started, "", "military", 7); // the period before
+        add(99, Event::Unlocked, "mil15", "military", 1);
+        counts.flush(&db).await.unwrap();
+        let figures = Figures::default();
+        let f = Filter::default();
+        let check = |s: &Series, started: i64, before: i64, unlocked: i64| {
+            assert_eq!(s.summary(Event::Started).total, started);
+            assert_eq!(s.summary(Event::Started).previous, before);
+            assert_eq!(s.summary(Event::Unlocked).total, unlocked);
+        };
+        let first = figures.series(&db, today, &f, now).await.unwrap();
+        assert_eq!(
+            first,
+            series(&db, today, &f).await.unwrap(),
+            "the same as uncached"
+        );
+        check(&first, 5, 7, 1);
+        let b = figures.breakdown(&db, today, 30, now).await.unwrap();
+        assert_eq!(b, breakdown(&db, today, 30).await.unwrap());
+
+        // Today and yesterday are read every time; a settled day that changes anyway (a
+        // database that was away) shows once the kept sums are old.
+        add(100, Event::Unlocked, "mil15", "military", 2);
+        add(99, Event::Started, "", "military", 1);
+        add(80, Event::Started, "", "military", 100);
+        counts.flush(&db).await.unwrap();
+        check(
+            &figures.series(&db, today, &f, now + 1).await.unwrap(),
+            6,
+            7,
+            3,
+        );
+        let b = figures.breakdown(&db, today, 30, now + 1).await.unwrap();
+        assert_eq!(Breakdown::n(&b.by_group["military"], Event::Started), 6);
+        let later = now + SETTLED_MAX_AGE;
+        check(
+            &figures.series(&db, today, &f, later).await.unwrap(),
+            106,
+            7,
+            3,
+        );
+        // Each filter and day has its own.
+        let mil = Filter {
+            group: "student".to_owned(),
+            ..Filter::default()
+        };
+        check(
+            &figures.series(&db, today, &mil, now).await.unwrap(),
+            0,
+            0,
+            0,
+        );
+        check(
+            &figures.series(&db, today + 1, &f, now).await.unwrap(),
+            106,
+            7,
+            3,
+        );
+        // Few periods: one day, still right.
+        let one = figures
+            .series(
+                &db,
+                today,
+                &Filter {
+                    days: 1,
+                    ..f.clone()
+                },
+                now,
+            )
+            .await;
+        assert_eq!(one.unwrap().summary(Event::Unlocked).total, 2);
     }
 
     #[tokio::test]

@@ -36,8 +36,8 @@ pub struct Inner {
     pub offer_cards: super::storefront::OfferCards,
     /// The merchant console's settings and keys.
     pub console: super::admin::Console,
-    /// The dashboard's pool levels, counted at most every few seconds.
-    pub pool_levels: crate::admin::dashboard::PoolLevelCache,
+    /// The dashboard's settled sums and pool levels, kept between views.
+    pub dashboard: crate::admin::dashboard::Cache,
 }
 
 impl AppState {

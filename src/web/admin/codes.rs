@@ -308,7 +308,7 @@ pub async fn upload(
     // The storefront's cards know at once that the pool has codes again.
     state.verifier.levels.set(&pool, left);
     // And the dashboard, which would otherwise show its last count for a few seconds more.
-    state.pool_levels.forget();
+    state.dashboard.pools.forget();
     let details =
         format!("pool {pool}: added {added}, skipped {skipped} duplicate(s); {left} left");
     record(

@@ -369,13 +369,19 @@ async fn read(state: &AppState, q: &DashboardQuery, breakdown: bool) -> Result<R
     };
     let needed = breakdown || unknown(&q.offer, &offers) || unknown(&q.group, &groups);
     let breakdown = if needed {
-        dashboard::breakdown(&state.db, today, asked.days).await?
+        state
+            .dashboard
+            .figures
+            .breakdown(&state.db, today, asked.days, now())
+            .await?
     } else {
         Breakdown::default()
     };
     let (offers, groups) = choices(&rules, &breakdown);
     let (filter, errors) = filter_of(q, &offers, &groups);
-    let series = dashboard::series(&state.db, today, &filter).await?;
+    let series = (state.dashboard.figures)
+        .series(&state.db, today, &filter, now())
+        .await?;
     Ok(Read {
         filter,
         errors,
@@ -400,7 +406,7 @@ pub async fn show(
         series,
     } = read(&state, &q, true).await?;
     let rules = state.rules();
-    let levels = state.pool_levels.get(&state.db, now()).await?;
+    let levels = state.dashboard.pools.get(&state.db, now()).await?;
     let choice = |list: &[Named], chosen: &str| -> Vec<Choice> {
         (list.iter())
             .map(|(v, l)| Choice {
