@@ -320,7 +320,10 @@ fn lookup<K: PartialEq, V>(
 
 fn keep<K, V>(list: &mut Vec<Kept<K, V>>, key: K, now: i64, tick: u64, rows: Arc<Vec<V>>) {
     let full = list.len() >= SETTLED_ENTRIES;
-    if let Some(oldest) = (0..list.len()).min_by_key(|&i| list[i].used).filter(|_| full) {
+    if let Some(oldest) = (0..list.len())
+        .min_by_key(|&i| list[i].used)
+        .filter(|_| full)
+    {
         list.swap_remove(oldest);
     }
     list.push(Kept {
