@@ -250,6 +250,7 @@ impl App {
                 public_url_console,
                 web::limits::ClientIp::new(trusted_proxies),
             ),
+            dashboard: Default::default(),
         });
         let levels = state.verifier.levels.clone();
         crate::rewards::seed_pools(&db, &rules.get()).await;

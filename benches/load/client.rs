@@ -80,7 +80,8 @@ pub(crate) async fn send(
         .map_err(|e| format!("send: {e}"))?;
     let status = res.status();
     // The session cookie (`perkgate=`), or else the form-token cookie of a visitor without a
-    // session (`perkgate-csrf=`): what the next request of the flow must send.
+    // session (`perkgate-csrf=`): what the next request of the flow must send; the console's
+    // own (`perkgate-admin=`) for the dashboard scenario.
     let cookies: Vec<&str> = res
         .headers()
         .get_all(header::SET_COOKIE)
@@ -88,7 +89,7 @@ pub(crate) async fn send(
         .filter_map(|v| v.to_str().ok())
         .filter_map(|v| v.split(';').next())
         .collect();
-    let cookie = ["perkgate=", "perkgate-csrf="]
+    let cookie = ["perkgate=", "perkgate-csrf=", "perkgate-admin="]
         .iter()
         .find_map(|name| cookies.iter().rev().find(|c| c.starts_with(name)))
         .map(|c| (*c).to_owned());

@@ -23,7 +23,13 @@
 //! - `BENCH_SECS`: measured seconds per scenario (default 5); `BENCH_WARMUP_MS` (default 500).
 //! - `BENCH_CONNS` (read path, default 64), `BENCH_FLOW_CONNS` (flows, default 32),
 //!   `BENCH_CLIENT_THREADS` (default 1).
-//! - `BENCH_SCENARIOS`: any of `baseline,read,flows` (the default); start-up is always measured.
+//! - `BENCH_SCENARIOS`: any of `baseline,read,flows` (the default) and `dashboard`; start-up is
+//!   always measured.
+//! - `dashboard`: a database with 1,000,000 claims and their codes and a year of daily counts
+//!   (`dashboard.rs`), perkgate on it, a viewer signed in, `GET /admin/dashboard?days=90`,
+//!   `?days=30` and the CSV, `BENCH_DASHBOARD_REQUESTS` each (default 200) on one connection;
+//!   on PostgreSQL too when `BENCH_POSTGRES_URL` (or `PERKGATE_TEST_POSTGRES_URL`) names a
+//!   server (a fresh database there, dropped afterwards).
 //! - `BENCH_BREAKDOWN=1`: also load `/healthz` and the JSON endpoint without a cookie, which
 //!   splits the read path's cost into middleware, session layer and session store.
 //! - `BENCH_SESSION_URL`: also run perkgate with `PERKGATE_SESSION_URL` set to it (for example
@@ -39,6 +45,7 @@
 
 mod baseline;
 mod client;
+mod dashboard;
 mod fake_idme;
 mod flow;
 mod measure;
@@ -163,7 +170,7 @@ fn run() -> Result<(), String> {
     // 2. perkgate start-up, on a fresh database, then again on the existing one.
     println!("\n[2] perkgate start-up (SQLite, PERKGATE_LOG=warn, fake ID.me)");
     let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-    let cold = start_perkgate(&settings, dir.path(), fake.addr, None)??;
+    let cold = start_perkgate(&settings, dir.path(), fake.addr, None, None)??;
     println!(
         "  fresh database:    first 200 after {:>6.1} ms, idle RSS {:.1} MiB",
         cold.first_200.as_secs_f64() * 1e3,
@@ -172,7 +179,7 @@ fn run() -> Result<(), String> {
     let cold_first = cold.first_200;
     let cold_rss = cold.rss_idle;
     cold.server.stop();
-    let warm = start_perkgate(&settings, dir.path(), fake.addr, None)??;
+    let warm = start_perkgate(&settings, dir.path(), fake.addr, None, None)??;
     println!(
         "  existing database: first 200 after {:>6.1} ms, idle RSS {:.1} MiB",
         warm.first_200.as_secs_f64() * 1e3,
@@ -198,7 +205,7 @@ fn run() -> Result<(), String> {
     if let Some(url) = &settings.session_url {
         println!("\n[3,4 again] sessions at PERKGATE_SESSION_URL={url}");
         let dir2 = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-        match start_perkgate(&settings, dir2.path(), fake.addr, Some(url))? {
+        match start_perkgate(&settings, dir2.path(), fake.addr, Some(url), None)? {
             Err(why) => println!(
                 "  skipped: perkgate did not start with PERKGATE_SESSION_URL (not supported yet, or the store is unreachable):\n  {}",
                 why.replace('\n', "\n  ")
@@ -229,6 +236,17 @@ fn run() -> Result<(), String> {
         println!("\n(BENCH_SESSION_URL not set: the read path runs on SQLite sessions only)");
     }
 
+    // The dashboard on a year of counts and a million claims, when asked.
+    let mut dash = Vec::new();
+    if settings.wants("dashboard") {
+        println!("\n[dashboard] 1,000,000 claims and a year of daily counts, one viewer signed in");
+        let dir3 = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+        match dashboard::run(&settings, &bench.runtime, &fake, dir3.path()) {
+            Ok(rows) => dash = rows,
+            Err(e) => println!("  failed: {e}"),
+        }
+    }
+
     // 5. Summary.
     let rss_after_max = sqlite
         .iter()
@@ -243,6 +261,7 @@ fn run() -> Result<(), String> {
         baseline_idle,
         &sqlite,
         &other,
+        &dash,
         Startup {
             cold_first,
             cold_rss,

@@ -17,13 +17,15 @@ pub(crate) struct PerkgateRun {
     pub(crate) rss_idle: u64,
 }
 
-/// Starts perkgate on `dir`'s database (created on first use), against the fake ID.me.
-/// The inner `Err`: perkgate exited at start-up (a refused setting, say), with its stderr.
+/// Starts perkgate on `dir`'s database (created on first use), or on `database_url`, against
+/// the fake ID.me. The inner `Err`: perkgate exited at start-up (a refused setting, say), with
+/// its stderr.
 pub(crate) fn start_perkgate(
     settings: &Settings,
     dir: &Path,
     idme: SocketAddr,
     session_url: Option<&str>,
+    database_url: Option<&str>,
 ) -> Result<Result<PerkgateRun, String>, String> {
     let port = free_port()?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -43,7 +45,10 @@ pub(crate) fn start_perkgate(
         .env("PERKGATE_LISTEN", addr.to_string())
         .env(
             "PERKGATE_DATABASE_URL",
-            format!("sqlite://{}", dir.join("perkgate.db").display()),
+            database_url.map_or_else(
+                || format!("sqlite://{}", dir.join("perkgate.db").display()),
+                str::to_owned,
+            ),
         )
         .env("PERKGATE_CONFIG", &config)
         .env("PERKGATE_LOG", "warn")

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::MIB;
+use crate::dashboard::DashRow;
 use crate::report::{Measured, mib};
 use crate::settings::Settings;
 
@@ -27,6 +28,7 @@ pub(crate) fn print_summary(
     baseline_idle: u64,
     sqlite: &[Measured],
     other: &[Measured],
+    dashboard: &[DashRow],
     start: Startup,
 ) {
     let mut t = String::new();
@@ -98,6 +100,12 @@ pub(crate) fn print_summary(
                 )
             };
             row(m, &target);
+        }
+    }
+    if !dashboard.is_empty() {
+        let _ = writeln!(t, "{line}");
+        for d in dashboard {
+            let _ = writeln!(t, "{}", d.line());
         }
     }
     let _ = writeln!(t, "{line}");

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod dashboard;
 pub mod password;
 pub mod session;
 // Also the console's support queries on the ledger (`rewards::support`).

@@ -38,6 +38,8 @@ pub struct Inner {
     pub looks: super::look::Looks,
     /// The merchant console's settings and keys.
     pub console: super::admin::Console,
+    /// The dashboard's settled sums and pool levels, kept between views.
+    pub dashboard: crate::admin::dashboard::Cache,
 }
 
 impl AppState {

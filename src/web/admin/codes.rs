@@ -307,6 +307,8 @@ pub async fn upload(
     let left = rewards::remaining(&state.db, &pool).await?;
     // The storefront's cards know at once that the pool has codes again.
     state.verifier.levels.set(&pool, left);
+    // And the dashboard, which would otherwise show its last count for a few seconds more.
+    state.dashboard.pools.forget();
     let details =
         format!("pool {pool}: added {added}, skipped {skipped} duplicate(s); {left} left");
     record(

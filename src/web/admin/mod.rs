@@ -8,8 +8,10 @@
 mod account;
 mod accounts;
 mod audit;
+mod charts;
 mod codes;
 mod csv;
+mod dashboard;
 mod extract;
 mod offers;
 mod preview;
@@ -147,6 +149,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/accounts/{id}/reset", post(accounts::reset))
         .route("/admin/audit", get(audit::page_of))
         .route("/admin/audit.csv", get(audit::export))
+        .route("/admin/dashboard", get(dashboard::show))
+        .route("/admin/dashboard.csv", get(dashboard::export))
         .route(
             "/admin/rules",
             get(rules::show)

@@ -4,6 +4,7 @@
 
 mod cli;
 mod codes;
+mod dashboard;
 mod offers;
 mod preview;
 mod rules;
@@ -128,6 +129,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/rules/pools/veteran-codes/remove"),
     ("GET", "/admin/settings"),
     ("POST", "/admin/settings"),
+    ("GET", "/admin/dashboard"),
+    (
+        "GET",
+        "/admin/dashboard?days=90&offer=military&group=military",
+    ),
+    ("GET", "/admin/dashboard.csv"),
 ];
 
 #[tokio::test]

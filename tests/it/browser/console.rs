@@ -108,6 +108,28 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
     wait_for(client, "[data-testid=lookup-none]").await?;
     axe.check(client, "the console's code lookup").await?;
 
+    // c''. The dashboard, with a month of counts (as the app's flusher would add them), both
+    // periods and a filter, its tables opened.
+    seed_counts(&db).await;
+    client.goto(&app.url("/admin/dashboard")).await?;
+    wait_for(client, "[data-testid=dashboard-chart]").await?;
+    axe.check(client, "the console's dashboard").await?;
+    save_screenshot(client, &shots.join("console-dashboard.png")).await?;
+    client
+        .goto(&app.url("/admin/dashboard?days=90&group=military&offer=veterans"))
+        .await?;
+    wait_for(client, "[data-testid=dashboard-chart]").await?;
+    // Opened as a reader would (axe checks only what is shown).
+    client
+        .execute(
+            "document.querySelectorAll('details').forEach(d => d.open = true); return true;",
+            vec![],
+        )
+        .await?;
+    wait_for(client, "[data-testid=dashboard-table]").await?;
+    axe.check(client, "the dashboard over 90 days, filtered, tables open")
+        .await?;
+
     // c. Out, a wrong password, and back in.
     client.goto(&app.url("/admin")).await?;
     submit(client, "[data-testid=sign-out]").await?;
@@ -275,4 +297,31 @@ async fn upload_file(client: &Client, file: &Path) -> Result<(), CmdError> {
 
 async fn submit(client: &Client, css: &str) -> Result<(), CmdError> {
     wait_for(client, css).await?.click().await
+}
+
+/// A month of daily counts, for the dashboard's axe check and screenshot: a weekly rhythm and
+/// a slow rise, as verifications of a live store might look.
+async fn seed_counts(db: &perkgate::db::Db) {
+    use perkgate::stats::{Counts, Event};
+    let counts = Counts::default();
+    let today = perkgate::clock::now();
+    for back in 0..60_i64 {
+        let at = today - back * 86_400;
+        let weekly = [9, 7, 6, 6, 8, 13, 15][(back % 7) as usize];
+        let base = weekly * (90 - back) / 30;
+        for (group, share) in [("military", 3), ("student", 2), ("teacher", 1)] {
+            let started = base * share;
+            counts.add_n(at, Event::Started, "", group, started);
+            counts.add_n(at, Event::Returned, "", group, started * 9 / 10);
+            counts.add_n(at, Event::Verified, "", group, started * 7 / 10);
+            counts.add_n(at, Event::Declined, "", group, started / 10);
+            counts.add_n(at, Event::Failed, "", group, started / 20);
+        }
+        counts.add_n(at, Event::Unlocked, "veterans", "military", base * 2);
+        counts.add_n(at, Event::Unlocked, "military", "military", base);
+        counts.add_n(at, Event::Unlocked, "students", "student", base * 13 / 10);
+        counts.add_n(at, Event::Redeemed, "veterans", "", base * 3 / 2);
+        counts.add_n(at, Event::Redeemed, "students", "", base * 4 / 5);
+    }
+    counts.flush(db).await.expect("the counts are added");
 }
