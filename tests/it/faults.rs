@@ -50,7 +50,7 @@ impl Setup {
         assert!(page.contains(&format!(
             "<code data-testid=\"correlation-id\">{request_id}</code>"
         )));
-        assert!(page.contains("<title>Verification failed · Demo store</title>"));
+        assert!(page.contains("<title>Verification failed · 127.0.0.1</title>"));
         assert!(
             page.contains("action=\"/verify/military\"")
                 && page.contains("data-testid=\"try-again\""),
