@@ -588,82 +588,119 @@ async fn offer_post(
     id: Option<&str>,
     posted: Posted,
 ) -> Result<Response, ConsoleError> {
-    let src = source(state, admin).await?;
     let f = OfferFields::from_form(&posted.pairs);
+    let form = Edit {
+        id,
+        what: format!("offer {}", f.id),
+        exists: |doc: &Document, id: &str| doc.offer(id).is_some(),
+        target: Target::Offer(&f),
+        edit: |doc: &mut Document| {
+            let shown = doc.offer_rows();
+            doc.set_offer(id, &f)?;
+            Ok(if id.is_some() || shown.iter().any(|o| o.id == f.id) {
+                "saved".to_owned()
+            } else {
+                "added".to_owned()
+            })
+        },
+        render: |src: &Source, doc: Option<&Document>, out: Outcome, status: StatusCode| {
+            offer_page(admin, src, doc, id, f.clone(), out, status)
+        },
+    };
+    form_post(state, admin, &posted, form).await
+}
+
+/// One form's save, the steps offers and pools share: the document, the pre-checks, the
+/// edit, its validation, then the draft. `render` shows the form again with an outcome.
+struct Edit<'a, X, E, R> {
+    id: Option<&'a str>,
+    /// "offer military", for the redirect and the audit entry.
+    what: String,
+    exists: X,
+    target: Target<'a>,
+    /// Puts the fields in the document; says what was done ("saved", "added", ...).
+    edit: E,
+    render: R,
+}
+
+async fn form_post<X, E, R>(
+    state: &AppState,
+    admin: &Admin<Editor>,
+    posted: &Posted,
+    form: Edit<'_, X, E, R>,
+) -> Result<Response, ConsoleError>
+where
+    X: Fn(&Document, &str) -> bool,
+    E: FnOnce(&mut Document) -> Result<String, FieldsOrEdit>,
+    R: Fn(&Source, Option<&Document>, Outcome, StatusCode) -> Result<Response, ConsoleError>,
+{
+    let Edit {
+        id,
+        what,
+        exists,
+        target,
+        edit,
+        render,
+    } = form;
+    let src = source(state, admin).await?;
     let mut doc = match Document::parse(&src.text) {
         Ok(doc) => doc,
         Err(e) => {
-            let out = Outcome::problem(e.to_string());
-            return offer_page(admin, &src, None, id, f, out, StatusCode::CONFLICT);
+            return render(
+                &src,
+                None,
+                Outcome::problem(e.to_string()),
+                StatusCode::CONFLICT,
+            );
         }
     };
     if let Some(id) = id
-        && doc.offer(id).is_none()
+        && !exists(&doc, id)
     {
         return Err(not_found());
     }
-    if let Some((out, status)) = precheck(&src, &posted) {
-        return offer_page(admin, &src, Some(&doc), id, f, out, status);
+    if let Some((out, status)) = precheck(&src, posted) {
+        return render(&src, Some(&doc), out, status);
     }
-    let shown = doc.offer_rows();
-    match doc.set_offer(id, &f) {
-        Ok(()) => {}
+    let verb = match edit(&mut doc) {
+        Ok(verb) => verb,
         Err(FieldsOrEdit::Fields(errors)) => {
             let out = Outcome {
                 errors,
                 ..Default::default()
             };
             let doc = Document::parse(&src.text).ok();
-            return offer_page(
-                admin,
-                &src,
-                doc.as_ref(),
-                id,
-                f,
-                out,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            );
+            return render(&src, doc.as_ref(), out, StatusCode::UNPROCESSABLE_ENTITY);
         }
         Err(FieldsOrEdit::Edit(EditError::NotFound)) => return Err(not_found()),
         Err(FieldsOrEdit::Edit(e)) => {
-            let out = Outcome::problem(e.to_string());
-            return offer_page(admin, &src, None, id, f, out, StatusCode::CONFLICT);
+            return render(
+                &src,
+                None,
+                Outcome::problem(e.to_string()),
+                StatusCode::CONFLICT,
+            );
         }
-    }
+    };
     let text = doc.text();
     if text.len() > MAX_DOCUMENT {
         let out = Outcome::problem(format!(
             "The document would be larger than {} KiB.",
             MAX_DOCUMENT / 1024
         ));
-        return offer_page(
-            admin,
-            &src,
-            Some(&doc),
-            id,
-            f,
-            out,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        return render(&src, Some(&doc), out, StatusCode::UNPROCESSABLE_ENTITY);
     }
-    if let Some(placed) = refused(&src, &text, Target::Offer(&f)) {
+    if let Some(placed) = refused(&src, &text, target) {
         let out = Outcome {
             errors: placed.fields,
             others: placed.others,
             problem: None,
         };
-        let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return offer_page(admin, &src, Some(&doc), id, f, out, status);
+        return render(&src, Some(&doc), out, StatusCode::UNPROCESSABLE_ENTITY);
     }
-    let what = format!("offer {}", f.id);
     if text == src.text {
         return Ok(redirect("unchanged", &what));
     }
-    let verb = if id.is_some() || shown.iter().any(|o| o.id == f.id) {
-        "saved"
-    } else {
-        "added"
-    };
     save(state, admin, &src, &text, &format!("{what} {verb}")).await?;
     Ok(redirect("saved", &what))
 }
@@ -795,69 +832,26 @@ async fn pool_post(
     id: Option<&str>,
     posted: Posted,
 ) -> Result<Response, ConsoleError> {
-    let src = source(state, admin).await?;
     let f = PoolFields::from_form(&posted.pairs);
-    let mut doc = match Document::parse(&src.text) {
-        Ok(doc) => doc,
-        Err(e) => {
-            let out = Outcome::problem(e.to_string());
-            return pool_page(admin, &src, None, id, f, out, StatusCode::CONFLICT);
-        }
+    let form = Edit {
+        id,
+        what: format!("pool {}", f.id),
+        exists: |doc: &Document, id: &str| doc.pool(id).is_some(),
+        target: Target::Pool(&f),
+        edit: |doc: &mut Document| {
+            let existed = doc.pool(&f.id).is_some();
+            doc.set_pool(id, &f)?;
+            Ok(match id {
+                Some(old) if old != f.id => format!("renamed from {old}"),
+                _ if existed || id.is_some() => "saved".to_owned(),
+                _ => "added".to_owned(),
+            })
+        },
+        render: |src: &Source, doc: Option<&Document>, out: Outcome, status: StatusCode| {
+            pool_page(admin, src, doc, id, f.clone(), out, status)
+        },
     };
-    if let Some(id) = id
-        && doc.pool(id).is_none()
-    {
-        return Err(not_found());
-    }
-    if let Some((out, status)) = precheck(&src, &posted) {
-        return pool_page(admin, &src, Some(&doc), id, f, out, status);
-    }
-    let existed = doc.pool(&f.id).is_some();
-    match doc.set_pool(id, &f) {
-        Ok(()) => {}
-        Err(FieldsOrEdit::Fields(errors)) => {
-            let out = Outcome {
-                errors,
-                ..Default::default()
-            };
-            let doc = Document::parse(&src.text).ok();
-            return pool_page(
-                admin,
-                &src,
-                doc.as_ref(),
-                id,
-                f,
-                out,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            );
-        }
-        Err(FieldsOrEdit::Edit(EditError::NotFound)) => return Err(not_found()),
-        Err(FieldsOrEdit::Edit(e)) => {
-            let out = Outcome::problem(e.to_string());
-            return pool_page(admin, &src, None, id, f, out, StatusCode::CONFLICT);
-        }
-    }
-    let text = doc.text();
-    if let Some(placed) = refused(&src, &text, Target::Pool(&f)) {
-        let out = Outcome {
-            errors: placed.fields,
-            others: placed.others,
-            problem: None,
-        };
-        let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return pool_page(admin, &src, Some(&doc), id, f, out, status);
-    }
-    let what = format!("pool {}", f.id);
-    if text == src.text {
-        return Ok(redirect("unchanged", &what));
-    }
-    let verb = match id {
-        Some(old) if old != f.id => format!("renamed from {old}"),
-        _ if existed || id.is_some() => "saved".to_owned(),
-        _ => "added".to_owned(),
-    };
-    save(state, admin, &src, &text, &format!("{what} {verb}")).await?;
-    Ok(redirect("saved", &what))
+    form_post(state, admin, &posted, form).await
 }
 
 // ---------------------------------------------------------------------------------------------
