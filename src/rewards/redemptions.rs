@@ -318,7 +318,7 @@ async fn redeem_code<E: Exec>(
     let rows = tx.rows(STATE, vec![code.into()]).await?;
     Ok(match state_of(code, &rows) {
         Lookup::NotFound => Redeem::NotFound,
-        Lookup::Shared => Redeem::Shared,
+        Lookup::Shared { .. } => Redeem::Shared,
         Lookup::Found(s) if s.revoked_at.is_some() => Redeem::Revoked {
             offer_id: s.offer_id,
         },
@@ -350,7 +350,8 @@ pub struct CodeState {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lookup {
     NotFound,
-    Shared,
+    /// Many claims have this code (an offer's static code).
+    Shared { offer_id: String },
     Found(CodeState),
 }
 
@@ -373,7 +374,9 @@ fn state_of(code: &str, rows: &[Row]) -> Lookup {
                 redeemed_at: r[7].int(),
             }),
         }),
-        _ => Lookup::Shared,
+        [r, ..] => Lookup::Shared {
+            offer_id: r[0].string(),
+        },
     }
 }
 
@@ -705,7 +708,12 @@ mod tests {
         }
         claim(&db, "student", "SHARED", at).await;
         claim(&db, "student", "SHARED", at).await;
-        assert_eq!(lookup(&db, "SHARED").await.unwrap(), Lookup::Shared);
+        assert_eq!(
+            lookup(&db, "SHARED").await.unwrap(),
+            Lookup::Shared {
+                offer_id: "student".to_owned()
+            }
+        );
         let shared = redeem(&db, "SHARED", &order("#4", 1), 1, at, None, render).await;
         assert!(matches!(shared, Ok(Answer::Fresh { status: 422, .. })));
     }
