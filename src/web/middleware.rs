@@ -230,7 +230,8 @@ fn render_errors(state: &AppState, res: Response, id: &str, api: Api) -> Respons
             page.status,
             &page.code.replace('_', "-"),
             page.title,
-            &message,
+            // The pages' texts speak to shoppers ("back to the store"): not here.
+            page.title,
         );
         body.insert("correlation_id".to_owned(), id.into());
         serde_json::Value::Object(body).to_string()

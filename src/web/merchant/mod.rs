@@ -88,7 +88,7 @@ fn json(status: StatusCode, value: &impl serde::Serialize) -> Result<Response, P
     tag = "codes",
     operation_id = "lookupCode",
     params(("code" = String, Path, description = "The code, as the shopper has it.",
-        min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9_-]{3,64}$")),
+        min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9_-]{3,64}$", example = "VET-7KQ2M9")),
     responses(
         (status = 200, description = "The code and its state.", body = CodeInfo),
         (status = 400, description = "Not a code.", body = openapi::ProblemDetails, content_type = "application/problem+json"),
@@ -132,7 +132,7 @@ fn not_found(code: &str) -> Problem {
     operation_id = "redeemCode",
     params(
         ("code" = String, Path, description = "The code the shopper applied.",
-            min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9_-]{3,64}$"),
+            min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9_-]{3,64}$", example = "VET-7KQ2M9"),
         ("Idempotency-Key" = Option<String>, Header, description = "Any unique string per \
             request (a UUID); a retry with the same key and body replays the first answer.",
             min_length = 1, max_length = 255, pattern = r"^[\x21-\x7E]{1,255}$"),
