@@ -4,6 +4,7 @@
 
 mod cli;
 mod codes;
+mod keys;
 mod offers;
 mod preview;
 mod rules;
@@ -93,6 +94,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/accounts"),
     ("POST", "/admin/accounts/1/remove"),
     ("POST", "/admin/accounts/1/reset"),
+    ("GET", "/admin/keys"),
+    ("POST", "/admin/keys"),
+    ("GET", "/admin/keys/1/revoke"),
+    ("POST", "/admin/keys/1/revoke"),
     ("GET", "/admin/rules"),
     ("POST", "/admin/rules"),
     ("POST", "/admin/rules/draft/discard"),
@@ -228,6 +233,8 @@ async fn every_form_refuses_a_wrong_csrf_token() {
         "/admin/accounts",
         "/admin/accounts/1/remove",
         "/admin/accounts/1/reset",
+        "/admin/keys",
+        "/admin/keys/1/revoke",
         "/admin/rules",
         "/admin/rules/draft/discard",
         "/admin/rules/preview",
