@@ -74,9 +74,9 @@ pub enum KeyError {
 impl std::fmt::Display for KeyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::BadName => f.write_str(
-                "a key's name is 1 to 64 letters, digits, spaces, '.', '-' or '_'",
-            ),
+            Self::BadName => {
+                f.write_str("a key's name is 1 to 64 letters, digits, spaces, '.', '-' or '_'")
+            }
             Self::Exists => f.write_str("a key with this name exists already"),
             Self::NotFound => f.write_str("no such key (or it is revoked already)"),
             Self::Db(e) => write!(f, "{e}"),
@@ -159,7 +159,9 @@ pub async fn create(
         true => KeyError::Exists,
         false => KeyError::Db(e),
     })?
-    .ok_or(KeyError::Db(Error::Other("the key was not stored".to_owned())))?;
+    .ok_or(KeyError::Db(Error::Other(
+        "the key was not stored".to_owned(),
+    )))?;
     Ok((of_row(&row), secret))
 }
 
@@ -172,19 +174,29 @@ fn live_exists_error(e: &Error) -> bool {
 pub async fn list(db: &Db) -> Result<Vec<ApiKey>, Error> {
     const SQL: &str = "SELECT id, name, scope, prefix, created_at, created_by, last_used_at, \
          revoked_at FROM api_keys ORDER BY revoked_at IS NOT NULL, id DESC";
-    Ok(store::rows(db, SQL, vec![]).await?.iter().map(of_row).collect())
+    Ok(store::rows(db, SQL, vec![])
+        .await?
+        .iter()
+        .map(of_row)
+        .collect())
 }
 
 pub async fn by_id(db: &Db, id: i64) -> Result<Option<ApiKey>, Error> {
     const SQL: &str = "SELECT id, name, scope, prefix, created_at, created_by, last_used_at, \
          revoked_at FROM api_keys WHERE id = $1";
-    Ok(store::one(db, SQL, vec![Val::Int(id)]).await?.as_ref().map(of_row))
+    Ok(store::one(db, SQL, vec![Val::Int(id)])
+        .await?
+        .as_ref()
+        .map(of_row))
 }
 
 async fn live_by_name(db: &Db, name: &str) -> Result<Option<ApiKey>, Error> {
     const SQL: &str = "SELECT id, name, scope, prefix, created_at, created_by, last_used_at, \
          revoked_at FROM api_keys WHERE name = $1 AND revoked_at IS NULL";
-    Ok(store::one(db, SQL, vec![name.into()]).await?.as_ref().map(of_row))
+    Ok(store::one(db, SQL, vec![name.into()])
+        .await?
+        .as_ref()
+        .map(of_row))
 }
 
 /// The live key named by `id_or_name`: an id when it is a number and such a key is live, else a
@@ -298,11 +310,18 @@ mod tests {
         ));
         assert_eq!(find_live(&db, "k").await.unwrap().unwrap().id, key.id);
         assert_eq!(
-            find_live(&db, &key.id.to_string()).await.unwrap().unwrap().id,
+            find_live(&db, &key.id.to_string())
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
             key.id
         );
         revoke(&db, key.id, 5).await.unwrap();
-        assert!(matches!(revoke(&db, key.id, 6).await, Err(KeyError::NotFound)));
+        assert!(matches!(
+            revoke(&db, key.id, 6).await,
+            Err(KeyError::NotFound)
+        ));
         assert_eq!(authenticate(&db, &secret, 10).await.unwrap(), None);
         assert_eq!(find_live(&db, "k").await.unwrap(), None);
         let (again, _) = create(&db, "k", Scope::Redeem, "cli", 20).await.unwrap();

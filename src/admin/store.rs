@@ -65,11 +65,7 @@ pub async fn rows(db: &Db, sql: &'static str, params: Vec<Val>) -> Result<Vec<Ro
     }
 }
 
-fn sqlite_rows(
-    c: &rusqlite::Connection,
-    sql: &str,
-    params: &[Val],
-) -> Result<Vec<Row>, Error> {
+fn sqlite_rows(c: &rusqlite::Connection, sql: &str, params: &[Val]) -> Result<Vec<Row>, Error> {
     let mut stmt = c.prepare_cached(sql)?;
     let width = stmt.column_count();
     let bound = params.iter().map(|p| match p {

@@ -49,7 +49,9 @@ pub fn parse_amount(amount: &str, currency: &str) -> Option<i64> {
     } else {
         format!("{frac:0<places$}").parse().ok()?
     };
-    whole.checked_mul(10_i64.pow(places as u32))?.checked_add(frac)
+    whole
+        .checked_mul(10_i64.pow(places as u32))?
+        .checked_add(frac)
 }
 
 /// Minor units back to the decimal text the API speaks ("12.34", "1200" for yen).
@@ -105,7 +107,9 @@ pub enum Redeem {
     NotFound,
     /// Many claims share this code (an offer's static code): it names no one claim.
     Shared,
-    Revoked { offer_id: String },
+    Revoked {
+        offer_id: String,
+    },
     /// Redeemed before: for this order (`None` when it was marked redeemed by CSV or the
     /// command line, which know no order).
     Already {
@@ -139,9 +143,15 @@ impl Idempotency {
 /// (so a replay is the first answer byte for byte).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Answer {
-    Fresh { status: u16, body: String },
+    Fresh {
+        status: u16,
+        body: String,
+    },
     /// The first answer to this `Idempotency-Key`.
-    Replay { status: u16, body: String },
+    Replay {
+        status: u16,
+        body: String,
+    },
     /// This `Idempotency-Key` was used for another request.
     KeyReused,
 }
@@ -351,7 +361,9 @@ pub struct CodeState {
 pub enum Lookup {
     NotFound,
     /// Many claims have this code (an offer's static code).
-    Shared { offer_id: String },
+    Shared {
+        offer_id: String,
+    },
     Found(CodeState),
 }
 
@@ -416,10 +428,8 @@ impl Cursor {
         let mut parts = raw.strip_prefix("v1.")?.split('.');
         let claim: i64 = parts.next()?.parse().ok()?;
         let redemption: i64 = parts.next()?.parse().ok()?;
-        (parts.next().is_none() && claim >= 0 && redemption >= 0).then_some(Self {
-            claim,
-            redemption,
-        })
+        (parts.next().is_none() && claim >= 0 && redemption >= 0)
+            .then_some(Self { claim, redemption })
     }
 }
 
@@ -433,7 +443,10 @@ pub enum Event {
         code: Option<String>,
         at: i64,
     },
-    Redeemed { id: i64, redemption: Redemption },
+    Redeemed {
+        id: i64,
+        redemption: Redemption,
+    },
 }
 
 impl Event {
@@ -539,7 +552,11 @@ impl OfferConversion {
 /// Conversion per offer over days `from_day..=to_day` (days since 1970-01-01, UTC, as
 /// `stats`), by offer id. Unlocks come from the daily counts, orders and revenue from the
 /// redemptions (indexed by time): no scan of the claims.
-pub async fn conversion(db: &Db, from_day: i64, to_day: i64) -> Result<Vec<OfferConversion>, Error> {
+pub async fn conversion(
+    db: &Db,
+    from_day: i64,
+    to_day: i64,
+) -> Result<Vec<OfferConversion>, Error> {
     // sum() of a BIGINT is NUMERIC on PostgreSQL: cast back.
     const UNLOCKED: &str = "SELECT offer_id, CAST(sum(n) AS BIGINT) FROM daily_counts \
          WHERE event = 'unlocked' AND offer_id <> '' AND day >= $1 AND day <= $2 \
@@ -579,7 +596,17 @@ mod tests {
         assert_eq!(parse_amount("1200", "JPY"), Some(1200));
         assert_eq!(parse_amount("1.5", "JPY"), None);
         assert_eq!(parse_amount("1.234", "KWD"), Some(1234));
-        for bad in ["", ".5", "12.", "-1", "1e3", "12.345", " 1", "1,00", "9999999999999"] {
+        for bad in [
+            "",
+            ".5",
+            "12.",
+            "-1",
+            "1e3",
+            "12.345",
+            " 1",
+            "1,00",
+            "9999999999999",
+        ] {
             assert_eq!(parse_amount(bad, "USD"), None, "{bad:?}");
         }
         assert_eq!(format_amount(1234, "USD"), "12.34");
@@ -610,7 +637,9 @@ mod tests {
             Redeem::Redeemed(x) => (200, x.order_id.clone()),
             Redeem::Already { first, .. } => (
                 409,
-                first.as_ref().map_or("?".to_owned(), |f| f.order_id.clone()),
+                first
+                    .as_ref()
+                    .map_or("?".to_owned(), |f| f.order_id.clone()),
             ),
             Redeem::NotFound => (404, String::new()),
             Redeem::Shared => (422, String::new()),
@@ -671,8 +700,12 @@ mod tests {
         claim(&db, "military", "DEF-456", at).await;
         let o = order("#9", 100);
         let idem = || Some(Idempotency::new("k1", "DEF-456", &o));
-        let a = redeem(&db, "DEF-456", &o, 1, at, idem(), render).await.unwrap();
-        let b = redeem(&db, "DEF-456", &o, 1, at + 1, idem(), render).await.unwrap();
+        let a = redeem(&db, "DEF-456", &o, 1, at, idem(), render)
+            .await
+            .unwrap();
+        let b = redeem(&db, "DEF-456", &o, 1, at + 1, idem(), render)
+            .await
+            .unwrap();
         assert_eq!(
             (a, b),
             (
@@ -688,16 +721,27 @@ mod tests {
         );
         let other = Some(Idempotency::new("k1", "DEF-456", &order("#10", 100)));
         assert_eq!(
-            redeem(&db, "DEF-456", &o, 1, at, other, render).await.unwrap(),
+            redeem(&db, "DEF-456", &o, 1, at, other, render)
+                .await
+                .unwrap(),
             Answer::KeyReused
         );
         // Another API key's "k1" is another key; an expired one is forgotten.
-        let theirs = redeem(&db, "DEF-456", &o, 2, at, idem(), render).await.unwrap();
+        let theirs = redeem(&db, "DEF-456", &o, 2, at, idem(), render)
+            .await
+            .unwrap();
         assert!(matches!(theirs, Answer::Fresh { status: 409, .. }));
         let later = at + IDEMPOTENCY_TTL;
-        let expired = redeem(&db, "DEF-456", &o, 1, later, idem(), render).await.unwrap();
+        let expired = redeem(&db, "DEF-456", &o, 1, later, idem(), render)
+            .await
+            .unwrap();
         assert!(matches!(expired, Answer::Fresh { status: 409, .. }));
-        assert_eq!(prune_idempotency(&db, later + IDEMPOTENCY_TTL).await.unwrap(), 2);
+        assert_eq!(
+            prune_idempotency(&db, later + IDEMPOTENCY_TTL)
+                .await
+                .unwrap(),
+            2
+        );
 
         match lookup(&db, "DEF-456").await.unwrap() {
             Lookup::Found(s) => {
@@ -726,9 +770,17 @@ mod tests {
         }
         for i in [1, 4] {
             let code = format!("CODE-{i}");
-            redeem(&db, &code, &order(&format!("#{i}"), 1), 1, 105 + i * 10, None, render)
-                .await
-                .unwrap();
+            redeem(
+                &db,
+                &code,
+                &order(&format!("#{i}"), 1),
+                1,
+                105 + i * 10,
+                None,
+                render,
+            )
+            .await
+            .unwrap();
         }
         let mut seen = Vec::new();
         let mut cursor = Cursor::default();
@@ -747,8 +799,8 @@ mod tests {
         assert_eq!(
             seen,
             [
-                "u CODE-0", "u CODE-1", "r CODE-1", "u CODE-2", "u CODE-3", "u CODE-4",
-                "r CODE-4", "u CODE-5", "u CODE-6"
+                "u CODE-0", "u CODE-1", "r CODE-1", "u CODE-2", "u CODE-3", "u CODE-4", "r CODE-4",
+                "u CODE-5", "u CODE-6"
             ]
         );
         let after = events(&db, cursor, 3).await.unwrap();
@@ -766,23 +818,43 @@ mod tests {
         let counts = crate::stats::Counts::default();
         counts.add_n(at, crate::stats::Event::Unlocked, "military", "military", 4);
         counts.add_n(at, crate::stats::Event::Unlocked, "student", "student", 2);
-        counts.add_n(at - 86_400, crate::stats::Event::Unlocked, "military", "military", 9);
+        counts.add_n(
+            at - 86_400,
+            crate::stats::Event::Unlocked,
+            "military",
+            "military",
+            9,
+        );
         counts.flush(&db).await.unwrap();
         for (i, (offer, amount)) in [("military", 1000), ("military", 2550)].iter().enumerate() {
             let code = format!("C-{i}");
             claim(&db, offer, &code, at).await;
-            redeem(&db, &code, &order(&format!("#{i}"), *amount), 1, at + 60, None, render)
-                .await
-                .unwrap();
+            redeem(
+                &db,
+                &code,
+                &order(&format!("#{i}"), *amount),
+                1,
+                at + 60,
+                None,
+                render,
+            )
+            .await
+            .unwrap();
         }
         let figures = conversion(&db, day, day).await.unwrap();
         assert_eq!(figures.len(), 2);
         let m = &figures[0];
-        assert_eq!((m.offer_id.as_str(), m.unlocked, m.orders), ("military", 4, 2));
+        assert_eq!(
+            (m.offer_id.as_str(), m.unlocked, m.orders),
+            ("military", 4, 2)
+        );
         assert_eq!(m.revenue_minor["USD"], 3550);
         assert_eq!(m.rate(), Some(0.5));
         let s = &figures[1];
-        assert_eq!((s.offer_id.as_str(), s.unlocked, s.orders), ("student", 2, 0));
+        assert_eq!(
+            (s.offer_id.as_str(), s.unlocked, s.orders),
+            ("student", 2, 0)
+        );
         assert_eq!(s.rate(), Some(0.0));
         assert!(conversion(&db, day + 1, day + 2).await.unwrap().is_empty());
     }

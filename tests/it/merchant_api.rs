@@ -92,9 +92,16 @@ async fn problem(res: reqwest::Response, status: u16, kind: &str) -> Value {
     assert_eq!(res.status(), status);
     assert_eq!(res.headers()["content-type"], PROBLEM);
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body["type"], format!("urn:perkgate:problem:{kind}"), "{body}");
+    assert_eq!(
+        body["type"],
+        format!("urn:perkgate:problem:{kind}"),
+        "{body}"
+    );
     assert_eq!(body["status"], status);
-    assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
     body
 }
 
@@ -104,7 +111,11 @@ async fn keys_are_required_checked_scoped_and_revocable_and_their_use_is_noted()
     let code = issue(&app, "p1").await;
     let path = format!("/api/v1/merchant/codes/{code}");
     let http = reqwest::Client::new();
-    for auth in [None, Some("Basic dXNlcjpwYXNz"), Some("Bearer pk_live_nope")] {
+    for auth in [
+        None,
+        Some("Basic dXNlcjpwYXNz"),
+        Some("Bearer pk_live_nope"),
+    ] {
         let mut req = http.get(app.url(&path));
         if let Some(a) = auth {
             req = req.header("authorization", a);
@@ -170,7 +181,10 @@ async fn lookups_say_valid_redeemed_revoked_or_unknown_and_nothing_personal() {
     assert!(!text.contains("person"), "{text}");
     let info: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(info["code"], code.as_str());
-    assert_eq!((info["valid"].clone(), info["reason"].clone()), (json!(true), Value::Null));
+    assert_eq!(
+        (info["valid"].clone(), info["reason"].clone()),
+        (json!(true), Value::Null)
+    );
     assert_eq!(info["offer_id"], "teachers");
     assert_eq!(info["offer_title"], "Teachers: 10% off");
     assert_eq!(info["discount"]["kind"], "percent");
@@ -184,17 +198,30 @@ async fn lookups_say_valid_redeemed_revoked_or_unknown_and_nothing_personal() {
         "code-not-found",
     )
     .await;
-    let bad = problem(api.get("/api/v1/merchant/codes/a%20b").await, 400, "invalid-request").await;
+    let bad = problem(
+        api.get("/api/v1/merchant/codes/a%20b").await,
+        400,
+        "invalid-request",
+    )
+    .await;
     assert!(bad["detail"].as_str().unwrap().contains("3 to 64"));
 
-    assert_eq!(api.redeem(&code, order("A-1", "20.00"), None).await.status(), 200);
+    assert_eq!(
+        api.redeem(&code, order("A-1", "20.00"), None)
+            .await
+            .status(),
+        200
+    );
     let info: Value = api
         .get(&format!("/api/v1/merchant/codes/{code}"))
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!((info["valid"].clone(), info["reason"].clone()), (json!(false), json!("redeemed")));
+    assert_eq!(
+        (info["valid"].clone(), info["reason"].clone()),
+        (json!(false), json!("redeemed"))
+    );
     assert_eq!(info["order_id"], "A-1");
     assert!(info["redeemed_at"].is_string());
 
@@ -208,7 +235,10 @@ async fn lookups_say_valid_redeemed_revoked_or_unknown_and_nothing_personal() {
         .json()
         .await
         .unwrap();
-    assert_eq!((info["valid"].clone(), info["reason"].clone()), (json!(false), json!("revoked")));
+    assert_eq!(
+        (info["valid"].clone(), info["reason"].clone()),
+        (json!(false), json!("revoked"))
+    );
     let res = api.redeem(&revoked, order("A-2", "1"), None).await;
     problem(res, 409, "code-revoked").await;
 }
@@ -275,7 +305,9 @@ async fn redeemed_once(app: &TestApp) {
         .map(|c| c.n)
         .sum();
     assert_eq!(redeemed_n, 1);
-    let figures = rewards::redemptions::conversion(&db, day, day).await.unwrap();
+    let figures = rewards::redemptions::conversion(&db, day, day)
+        .await
+        .unwrap();
     let teachers = figures.iter().find(|f| f.offer_id == "teachers").unwrap();
     assert_eq!(teachers.orders, 1);
     assert_eq!(teachers.revenue_minor["USD"], 5990);
@@ -291,7 +323,10 @@ async fn redemption_bodies_are_checked_and_bounded() {
         (order("", "1.00"), "order_id"),
         (order("1", "1.234"), "amount"),
         (order("1", "-1"), "amount"),
-        (json!({"order_id": "1", "amount": "1", "currency": "usd"}), "currency"),
+        (
+            json!({"order_id": "1", "amount": "1", "currency": "usd"}),
+            "currency",
+        ),
     ] {
         let res = api.redeem(&code, body, None).await;
         let p = problem(res, 400, "invalid-request").await;
@@ -299,7 +334,11 @@ async fn redemption_bodies_are_checked_and_bounded() {
     }
     // A number is not an amount here: strings only.
     let res = api
-        .redeem(&code, json!({"order_id": "1", "amount": 1.5, "currency": "USD"}), None)
+        .redeem(
+            &code,
+            json!({"order_id": "1", "amount": 1.5, "currency": "USD"}),
+            None,
+        )
         .await;
     problem(res, 400, "invalid-request").await;
     let url = app.url(&format!("/api/v1/merchant/codes/{code}/redeem"));
@@ -314,7 +353,13 @@ async fn redemption_bodies_are_checked_and_bounded() {
         .unwrap();
     problem(res, 415, "unsupported-media-type").await;
     let big = json!({"order_id": "x".repeat(5000), "amount": "1", "currency": "USD"});
-    let res = http.post(&url).bearer_auth(&secret).json(&big).send().await.unwrap();
+    let res = http
+        .post(&url)
+        .bearer_auth(&secret)
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
     problem(res, 413, "payload-too-large").await;
     // Nothing of this redeemed it.
     let info: Value = api
@@ -342,7 +387,9 @@ async fn two_hundred_at_once(app: &TestApp) {
     for i in 0..200 {
         let (api, code) = (api.clone(), code.clone());
         tasks.push(async move {
-            let res = api.redeem(&code, order(&format!("order-{i}"), "5.00"), None).await;
+            let res = api
+                .redeem(&code, order(&format!("order-{i}"), "5.00"), None)
+                .await;
             let status = res.status().as_u16();
             (status, res.json::<Value>().await.unwrap())
         });
@@ -361,7 +408,10 @@ async fn two_hundred_at_once(app: &TestApp) {
             assert_eq!(body["order_id"], winner);
         }
     }
-    match rewards::redemptions::lookup(&app.db().await, &code).await.unwrap() {
+    match rewards::redemptions::lookup(&app.db().await, &code)
+        .await
+        .unwrap()
+    {
         rewards::redemptions::Lookup::Found(state) => {
             assert_eq!(state.redemption.unwrap().order_id, winner);
         }
@@ -410,7 +460,9 @@ async fn the_feed_pages_through_unlocks_and_redemptions_without_gaps_or_repeats(
     }
     let redeem = Api::new(&app, &redeemer);
     for (i, code) in codes.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
-        let res = redeem.redeem(code, order(&format!("o{i}"), "1.00"), None).await;
+        let res = redeem
+            .redeem(code, order(&format!("o{i}"), "1.00"), None)
+            .await;
         assert_eq!(res.status(), 200);
     }
     let mut seen = Vec::new();
@@ -422,7 +474,11 @@ async fn the_feed_pages_through_unlocks_and_redemptions_without_gaps_or_repeats(
         let events = page["events"].as_array().unwrap();
         assert!(events.len() <= 2);
         for e in events {
-            seen.push(format!("{} {}", e["type"].as_str().unwrap(), e["code"].as_str().unwrap()));
+            seen.push(format!(
+                "{} {}",
+                e["type"].as_str().unwrap(),
+                e["code"].as_str().unwrap()
+            ));
             if e["type"] == "redeemed" {
                 assert_eq!(e["amount"], "1.00");
                 assert!(e["order_id"].as_str().unwrap().starts_with('o'));
@@ -435,9 +491,16 @@ async fn the_feed_pages_through_unlocks_and_redemptions_without_gaps_or_repeats(
         }
     }
     assert_eq!(seen.len(), 7 + 3, "{seen:?}");
-    assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), seen.len(), "{seen:?}");
+    assert_eq!(
+        seen.iter().collect::<BTreeSet<_>>().len(),
+        seen.len(),
+        "{seen:?}"
+    );
     for code in &codes {
-        let unlocked = seen.iter().position(|s| *s == format!("unlocked {code}")).unwrap();
+        let unlocked = seen
+            .iter()
+            .position(|s| *s == format!("unlocked {code}"))
+            .unwrap();
         if let Some(r) = seen.iter().position(|s| *s == format!("redeemed {code}")) {
             assert!(r > unlocked, "{seen:?}");
         }
@@ -466,7 +529,12 @@ async fn a_shoppers_unlock_is_in_the_feed_and_looked_up() {
         .unwrap()
         .to_owned();
     assert!(code.starts_with("TEACH-"), "{code}");
-    let feed: Value = api.get("/api/v1/merchant/events").await.json().await.unwrap();
+    let feed: Value = api
+        .get("/api/v1/merchant/events")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(feed["events"][0]["type"], "unlocked");
     assert_eq!(feed["events"][0]["code"], code.as_str());
     assert_eq!(feed["events"][0]["offer_id"], "teachers");
@@ -501,6 +569,9 @@ async fn the_openapi_document_is_served_and_lists_every_route() {
             "/api/v1/merchant/events",
         ])
     );
-    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["type"], "http");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["type"],
+        "http"
+    );
     assert!(doc["components"]["schemas"]["ProblemDetails"].is_object());
 }

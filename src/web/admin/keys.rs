@@ -93,7 +93,10 @@ pub async fn add(
         status,
     };
     let Some(scope) = Scope::parse(&form.scope) else {
-        let shown = refused("Choose a scope: read or redeem.".to_owned(), StatusCode::BAD_REQUEST);
+        let shown = refused(
+            "Choose a scope: read or redeem.".to_owned(),
+            StatusCode::BAD_REQUEST,
+        );
         return render(&state, &admin, shown).await;
     };
     let name = form.name.trim();
@@ -105,7 +108,12 @@ pub async fn add(
             return render(&state, &admin, refused(e.to_string(), StatusCode::CONFLICT)).await;
         }
         Err(e) => {
-            return render(&state, &admin, refused(e.to_string(), StatusCode::BAD_REQUEST)).await;
+            return render(
+                &state,
+                &admin,
+                refused(e.to_string(), StatusCode::BAD_REQUEST),
+            )
+            .await;
         }
     };
     let details = format!("{} ({scope}, {}…)", key.name, key.prefix);

@@ -110,7 +110,8 @@ mod tests {
     #[test]
     fn an_address_is_refused_after_its_failures_until_the_minute_is_over() {
         let f = Failures::default();
-        let (ip, other): (IpAddr, IpAddr) = ("198.51.100.1".parse().unwrap(), "::1".parse().unwrap());
+        let (ip, other): (IpAddr, IpAddr) =
+            ("198.51.100.1".parse().unwrap(), "::1".parse().unwrap());
         for _ in 0..MAX_FAILURES - 1 {
             f.fail(ip, 1_000);
         }

@@ -44,7 +44,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(redeem).layer(DefaultBodyLimit::max(MAX_BODY)),
         )
         .route("/api/v1/merchant/events", get(events))
-        .route_layer(axum::middleware::from_fn_with_state(gate, auth::require_key));
+        .route_layer(axum::middleware::from_fn_with_state(
+            gate,
+            auth::require_key,
+        ));
     Router::new()
         .route("/api/openapi.json", get(openapi::serve))
         .merge(keyed)
@@ -68,7 +71,10 @@ fn require(key: &ApiKey, needed: Scope) -> Result<(), Problem> {
         StatusCode::FORBIDDEN,
         "insufficient-scope",
         "The API key's scope does not allow this",
-        format!("This needs a key with scope '{needed}'; this key's scope is '{}'.", key.scope),
+        format!(
+            "This needs a key with scope '{needed}'; this key's scope is '{}'.",
+            key.scope
+        ),
     ))
 }
 
@@ -168,16 +174,8 @@ async fn redeem(
     let order = order_of(&headers, body)?;
     let idempotency = idempotency_key.map(|k| Idempotency::new(k, &code, &order));
     let now = crate::clock::now();
-    let answer = redemptions::redeem(
-        &state.db,
-        &code,
-        &order,
-        key.id,
-        now,
-        idempotency,
-        render,
-    )
-    .await?;
+    let answer =
+        redemptions::redeem(&state.db, &code, &order, key.id, now, idempotency, render).await?;
     Ok(match answer {
         Answer::Fresh { status, body } => problem::respond(status_of(status), body),
         Answer::Replay { status, body } => {
@@ -298,7 +296,9 @@ fn render(outcome: &Redeem) -> (u16, String) {
                 "This code was redeemed already",
                 match &order {
                     Some(o) => format!("This code was redeemed for order {o}."),
-                    None => "This code was marked redeemed (by CSV or the command line).".to_owned(),
+                    None => {
+                        "This code was marked redeemed (by CSV or the command line).".to_owned()
+                    }
                 },
             )
             .with("offer_id", offer_id.as_str())
@@ -382,7 +382,14 @@ mod tests {
         };
         let q = format!("since={}&limit=500", c.encode());
         assert_eq!(page_params(&q).unwrap(), (c, 500));
-        for bad in ["limit=0", "limit=501", "limit=x", "limit=-1", "since=nope", "since="] {
+        for bad in [
+            "limit=0",
+            "limit=501",
+            "limit=x",
+            "limit=-1",
+            "since=nope",
+            "since=",
+        ] {
             assert_eq!(page_params(bad).unwrap_err().status, 400, "{bad}");
         }
     }

@@ -126,7 +126,11 @@ impl IntoResponse for Problem {
         if self.status.is_server_error() {
             tracing::warn!(kind = self.kind, "merchant API problem");
         } else {
-            tracing::info!(kind = self.kind, status = self.status.as_u16(), "merchant API problem");
+            tracing::info!(
+                kind = self.kind,
+                status = self.status.as_u16(),
+                "merchant API problem"
+            );
         }
         let mut res = respond(self.status, self.body());
         if self.status == StatusCode::UNAUTHORIZED {

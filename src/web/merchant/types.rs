@@ -12,7 +12,10 @@ use crate::rules::{Discount, Money, Rules};
 pub fn rfc3339(at: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(at)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -70,7 +73,13 @@ impl DiscountInfo {
                 percent,
                 cap,
                 min_order,
-            } => (DiscountKind::Percent, Some(*percent), None, *cap, *min_order),
+            } => (
+                DiscountKind::Percent,
+                Some(*percent),
+                None,
+                *cap,
+                *min_order,
+            ),
             Discount::Amount { amount, min_order } => {
                 (DiscountKind::Amount, None, Some(*amount), None, *min_order)
             }
@@ -149,9 +158,7 @@ impl CodeInfo {
             expires_at: offer.and_then(|o| o.ends).map(rfc3339),
             redeemed: redeemed_at.is_some(),
             redeemed_at: redeemed_at.map(rfc3339),
-            order_id: state
-                .and_then(|s| s.redemption)
-                .map(|r| r.order_id),
+            order_id: state.and_then(|s| s.redemption).map(|r| r.order_id),
             offer_id,
         })
     }
@@ -162,7 +169,12 @@ impl CodeInfo {
 #[schema(example = json!({"order_id": "1001", "amount": "59.90", "currency": "USD"}))]
 pub struct RedeemRequest {
     /// The shop's order id: 1 to 128 printable ASCII characters.
-    #[schema(min_length = 1, max_length = 128, pattern = r"^[\x20-\x7E]{1,128}$", example = "1001")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[\x20-\x7E]{1,128}$",
+        example = "1001"
+    )]
     pub order_id: String,
     /// The order's total, a decimal string in the currency's major unit, with at most as many
     /// decimals as the currency has (2 for USD, 0 for JPY, 3 for KWD).
@@ -182,12 +194,10 @@ impl RedeemRequest {
         if !redemptions::valid_currency(&self.currency) {
             return Err(("currency", "an ISO 4217 code in upper case, such as USD"));
         }
-        let amount_minor = redemptions::parse_amount(&self.amount, &self.currency).ok_or(
-            (
-                "amount",
-                "a decimal string such as \"12.34\", with no more decimals than the currency has",
-            ),
-        )?;
+        let amount_minor = redemptions::parse_amount(&self.amount, &self.currency).ok_or((
+            "amount",
+            "a decimal string such as \"12.34\", with no more decimals than the currency has",
+        ))?;
         Ok(Order {
             order_id: self.order_id.clone(),
             amount_minor,

@@ -75,10 +75,12 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
     submit(client, "form[action='/admin/keys'] button[type=submit]").await?;
     let key = wait_for(client, "[data-testid=new-key]").await?;
     assert!(key.text().await?.starts_with("pk_live_"));
-    axe.check(client, "the API keys page with a new key").await?;
+    axe.check(client, "the API keys page with a new key")
+        .await?;
     submit(client, "a[aria-label='Revoke shop backend']").await?;
     wait_for(client, "[data-testid=confirm]").await?;
-    axe.check(client, "the API key's revoke confirmation").await?;
+    axe.check(client, "the API key's revoke confirmation")
+        .await?;
     client.goto(&app.url("/admin/audit")).await?;
     let audit = client.find(Locator::Css("main")).await?.text().await?;
     assert!(audit.contains("editor@shop.example"), "{audit}");
