@@ -393,6 +393,9 @@ async fn housekeeping(
         {
             tracing::warn!(error = %e, "could not prune console sessions");
         }
+        if let Err(e) = crate::rewards::redemptions::prune_idempotency(&db, now).await {
+            tracing::warn!(error = %e, "could not forget expired Idempotency-Key answers");
+        }
         match crate::admin::audit::prune(&db, now, audit_retention_days).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(entries = n, "audit log entries past retention deleted"),

@@ -24,6 +24,9 @@ usage:
   perkgate admin list                               console accounts, roles, password and 2FA state
   perkgate admin remove EMAIL                       remove a console account (and end its sessions)
   perkgate admin reset EMAIL                        clear its password and 2FA, end its sessions; prints a new link
+  perkgate keys add NAME --scope read|redeem        make a merchant API key; prints it once
+  perkgate keys list                                merchant API keys: name, scope, prefix, last use
+  perkgate keys revoke ID|NAME                      revoke a merchant API key at once
 
 Configuration comes from PERKGATE_* environment variables and an optional perkgate.toml;
 see the README for the table. TIME is 2026-12-31 or 2026-12-31T12:00:00Z.";
@@ -75,6 +78,17 @@ pub fn run(args: &[String]) -> ExitCode {
         }
         ["admin", "reset", email] => {
             with_console(|db, url| Box::pin(admin_reset(db, url, email.to_string())))
+        }
+        ["keys", "add", name, "--scope", scope] | ["keys", "add", "--scope", scope, name] => {
+            let Some(scope) = crate::admin::api_keys::Scope::parse(scope) else {
+                eprintln!("perkgate: --scope: expected read or redeem, got {scope:?}");
+                return ExitCode::from(2);
+            };
+            with_console(|db, _| Box::pin(keys_add(db, name.to_string(), scope)))
+        }
+        ["keys", "list"] => with_console(|db, _| Box::pin(keys_list(db))),
+        ["keys", "revoke", which] => {
+            with_console(|db, _| Box::pin(keys_revoke(db, which.to_string())))
         }
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
@@ -495,5 +509,76 @@ async fn admin_reset(db: &db::Db, url: &url::Url, email: String) -> ExitCode {
         account.email,
         accounts::link_url(url, &token)
     );
+    ExitCode::SUCCESS
+}
+
+async fn keys_add(db: &db::Db, name: String, scope: crate::admin::api_keys::Scope) -> ExitCode {
+    use crate::admin::{api_keys, audit};
+    let now = crate::clock::now();
+    let (key, secret) = match api_keys::create(db, &name, scope, audit::CLI, now).await {
+        Ok(made) => made,
+        Err(e) => return failed(e),
+    };
+    let details = format!("{} ({scope}, {}…)", key.name, key.prefix);
+    if let Err(e) = audit::record(db, audit::CLI, "", "api key added", &details, now).await {
+        return failed(e);
+    }
+    println!(
+        "added API key {} ({scope}), id {}; the key is shown only now:\n{secret}",
+        key.name, key.id
+    );
+    ExitCode::SUCCESS
+}
+
+async fn keys_list(db: &db::Db) -> ExitCode {
+    let all = match crate::admin::api_keys::list(db).await {
+        Ok(k) => k,
+        Err(e) => return failed(e),
+    };
+    let when = |at: Option<i64>| {
+        at.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+            .and_then(|t| {
+                t.format(time::macros::format_description!(
+                    "[year]-[month]-[day] [hour]:[minute]"
+                ))
+                .ok()
+            })
+            .unwrap_or_else(|| "-".to_owned())
+    };
+    println!(
+        "{:<5} {:<24} {:<7} {:<14} {:<17} {:<17} revoked",
+        "id", "name", "scope", "prefix", "created", "last used"
+    );
+    for k in all {
+        println!(
+            "{:<5} {:<24} {:<7} {:<14} {:<17} {:<17} {}",
+            k.id,
+            k.name,
+            k.scope.as_str(),
+            format!("{}…", k.prefix),
+            when(Some(k.created_at)),
+            when(k.last_used_at),
+            when(k.revoked_at)
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+async fn keys_revoke(db: &db::Db, which: String) -> ExitCode {
+    use crate::admin::{api_keys, audit};
+    let key = match api_keys::find_live(db, &which).await {
+        Ok(Some(k)) => k,
+        Ok(None) => return failed(format!("no live API key {which:?}")),
+        Err(e) => return failed(e),
+    };
+    let now = crate::clock::now();
+    if let Err(e) = api_keys::revoke(db, key.id, now).await {
+        return failed(e);
+    }
+    let details = format!("{} ({}, {}…)", key.name, key.scope, key.prefix);
+    if let Err(e) = audit::record(db, audit::CLI, "", "api key revoked", &details, now).await {
+        return failed(e);
+    }
+    println!("revoked API key {} (id {})", key.name, key.id);
     ExitCode::SUCCESS
 }

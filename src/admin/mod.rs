@@ -3,6 +3,7 @@
 //! line in `cli`.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod audit;
 pub mod dashboard;
 pub mod password;

@@ -178,7 +178,7 @@ pub async fn mark_redeemed(db: &Db, codes: &[String], at: i64) -> Result<u64, Er
 }
 
 /// Adds redemptions of an offer to the day's count (see `stats`).
-const COUNT_REDEEMED: &str = "INSERT INTO daily_counts (day, event, offer_id, grp, n) \
+pub(super) const COUNT_REDEEMED: &str = "INSERT INTO daily_counts (day, event, offer_id, grp, n) \
      VALUES ($1, 'redeemed', $2, '', $3) \
      ON CONFLICT (day, event, offer_id, grp) DO UPDATE SET n = daily_counts.n + excluded.n";
 

@@ -10,6 +10,7 @@ mod codes;
 mod ledger;
 mod levels;
 mod pools;
+pub mod redemptions;
 pub mod support;
 
 use crate::db::{Db, Error, sqlite};

@@ -70,7 +70,13 @@ pub async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Res
         .and_then(acceptable_request_id)
         .unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
-    let api = req.uri().path().starts_with("/api/");
+    let api = if req.uri().path().starts_with(super::merchant::PREFIX) {
+        Api::Problem
+    } else if req.uri().path().starts_with("/api/") {
+        Api::Json
+    } else {
+        Api::Html
+    };
     let method = req.method().clone();
     // The route template (`/verify/{group}`) for the metrics: the router sets it before the
     // layers it wraps each route in, this one included.
@@ -170,11 +176,21 @@ fn is_foreign_rejection(res: &Response) -> bool {
                 .is_some_and(|v| v.as_bytes().starts_with(b"text/plain")))
 }
 
+/// How a path's errors are told.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Html,
+    /// `/api/`: the JSON envelope.
+    Json,
+    /// The merchant API: problem details.
+    Problem,
+}
+
 /// Renders the page an `AppError` asked for (JSON under `/api/`), with the request id as the
 /// correlation id. A bare server error from a layer (the session store failing to save, say)
 /// gets the same treatment instead of an empty 500, and so does a rejection an extractor made
 /// in axum's plain text: every handler, however it extracts, answers in the envelope.
-fn render_errors(state: &AppState, res: Response, id: &str, api: bool) -> Response {
+fn render_errors(state: &AppState, res: Response, id: &str, api: Api) -> Response {
     let page = match res.extensions().get::<ErrorPage>() {
         Some(page) => page.clone(),
         None if res.status().is_server_error() && res.body().size_hint().exact() == Some(0) => {
@@ -202,7 +218,23 @@ fn render_errors(state: &AppState, res: Response, id: &str, api: bool) -> Respon
     parts
         .headers
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let body = if api {
+    let body = if api == Api::Problem {
+        // The merchant API speaks RFC 9457 problem details, also for what the router and the
+        // layers refuse (an unknown route, a method, a body too large or too slow).
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(super::merchant::problem::CONTENT_TYPE),
+        );
+        let mut body = super::merchant::problem::body(
+            page.status,
+            &page.code.replace('_', "-"),
+            page.title,
+            // The pages' texts speak to shoppers ("back to the store"): not here.
+            page.title,
+        );
+        body.insert("correlation_id".to_owned(), id.into());
+        serde_json::Value::Object(body).to_string()
+    } else if api == Api::Json {
         parts.headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),

@@ -8,6 +8,7 @@ mod extract;
 mod health;
 pub mod limits;
 pub mod look;
+pub mod merchant;
 mod middleware;
 mod pages;
 mod state;
@@ -60,6 +61,8 @@ pub fn router(
         .merge(health::router(state.config.ops_listen.is_some()))
         // The console: its own cookie and sessions, outside the shoppers' session layer.
         .merge(admin::router())
+        // The merchant API: API keys, no cookies.
+        .merge(merchant::router(&state))
         .merge(pages::static_router());
     if let Some(sandbox) = &state.sandbox {
         app = app.nest(crate::sandbox::PATH, sandbox.clone().back_channel());

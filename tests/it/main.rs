@@ -20,6 +20,7 @@ mod flow;
 mod instances;
 mod ledger;
 mod limits;
+mod merchant_api;
 mod offers;
 mod ops;
 mod outages;

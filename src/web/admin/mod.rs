@@ -13,6 +13,7 @@ mod codes;
 mod csv;
 mod dashboard;
 mod extract;
+mod keys;
 mod offers;
 mod preview;
 mod rules;
@@ -147,6 +148,11 @@ pub fn router() -> Router<AppState> {
         .route("/admin/accounts", get(accounts::list).post(accounts::add))
         .route("/admin/accounts/{id}/remove", post(accounts::remove))
         .route("/admin/accounts/{id}/reset", post(accounts::reset))
+        .route("/admin/keys", get(keys::list).post(keys::add))
+        .route(
+            "/admin/keys/{id}/revoke",
+            get(keys::revoke_page).post(keys::revoke),
+        )
         .route("/admin/audit", get(audit::page_of))
         .route("/admin/audit.csv", get(audit::export))
         .route("/admin/dashboard", get(dashboard::show))

@@ -237,3 +237,44 @@ pub struct Preview<'a> {
     pub diff: Option<DiffView>,
     pub same_as_live: bool,
 }
+
+/// An API key as the keys page lists it.
+pub struct KeyRow {
+    pub id: i64,
+    pub name: String,
+    pub scope: &'static str,
+    pub prefix: String,
+    pub created: String,
+    pub created_by: String,
+    pub last_used: String,
+    pub revoked: Option<String>,
+}
+
+/// A key just made: shown on this page only.
+pub struct NewKey {
+    pub name: String,
+    pub scope: &'static str,
+    pub secret: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/keys.html")]
+pub struct Keys<'a> {
+    pub csrf: &'a str,
+    pub is_owner: bool,
+    pub keys: Vec<KeyRow>,
+    pub created: Option<NewKey>,
+    pub notice: Option<&'a str>,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/key_revoke.html")]
+pub struct KeyRevoke<'a> {
+    pub csrf: &'a str,
+    pub is_owner: bool,
+    pub id: i64,
+    pub name: &'a str,
+    pub scope: &'static str,
+    pub prefix: &'a str,
+}

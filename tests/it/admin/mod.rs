@@ -5,6 +5,7 @@
 mod cli;
 mod codes;
 mod dashboard;
+mod keys;
 mod offers;
 mod preview;
 mod rules;
@@ -95,6 +96,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/accounts"),
     ("POST", "/admin/accounts/1/remove"),
     ("POST", "/admin/accounts/1/reset"),
+    ("GET", "/admin/keys"),
+    ("POST", "/admin/keys"),
+    ("GET", "/admin/keys/1/revoke"),
+    ("POST", "/admin/keys/1/revoke"),
     ("GET", "/admin/rules"),
     ("POST", "/admin/rules"),
     ("POST", "/admin/rules/draft/discard"),
@@ -238,6 +243,8 @@ async fn every_form_refuses_a_wrong_csrf_token() {
         "/admin/accounts",
         "/admin/accounts/1/remove",
         "/admin/accounts/1/reset",
+        "/admin/keys",
+        "/admin/keys/1/revoke",
         "/admin/rules",
         "/admin/rules/draft/discard",
         "/admin/rules/preview",

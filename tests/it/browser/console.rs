@@ -67,9 +67,24 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
     axe.check(client, "the console's accounts page with a new link")
         .await?;
     save_screenshot(client, &shots.join("console-accounts.png")).await?;
+    // The merchant API's keys: make one (shown once), then the revoke confirmation.
+    client.goto(&app.url("/admin/keys")).await?;
+    wait_for(client, "[data-testid=no-keys]").await?;
+    axe.check(client, "the console's API keys page").await?;
+    type_into(client, "#key-name", "shop backend").await?;
+    submit(client, "form[action='/admin/keys'] button[type=submit]").await?;
+    let key = wait_for(client, "[data-testid=new-key]").await?;
+    assert!(key.text().await?.starts_with("pk_live_"));
+    axe.check(client, "the API keys page with a new key")
+        .await?;
+    submit(client, "a[aria-label='Revoke shop backend']").await?;
+    wait_for(client, "[data-testid=confirm]").await?;
+    axe.check(client, "the API key's revoke confirmation")
+        .await?;
     client.goto(&app.url("/admin/audit")).await?;
     let audit = client.find(Locator::Css("main")).await?.text().await?;
     assert!(audit.contains("editor@shop.example"), "{audit}");
+    assert!(audit.contains("api key added"), "{audit}");
     axe.check(client, "the console's audit log").await?;
 
     // c'. Codes: the pools, a file through the file input (a malformed one, then a good one),

@@ -9,6 +9,7 @@
 //! This file holds that folder (`Sandbox`) and what every topic shares; one file per command.
 
 mod codes;
+mod keys;
 mod rules_check;
 mod rules_eval;
 mod usage;
