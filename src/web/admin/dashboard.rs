@@ -115,6 +115,48 @@ pub struct DashboardPage<'a> {
     pub pools: Vec<PoolLevelRow>,
     pub pools_at: String,
     pub csv: String,
+    /// Orders the shop redeemed codes for, per offer (the merchant API's redemptions).
+    pub conversion: Vec<ConversionRow>,
+}
+
+/// One offer's conversion: benefits unlocked, orders, revenue, the share of unlocks that
+/// became orders.
+pub struct ConversionRow {
+    pub name: String,
+    pub unlocked: String,
+    pub orders: String,
+    pub revenue: String,
+    pub rate: String,
+}
+
+fn conversion_rows(
+    conversion: &[crate::rewards::redemptions::OfferConversion],
+    offers: &[Named],
+) -> Vec<ConversionRow> {
+    use crate::rewards::redemptions::format_amount;
+    conversion
+        .iter()
+        .map(|c| ConversionRow {
+            name: (offers.iter())
+                .find(|(id, _)| *id == c.offer_id)
+                .map_or_else(|| c.offer_id.clone(), |(_, name)| name.clone()),
+            unlocked: thousands(c.unlocked as i64),
+            orders: thousands(c.orders as i64),
+            revenue: if c.revenue_minor.is_empty() {
+                "—".to_owned()
+            } else {
+                (c.revenue_minor.iter())
+                    .map(|(currency, minor)| {
+                        format!("{} {currency}", format_amount(*minor, currency))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            rate: c
+                .rate()
+                .map_or_else(|| "—".to_owned(), |r| format!("{:.1}%", r * 100.0)),
+        })
+        .collect()
 }
 
 #[derive(Deserialize, Default)]
@@ -407,6 +449,9 @@ pub async fn show(
     } = read(&state, &q, true).await?;
     let rules = state.rules();
     let levels = state.dashboard.pools.get(&state.db, now()).await?;
+    let conversion =
+        crate::rewards::redemptions::conversion(&state.db, series.first_day(), series.today)
+            .await?;
     let choice = |list: &[Named], chosen: &str| -> Vec<Choice> {
         (list.iter())
             .map(|(v, l)| Choice {
@@ -462,6 +507,7 @@ pub async fn show(
         }),
         pools: pool_rows(&rules, &levels),
         pools_at: when(levels.at),
+        conversion: conversion_rows(&conversion, &offers),
         csv: query_of(&filter),
         errors,
     };

@@ -250,3 +250,51 @@ async fn wrong_filters_are_refused_clearly_and_a_session_is_needed() {
             .any(|e| e.action == "dashboard downloaded" && e.details == "days=90&offer=old-offer")
     );
 }
+
+#[tokio::test]
+async fn orders_redeemed_through_the_merchant_api_show_as_conversion() {
+    use perkgate::admin::api_keys::{self, Scope};
+    let app = spawn_app().await;
+    account(&app, "vi@example.com", Role::Viewer).await;
+    let db = app.db().await;
+    let rules = perkgate::rules::parse("r.toml", perkgate::rules::EXAMPLE_RULES, None).unwrap();
+    let teachers = rules.rules.offer("teachers").unwrap().clone();
+    let code = match perkgate::rewards::claim(&db, &teachers, "p1", perkgate::clock::now())
+        .await
+        .unwrap()
+    {
+        perkgate::rewards::Claim::Issued {
+            code: Some(code), ..
+        } => code,
+        other => panic!("expected a code, got {other:?}"),
+    };
+    let (_, secret) = api_keys::create(&db, "shop", Scope::Redeem, "test", 0)
+        .await
+        .unwrap();
+    let res = reqwest::Client::new()
+        .post(app.url(&format!("/api/v1/merchant/codes/{code}/redeem")))
+        .bearer_auth(&secret)
+        .json(&serde_json::json!({"order_id": "1001", "amount": "59.90", "currency": "USD"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let b = signed_in(&app, "vi@example.com").await;
+    let page = get(&app, &b, "/admin/dashboard")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let table = page
+        .split("data-testid=\"dashboard-conversion\"")
+        .nth(1)
+        .expect("the conversion table")
+        .split("</table>")
+        .next()
+        .unwrap();
+    assert!(
+        table.contains("<td>1</td><td>59.90 USD</td>"),
+        "one order of $59.90 for the teachers' offer:\n{table}"
+    );
+}
