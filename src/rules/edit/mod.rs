@@ -369,6 +369,15 @@ fn get_text(t: &dyn TableLike, key: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A text the form edits: the string, or the `en` entry (the default) of one given per
+/// language (`title.en`, `title.fr-CA`, ...), whose other languages the form leaves alone.
+fn default_text(t: &dyn TableLike, key: &str) -> String {
+    match t.get(key).and_then(Item::as_table_like) {
+        Some(by_language) => get_text(by_language, "en"),
+        None => get_text(t, key),
+    }
+}
+
 fn list(t: &dyn TableLike, key: &str) -> Vec<String> {
     match t.get(key).and_then(Item::as_value) {
         Some(Value::Array(a)) => a.iter().map(text_of).collect(),
@@ -380,8 +389,8 @@ fn list(t: &dyn TableLike, key: &str) -> Vec<String> {
 fn read_offer(t: &Table) -> OfferFields {
     let mut f = OfferFields {
         id: get_text(t, "id"),
-        title: get_text(t, "title"),
-        description: get_text(t, "description"),
+        title: default_text(t, "title"),
+        description: default_text(t, "description"),
         groups: list(t, "groups"),
         subgroups: list(t, "subgroups"),
         percent: get_text(t, "percent"),
@@ -493,6 +502,24 @@ fn write(
         if let Some(old) = old
             && rendered(old) == rendered(new.as_ref())
         {
+            continue;
+        }
+        if matches!(*key, "title" | "description")
+            && let Some(by_language) = table.get_mut(key).and_then(Item::as_table_like_mut)
+        {
+            match new {
+                Some(Item::Value(v)) => {
+                    let mut v = v.clone();
+                    if let Some(old) = by_language.get("en").and_then(Item::as_value) {
+                        *v.decor_mut() = old.decor().clone();
+                    }
+                    by_language.insert("en", Item::Value(v));
+                }
+                // Emptied: the loader then asks for the default the translations need.
+                _ => {
+                    by_language.remove("en");
+                }
+            }
             continue;
         }
         match new {
