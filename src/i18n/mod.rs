@@ -58,7 +58,7 @@ impl Locale {
         }
     }
 
-    const fn index(self) -> usize {
+    pub(crate) const fn index(self) -> usize {
         self as usize
     }
 
@@ -141,6 +141,11 @@ impl Texts {
     /// The languages the switch offers.
     pub fn locales(&self) -> &'static [Locale] {
         &Locale::ALL
+    }
+
+    /// Whether `l` is this page's language (the switch marks it `aria-current`).
+    pub fn is_current(&self, l: &Locale) -> bool {
+        *l == self.locale
     }
 }
 
