@@ -140,7 +140,7 @@ async fn a_whole_sandbox_flow_in_spanish() {
     let (_, page) = shopper.home().await;
     assert_verified(&page, "SALUTE15");
     assert!(page.contains("<title>Descuento desbloqueado · Demo store</title>"));
-    assert!(page.contains("<h2 id=\"benefit-title\">Desbloqueado: Military: 15% off</h2>"));
+    assert!(page.contains("<h2 id=\"benefit-title\">Desbloqueado: Militares: 15 % de descuento</h2>"));
     assert!(
         page.contains("data-testid=\"benefit-summary\">15\u{a0}% de descuento</strong>"),
         "{page}"

@@ -616,7 +616,8 @@ fn collect_headers(text: &str, t: &Table, out: &mut Vec<usize>) {
     for (_, item) in t.iter() {
         match item {
             Item::Table(t) => {
-                if let Some(s) = t.span() {
+                // Dotted keys (`title.fr-CA = …`) make a table without a header of its own.
+                if let Some(s) = t.span().filter(|_| !t.is_dotted()) {
                     out.push(line_col(text, s.start).0);
                 }
                 collect_headers(text, t, out);
