@@ -117,7 +117,10 @@ mod tests {
             "1\u{a0}234\u{a0}567,89\u{a0}$"
         );
         assert_eq!(money(Money(100_000), "EUR", Locale::Es), "1000,00\u{a0}€");
-        assert_eq!(money(Money(1_000_000), "EUR", Locale::Es), "10.000,00\u{a0}€");
+        assert_eq!(
+            money(Money(1_000_000), "EUR", Locale::Es),
+            "10.000,00\u{a0}€"
+        );
         assert_eq!(money(Money(99_900), "CAD", Locale::FrCa), "999,00\u{a0}$");
     }
 

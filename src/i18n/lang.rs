@@ -171,7 +171,11 @@ mod tests {
 
     #[test]
     fn next_is_a_local_path_only() {
-        for ok in ["/", "/?return_to=https%3A%2F%2Fshop.example", "/sandbox/x?a=b"] {
+        for ok in [
+            "/",
+            "/?return_to=https%3A%2F%2Fshop.example",
+            "/sandbox/x?a=b",
+        ] {
             assert_eq!(safe_next(ok), Some(ok));
         }
         for bad in [
@@ -202,6 +206,12 @@ mod tests {
             c,
             "perkgate-lang=fr-CA; Path=/; Max-Age=31536000; SameSite=Lax; Secure"
         );
-        assert!(!cookie(Locale::Es, false).unwrap().to_str().unwrap().contains("Secure"));
+        assert!(
+            !cookie(Locale::Es, false)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .contains("Secure")
+        );
     }
 }

@@ -295,7 +295,11 @@ pub fn load() {
     for locale in Locale::ALL {
         let problems = problems(locale);
         if !problems.is_empty() {
-            tracing::error!(locale = locale.tag(), ?problems, "message catalog incomplete");
+            tracing::error!(
+                locale = locale.tag(),
+                ?problems,
+                "message catalog incomplete"
+            );
         }
     }
 }

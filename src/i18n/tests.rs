@@ -71,7 +71,12 @@ fn every_message_formats_without_errors_with_its_arguments() {
             let pattern = bundle.get_message(msg.id()).and_then(|m| m.value());
             let mut errors = Vec::new();
             let text = bundle.format_pattern(pattern.unwrap(), Some(&fa), &mut errors);
-            assert!(errors.is_empty(), "{} {}: {errors:?}", locale.tag(), msg.id());
+            assert!(
+                errors.is_empty(),
+                "{} {}: {errors:?}",
+                locale.tag(),
+                msg.id()
+            );
             assert!(!text.trim().is_empty());
         }
     }
@@ -90,7 +95,10 @@ fn plurals_and_arguments_per_language() {
     let es = catalog(Locale::Es);
     assert_eq!(es.duration(Duration::from_secs(1)), "1 segundo");
     assert_eq!(
-        es.say(Msg::ValidUntil, &[("date", "31 de diciembre de 2030".into())]),
+        es.say(
+            Msg::ValidUntil,
+            &[("date", "31 de diciembre de 2030".into())]
+        ),
         "Válido hasta el 31 de diciembre de 2030."
     );
     assert_eq!(
@@ -112,4 +120,17 @@ fn tags_round_trip() {
     assert_eq!(Locale::from_tag("FR-ca"), Some(Locale::FrCa));
     assert_eq!(Locale::from_tag("fr"), None);
     assert_eq!(Locale::from_tag("xx"), None);
+}
+
+#[test]
+fn every_persona_and_documented_group_has_its_name_in_the_catalogs() {
+    let en = catalog(Locale::En);
+    for p in crate::sandbox::personas::PERSONAS {
+        assert!(PERSONAS.contains(&p.id), "{}", p.id);
+        // The console names personas in English from their own label: the same words.
+        assert_eq!(en.persona(p.id), Some(p.label), "{}", p.id);
+    }
+    for g in crate::rules::KNOWN_GROUPS {
+        assert!(COMMUNITIES.contains(g), "{g}");
+    }
 }

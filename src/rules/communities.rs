@@ -60,6 +60,9 @@ mod tests {
         assert_eq!(community_name("state_alumni"), "State alumni");
         assert_eq!(community_name(""), "");
         assert_eq!(community_name_in("military", Locale::FrCa), "Militaires");
-        assert_eq!(community_name_in("state_alumni", Locale::Es), "State alumni");
+        assert_eq!(
+            community_name_in("state_alumni", Locale::Es),
+            "State alumni"
+        );
     }
 }

@@ -124,7 +124,10 @@ impl Discount {
                 },
                 min_order,
             ),
-            Self::Amount { amount: a, min_order } => (
+            Self::Amount {
+                amount: a,
+                min_order,
+            } => (
                 cat.say(Msg::DiscountAmount, &[("amount", amount(a).into())]),
                 min_order,
             ),
@@ -429,6 +432,15 @@ mod tests {
         assert_eq!(amount.value(&basis), Money(1_500));
         let ship = Discount::FreeShipping { min_order: None };
         assert_eq!(ship.describe("EUR"), "Free shipping");
+        assert_eq!(
+            pct.describe_in("CAD", Locale::FrCa),
+            "20\u{a0}% de rabais, jusqu'à concurrence de 10,00\u{a0}$, à l'achat de 50,00\u{a0}$ ou plus"
+        );
+        assert_eq!(
+            amount.describe_in("USD", Locale::Es),
+            "15,00\u{a0}US$ de descuento"
+        );
+        assert_eq!(ship.describe_in("EUR", Locale::Es), "Envío gratis");
         assert_eq!(ship.value(&basis), Money(800));
     }
 }

@@ -25,10 +25,7 @@ use crate::web::RequestId;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Refusal {
     /// The sandbox's error page.
-    Page {
-        status: StatusCode,
-        message: Said,
-    },
+    Page { status: StatusCode, message: Said },
     /// OAuth's JSON error answer (RFC 6749 §5.2).
     OAuth {
         status: StatusCode,

@@ -53,8 +53,7 @@ async fn show(
             .of(&rules, state.unified, &state.verifier.levels, now(), locale)?;
     let s = &shopper.state;
     let expiry = state.config.session.auth_timeout;
-    let message =
-        notice.map(|(n, retry)| MessageView::new(&n, retry, state.unified, expiry, cat));
+    let message = notice.map(|(n, retry)| MessageView::new(&n, retry, state.unified, expiry, cat));
     let title = match (&message, &s.benefit) {
         (Some(m), _) => m.title,
         (None, Some(_)) => t.title_unlocked.as_str(),
@@ -100,9 +99,9 @@ async fn show(
         benefit_summary: benefit.map_or(std::borrow::Cow::Borrowed(""), |b| {
             benefit_summary(b, locale)
         }),
-        benefit_until: benefit.and_then(|b| b.ends).map(|end| {
-            cat.say(Msg::ValidUntil, &[("date", i18n::date(end, locale).into())])
-        }),
+        benefit_until: benefit
+            .and_then(|b| b.ends)
+            .map(|end| cat.say(Msg::ValidUntil, &[("date", i18n::date(end, locale).into())])),
         verified_as: (s.verification.as_ref())
             .map(|v| verified_as(v, locale))
             .unwrap_or_default(),
@@ -136,7 +135,11 @@ fn benefit_summary(b: &Benefit, locale: Locale) -> std::borrow::Cow<'_, str> {
 
 /// This page for the language switch: `/`, with the `return_to` and `embed` its query gave
 /// when they were accepted (an ignored one is not carried on).
-fn here(query: Option<&str>, back: Option<&url::Url>, embed: Option<&str>) -> std::borrow::Cow<'static, str> {
+fn here(
+    query: Option<&str>,
+    back: Option<&url::Url>,
+    embed: Option<&str>,
+) -> std::borrow::Cow<'static, str> {
     let mut out = url::form_urlencoded::Serializer::new(String::new());
     if let Some(back) = back.filter(|_| param(query, "return_to").is_some()) {
         out.append_pair("return_to", back.as_str());
@@ -230,9 +233,9 @@ fn render_cards(
             title: o.title_in(locale),
             description: o.description_in(locale),
             summary: o.discount.describe_in(&rules.currency, locale),
-            until: o.ends.map(|end| {
-                cat.say(Msg::OfferUntil, &[("date", i18n::date(end, locale).into())])
-            }),
+            until: o
+                .ends
+                .map(|end| cat.say(Msg::OfferUntil, &[("date", i18n::date(end, locale).into())])),
             communities: {
                 let names = (o.groups.iter())
                     .map(|g| community_name_in(g, locale))
@@ -250,8 +253,8 @@ fn render_cards(
             offers,
             unified,
         }
-            .render()
-            .map_err(AppError::from)
+        .render()
+        .map_err(AppError::from)
     };
     if unified {
         return Ok(vec![CommunityCards {
@@ -416,7 +419,9 @@ code = "S10"
     #[test]
     fn cards_are_rendered_once_until_the_offers_change() {
         let (rules, cards, levels) = (sample(), OfferCards::default(), PoolLevels::default());
-        let first = cards.of(&rules, false, &levels, at("2027-01-01"), Locale::En).unwrap();
+        let first = cards
+            .of(&rules, false, &levels, at("2027-01-01"), Locale::En)
+            .unwrap();
         let handles: Vec<_> = first.communities.iter().map(|c| &c.handle).collect();
         assert_eq!(handles, ["military", "student"]);
         let vets = &first.communities[0].cards;
@@ -426,25 +431,33 @@ code = "S10"
         );
         assert!(vets.contains("until 2030-12-31") && !vets.contains("ran-out"));
 
-        let again = cards.of(&rules, false, &levels, at("2027-06-01"), Locale::En).unwrap();
+        let again = cards
+            .of(&rules, false, &levels, at("2027-06-01"), Locale::En)
+            .unwrap();
         assert!(
             Arc::ptr_eq(&first, &again),
             "nothing changed: the same cards"
         );
 
         levels.set("p", 0);
-        let ran_out = cards.of(&rules, false, &levels, at("2027-06-01"), Locale::En).unwrap();
+        let ran_out = cards
+            .of(&rules, false, &levels, at("2027-06-01"), Locale::En)
+            .unwrap();
         assert!(
             ran_out.communities[0]
                 .cards
                 .contains("data-testid=\"ran-out\"")
         );
 
-        let ended = cards.of(&rules, false, &levels, at("2031-01-01"), Locale::En).unwrap();
+        let ended = cards
+            .of(&rules, false, &levels, at("2031-01-01"), Locale::En)
+            .unwrap();
         let handles: Vec<_> = ended.communities.iter().map(|c| &c.handle).collect();
         assert_eq!(handles, ["student"], "an ended offer's community goes");
 
-        let unified = cards.of(&rules, true, &levels, at("2031-01-01"), Locale::En).unwrap();
+        let unified = cards
+            .of(&rules, true, &levels, at("2031-01-01"), Locale::En)
+            .unwrap();
         assert_eq!(unified.communities.len(), 1);
         assert!(unified.communities[0].cards.contains("<h3>Students</h3>"));
 

@@ -17,7 +17,9 @@ async fn get_in(shopper: &Shopper, path: &str, accept_language: &str) -> reqwest
 /// The `<a>` of the switch for `tag`.
 fn switch_link<'p>(page: &'p str, tag: &str) -> &'p str {
     let marker = format!("data-testid=\"lang-{tag}\"");
-    let at = page.find(&marker).unwrap_or_else(|| panic!("no {marker}:\n{page}"));
+    let at = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {marker}:\n{page}"));
     let start = page[..at].rfind("<a ").unwrap();
     &page[start..at + page[at..].find('>').unwrap()]
 }
@@ -28,27 +30,48 @@ async fn accept_language_gives_the_page_its_language_and_the_switch_marks_it() {
     let shopper = app.shopper();
     let res = get_in(&shopper, "/", "fr-FR,fr;q=0.9,en;q=0.5").await;
     assert_eq!(res.status(), 200);
-    let vary = res.headers().get_all("vary").iter().map(|v| v.to_str().unwrap().to_owned());
+    let vary = res
+        .headers()
+        .get_all("vary")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned());
     assert!(
-        vary.collect::<Vec<_>>().iter().any(|v| v == "Accept-Language, Cookie"),
+        vary.collect::<Vec<_>>()
+            .iter()
+            .any(|v| v == "Accept-Language, Cookie"),
         "the page varies by language"
     );
     let page = res.text().await.unwrap();
-    assert!(page.starts_with("<!doctype html>\n<html lang=\"fr-CA\">"), "{page}");
+    assert!(
+        page.starts_with("<!doctype html>\n<html lang=\"fr-CA\">"),
+        "{page}"
+    );
     assert!(page.contains("<h1>Des rabais pour celles et ceux qui servent et qui apprennent</h1>"));
     assert!(page.contains(">Vérifier avec ID.me <span class=\"community-name\">Militaires</span>"));
     assert!(page.contains("<title>Rabais · Demo store</title>"));
     // Each language in itself, with its lang and hreflang; the current one marked.
     let fr = switch_link(&page, "fr-CA");
     assert!(fr.contains("href=\"/lang/fr-CA?next=/\""), "{fr}");
-    assert!(fr.contains("lang=\"fr-CA\" hreflang=\"fr-CA\"") && fr.contains("aria-current=\"true\""));
+    assert!(
+        fr.contains("lang=\"fr-CA\" hreflang=\"fr-CA\"") && fr.contains("aria-current=\"true\"")
+    );
     let es = switch_link(&page, "es");
-    assert!(es.contains("hreflang=\"es\"") && !es.contains("aria-current"), "{es}");
+    assert!(
+        es.contains("hreflang=\"es\"") && !es.contains("aria-current"),
+        "{es}"
+    );
     assert!(page.contains(">Español</a>") && page.contains(">English</a>"));
 
-    for (header, lang) in [("es-MX", "es"), ("de, en-GB;q=0.8", "en"), ("fr;q=0, es;q=0.2", "es")] {
+    for (header, lang) in [
+        ("es-MX", "es"),
+        ("de, en-GB;q=0.8", "en"),
+        ("fr;q=0, es;q=0.2", "es"),
+    ] {
         let page = get_in(&shopper, "/", header).await.text().await.unwrap();
-        assert!(page.contains(&format!("<html lang=\"{lang}\">")), "{header}");
+        assert!(
+            page.contains(&format!("<html lang=\"{lang}\">")),
+            "{header}"
+        );
     }
     // No header: English, as before.
     let (_, page) = app.home().await;
@@ -122,8 +145,15 @@ async fn a_whole_sandbox_flow_in_spanish() {
     let callback = shopper.sandbox_pick(&authorize, "unverified").await;
     assert_eq!(shopper.get(&callback).await.status(), 303);
     let (_, page) = shopper.home().await;
-    assert!(page.contains("<title>Estado no verificado · Demo store</title>"), "{page}");
-    assert!(page.contains("ID.me no pudo confirmar tu estado, así que no se desbloqueó ningún descuento."));
+    assert!(
+        page.contains("<title>Estado no verificado · Demo store</title>"),
+        "{page}"
+    );
+    assert!(
+        page.contains(
+            "ID.me no pudo confirmar tu estado, así que no se desbloqueó ningún descuento."
+        )
+    );
     assert!(page.contains("data-testid=\"try-again\">Intentar de nuevo</button>"));
 
     // Declined: in Spanish too.
@@ -140,12 +170,16 @@ async fn a_whole_sandbox_flow_in_spanish() {
     let (_, page) = shopper.home().await;
     assert_verified(&page, "SALUTE15");
     assert!(page.contains("<title>Descuento desbloqueado · Demo store</title>"));
-    assert!(page.contains("<h2 id=\"benefit-title\">Desbloqueado: Militares: 15 % de descuento</h2>"));
+    assert!(
+        page.contains("<h2 id=\"benefit-title\">Desbloqueado: Militares: 15 % de descuento</h2>")
+    );
     assert!(
         page.contains("data-testid=\"benefit-summary\">15\u{a0}% de descuento</strong>"),
         "{page}"
     );
-    assert!(page.contains("Estado verificado con ID.me: <strong>Militares (Service Member)</strong>."));
+    assert!(
+        page.contains("Estado verificado con ID.me: <strong>Militares (Service Member)</strong>.")
+    );
     assert!(page.contains(">Olvidar mi verificación</button>"));
 
     // A used sign-in page: the sandbox's refusal, in Spanish.
@@ -184,7 +218,10 @@ async fn offers_show_their_translations_and_dates_and_money_per_language() {
         .nth(1)
         .and_then(|rest| rest.split("</li>").next())
         .unwrap();
-    assert!(card.contains("<h4>Militaires : 15 % de rabais</h4>"), "{card}");
+    assert!(
+        card.contains("<h4>Militaires : 15 % de rabais</h4>"),
+        "{card}"
+    );
     assert!(
         card.contains("15\u{a0}% de rabais, jusqu&#39;à concurrence de 100,00\u{a0}$\u{a0}US · jusqu&#39;au 31 décembre 2030"),
         "{card}"
@@ -195,8 +232,14 @@ async fn offers_show_their_translations_and_dates_and_money_per_language() {
 
     let es = get_in(&shopper, "/", "es").await.text().await.unwrap();
     assert!(es.contains("<h4>Militares: 15 % de descuento</h4>"));
-    assert!(es.contains("hasta 100,00\u{a0}US$ · hasta el 31 de diciembre de 2030"), "{es}");
-    assert!(es.contains("For service members and their families."), "no Spanish description");
+    assert!(
+        es.contains("hasta 100,00\u{a0}US$ · hasta el 31 de diciembre de 2030"),
+        "{es}"
+    );
+    assert!(
+        es.contains("For service members and their families."),
+        "no Spanish description"
+    );
 
     let (_, en) = app.home().await;
     assert!(en.contains("<h4>Military: 15% off</h4>"));
@@ -206,10 +249,16 @@ async fn offers_show_their_translations_and_dates_and_money_per_language() {
     shopper.get("/lang/fr-CA?next=/").await;
     shopper.verify_as("military", "veteran").await;
     let (_, page) = shopper.home().await;
-    assert!(page.contains("Débloqué\u{a0}: Militaires : 15 % de rabais</h2>"), "{page}");
+    assert!(
+        page.contains("Débloqué\u{a0}: Militaires : 15 % de rabais</h2>"),
+        "{page}"
+    );
     assert!(page.contains("Valide jusqu&#39;au 31 décembre 2030."));
     // The API keeps the words the benefit was unlocked under (integrations read them).
-    assert_eq!(shopper.benefit().await["benefit"]["title"], "Military: 15% off");
+    assert_eq!(
+        shopper.benefit().await["benefit"]["title"],
+        "Military: 15% off"
+    );
 }
 
 #[tokio::test]
@@ -220,6 +269,12 @@ async fn the_console_stays_english() {
     assert_eq!(res.status(), 404);
     assert!(res.headers().get("vary").is_none());
     let page = res.text().await.unwrap();
-    assert!(page.contains("<html lang=\"en\">") && page.contains("Page not found"), "{page}");
-    assert!(!page.contains("lang-switch"), "no shopper switch in the console");
+    assert!(
+        page.contains("<html lang=\"en\">") && page.contains("Page not found"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("lang-switch"),
+        "no shopper switch in the console"
+    );
 }

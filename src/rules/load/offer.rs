@@ -31,7 +31,10 @@ pub(super) fn offer(
         );
     }
     let title = text(r, &o.title, "title", true);
-    let description = o.description.as_ref().map(|d| text(r, d, "description", false));
+    let description = o
+        .description
+        .as_ref()
+        .map(|d| text(r, d, "description", false));
     if o.groups.get_ref().is_empty() {
         r.error(
             o.groups.span(),
@@ -137,7 +140,10 @@ pub(super) fn offer(
     Some(Offer {
         id,
         title: title.as_ref().map(|t| t.0.clone()).unwrap_or_default(),
-        description: description.as_ref().and_then(|d| d.as_ref()).map(|d| d.0.clone()),
+        description: description
+            .as_ref()
+            .and_then(|d| d.as_ref())
+            .map(|d| d.0.clone()),
         groups,
         subgroups,
         when,
@@ -208,7 +214,9 @@ fn text(
         r.error(
             raw.span(),
             &format!("{field}.en"),
-            format!("give the English text too ({field}.en = \"…\"): shoppers of other languages see it"),
+            format!(
+                "give the English text too ({field}.en = \"…\"): shoppers of other languages see it"
+            ),
         );
     }
     if r.errors.len() > errors_before {

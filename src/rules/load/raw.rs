@@ -90,7 +90,10 @@ impl<'de> Deserialize<'de> for RawText {
                 Ok(RawText::Plain(v))
             }
 
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawText, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawText, A::Error> {
                 let mut texts = Vec::new();
                 while let Some(tag) = map.next_key::<Spanned<String>>()? {
                     texts.push((tag, map.next_value::<Spanned<String>>()?));

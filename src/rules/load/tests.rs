@@ -211,7 +211,11 @@ code = "Y"
     let a = &rules.offers[0];
     assert_eq!(a.title, "Military: 15% off");
     assert_eq!(a.title_in(Locale::FrCa), "Militaires : 15 % de rabais");
-    assert_eq!(a.title_in(Locale::Es), "Military: 15% off", "no Spanish: the default");
+    assert_eq!(
+        a.title_in(Locale::Es),
+        "Military: 15% off",
+        "no Spanish: the default"
+    );
     assert_eq!(a.description_in(Locale::Es), Some("Para militares."));
     assert_eq!(a.description_in(Locale::FrCa), Some("For service members."));
     let b = &rules.offers[1];
@@ -222,7 +226,9 @@ code = "Y"
 #[test]
 fn translations_name_known_languages_and_give_the_default() {
     let body = |title: &str| {
-        format!("[[offers]]\nid = \"a\"\n{title}\ngroups = [\"military\"]\npercent = 10\ncode = \"X\"\n")
+        format!(
+            "[[offers]]\nid = \"a\"\n{title}\ngroups = [\"military\"]\npercent = 10\ncode = \"X\"\n"
+        )
     };
     let error = |title: &str| {
         let errors = parse("r.toml", &body(title), None).map(|_| ()).unwrap_err();
