@@ -135,26 +135,33 @@ struct Lang {
     locale: Locale,
     /// The merchant console: English, no switch.
     console: bool,
-    /// This page when a GET without a query (a reload shows the same), else the store.
-    next: String,
+    /// The request's URI, when a GET (a reload shows the same page); only an error page
+    /// makes the switch's `next` of it.
+    get: Option<axum::http::Uri>,
 }
 
 impl Lang {
     fn of(req: &Request) -> Self {
         let path = req.uri().path();
         let console = path == "/admin" || path.starts_with("/admin/");
-        let here = (req.method() == Method::GET && req.uri().query().is_none())
-            .then_some(path)
-            .and_then(i18n::safe_next)
-            .unwrap_or("/");
         Self {
             locale: match console {
                 true => Locale::En,
                 false => i18n::locale_of(req.headers()),
             },
             console,
-            next: i18n::switch_next(here).into_owned(),
+            get: (req.method() == Method::GET).then(|| req.uri().clone()),
         }
+    }
+
+    /// Where the error page's switch comes back to: this page when it was a GET without a
+    /// query (a callback's query is spent), else the store.
+    fn next(&self) -> String {
+        let here = (self.get.as_ref())
+            .filter(|uri| uri.query().is_none())
+            .and_then(|uri| i18n::safe_next(uri.path()))
+            .unwrap_or("/");
+        i18n::switch_next(here).into_owned()
     }
 }
 
@@ -264,9 +271,10 @@ fn render_errors(state: &AppState, res: Response, id: &str, api: bool, lang: &La
             HeaderValue::from_static("text/html; charset=utf-8"),
         );
         let shop = state.shop();
+        let next = lang.next();
         let view = ErrorView {
             t: &cat.t,
-            next: (!lang.console).then_some(lang.next.as_str()),
+            next: (!lang.console).then_some(next.as_str()),
             sandbox: state.sandbox.is_some(),
             store: &shop.shop,
             title: &title,
