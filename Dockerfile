@@ -40,13 +40,14 @@ RUN sh /usr/local/bin/cargo-stubs \
     && rm -rf src
 
 # 2. The real crate. Besides src/, the build reads at compile time: migrations/ (embedded by
-#    sqlx::migrate!), config/rules.toml (the built-in example rules), static/ and templates/
-#    (include_str! and askama). The dummy's fingerprints must go: COPY keeps the files' own
+#    sqlx::migrate!), config/rules.toml (the built-in example rules), static/, locales/ (the
+#    message catalogs) and templates/ (include_str! and askama). The dummy's fingerprints must go: COPY keeps the files' own
 #    (older) timestamps, and cargo would take the dummy build for up to date and ship an
 #    empty `fn main() {}` binary.
 COPY migrations migrations
 COPY config config
 COPY static static
+COPY locales locales
 COPY templates templates
 COPY src src
 RUN rm -rf target/release/.fingerprint/perkgate-* \

@@ -231,6 +231,8 @@ impl App {
             public_url.clone(),
             idme_origin.clone(),
         );
+        // The message catalogs, parsed now rather than on the first shopper's page.
+        crate::i18n::load();
         let state = AppState::new(web::Inner {
             config,
             public_url,

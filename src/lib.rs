@@ -11,6 +11,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod i18n;
 pub mod idme;
 pub mod metrics;
 pub mod rewards;

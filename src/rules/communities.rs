@@ -2,25 +2,7 @@
 
 use std::borrow::Cow;
 
-/// ID.me's documented handles with the name a shopper reads; any other handle (an app's
-/// custom policy) is shown with its underscores as spaces.
-const NAMES: &[(&str, &str)] = &[
-    ("military", "Military"),
-    ("student", "Students"),
-    ("teacher", "Teachers"),
-    ("responder", "First responders"),
-    ("nurse", "Nurses"),
-    ("alumni", "Alumni"),
-    ("government", "Government employees"),
-    ("employee", "Employees"),
-    ("hospital_employee", "Hospital employees"),
-    ("medical", "Medical providers"),
-    ("military_canada", "Canadian military"),
-    ("responder_canada", "Canadian first responders"),
-    ("student_canada", "Canadian students"),
-    ("teacher_canada", "Canadian teachers"),
-    ("nurse_canada", "Canadian nurses"),
-];
+use crate::i18n::{self, Locale};
 
 /// Subgroup names (human-readable, compared case-insensitively) an offer can be narrowed to:
 /// ID.me documents "Veteran" and "Service Member" and is reported to send the other military
@@ -45,9 +27,16 @@ pub const SUBGROUPS: &[(&str, &[&str])] = &[
 ];
 
 /// Borrowed for the documented handles: the storefront names communities on every view.
+/// English: the console's words.
 pub fn community_name(handle: &str) -> Cow<'static, str> {
-    match NAMES.iter().find(|(h, _)| *h == handle) {
-        Some((_, name)) => Cow::Borrowed(name),
+    community_name_in(handle, Locale::En)
+}
+
+/// The community's name in `locale` (the catalogs' `community-<handle>`); any other handle (an
+/// app's custom policy) is shown with its underscores as spaces.
+pub fn community_name_in(handle: &str, locale: Locale) -> Cow<'static, str> {
+    match i18n::catalog(locale).community(handle) {
+        Some(name) => Cow::Borrowed(name),
         None => {
             let spaced = handle.replace(['_', '-'], " ");
             let mut chars = spaced.chars();
@@ -70,5 +59,10 @@ mod tests {
         assert_eq!(community_name("student_canada"), "Canadian students");
         assert_eq!(community_name("state_alumni"), "State alumni");
         assert_eq!(community_name(""), "");
+        assert_eq!(community_name_in("military", Locale::FrCa), "Militaires");
+        assert_eq!(
+            community_name_in("state_alumni", Locale::Es),
+            "State alumni"
+        );
     }
 }

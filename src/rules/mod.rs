@@ -20,7 +20,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use communities::{SUBGROUPS, community_name};
+use crate::i18n::{self, Locale, Msg};
+
+pub use communities::{SUBGROUPS, community_name, community_name_in};
 pub use load::{LoadError, Loaded, parse};
 pub use select::{Evaluation, Facts, Ineligible, evaluate, select_offer};
 
@@ -98,8 +100,15 @@ pub enum Discount {
 }
 
 impl Discount {
-    /// "20% off, up to $100.00, on orders of $50.00 or more".
+    /// "20% off, up to $100.00, on orders of $50.00 or more" (the console's words).
     pub fn describe(&self, currency: &str) -> String {
+        self.describe_in(currency, Locale::En)
+    }
+
+    /// The discount in the shopper's language: "20 % de rabais, jusqu'à concurrence de 100,00 $".
+    pub fn describe_in(&self, currency: &str, locale: Locale) -> String {
+        let cat = i18n::catalog(locale);
+        let amount = |m: &Money| i18n::money(*m, currency, locale);
         let (head, min_order) = match self {
             Self::Percent {
                 percent,
@@ -107,18 +116,30 @@ impl Discount {
                 min_order,
             } => (
                 match cap {
-                    Some(cap) => format!("{percent}% off, up to {}", cap.display(currency)),
-                    None => format!("{percent}% off"),
+                    Some(cap) => cat.say(
+                        Msg::DiscountPercentCap,
+                        &[("percent", (*percent).into()), ("cap", amount(cap).into())],
+                    ),
+                    None => cat.say(Msg::DiscountPercent, &[("percent", (*percent).into())]),
                 },
                 min_order,
             ),
-            Self::Amount { amount, min_order } => {
-                (format!("{} off", amount.display(currency)), min_order)
+            Self::Amount {
+                amount: a,
+                min_order,
+            } => (
+                cat.say(Msg::DiscountAmount, &[("amount", amount(a).into())]),
+                min_order,
+            ),
+            Self::FreeShipping { min_order } => {
+                (cat.text(Msg::DiscountFreeShipping).into_owned(), min_order)
             }
-            Self::FreeShipping { min_order } => ("Free shipping".to_owned(), min_order),
         };
         match min_order {
-            Some(m) => format!("{head}, on orders of {} or more", m.display(currency)),
+            Some(m) => cat.say(
+                Msg::DiscountMinOrder,
+                &[("head", head.into()), ("min", amount(m).into())],
+            ),
             None => head,
         }
     }
@@ -231,9 +252,34 @@ pub struct Offer {
     /// At most this many claims in all.
     pub total_cap: Option<u64>,
     pub priority: i64,
+    /// The title and description in the other languages (`title.fr-CA = "…"`).
+    pub translations: Translations,
+}
+
+/// An offer's texts by locale, besides the English default (`title.en`, or a plain `title`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Translations {
+    pub title: Vec<(Locale, String)>,
+    pub description: Vec<(Locale, String)>,
+}
+
+fn translated(texts: &[(Locale, String)], locale: Locale) -> Option<&str> {
+    texts
+        .iter()
+        .find(|(l, _)| *l == locale)
+        .map(|(_, t)| t.as_str())
 }
 
 impl Offer {
+    /// The title the shopper reads: their language's, else the default.
+    pub fn title_in(&self, locale: Locale) -> &str {
+        translated(&self.translations.title, locale).unwrap_or(&self.title)
+    }
+
+    pub fn description_in(&self, locale: Locale) -> Option<&str> {
+        translated(&self.translations.description, locale).or(self.description.as_deref())
+    }
+
     pub fn active_at(&self, at: i64) -> bool {
         self.starts.is_none_or(|s| at >= s) && self.ends.is_none_or(|e| at <= e)
     }
@@ -386,6 +432,15 @@ mod tests {
         assert_eq!(amount.value(&basis), Money(1_500));
         let ship = Discount::FreeShipping { min_order: None };
         assert_eq!(ship.describe("EUR"), "Free shipping");
+        assert_eq!(
+            pct.describe_in("CAD", Locale::FrCa),
+            "20\u{a0}% de rabais, jusqu'à concurrence de 10,00\u{a0}$, à l'achat de 50,00\u{a0}$ ou plus"
+        );
+        assert_eq!(
+            amount.describe_in("USD", Locale::Es),
+            "15,00\u{a0}US$ de descuento"
+        );
+        assert_eq!(ship.describe_in("EUR", Locale::Es), "Envío gratis");
         assert_eq!(ship.value(&basis), Money(800));
     }
 }

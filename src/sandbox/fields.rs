@@ -120,7 +120,9 @@ mod tests {
 
     fn message(r: Refusal) -> String {
         match r {
-            Refusal::Page { message, .. } => message.into_owned(),
+            Refusal::Page { message, .. } => message
+                .text(crate::i18n::catalog(crate::i18n::Locale::En))
+                .into_owned(),
             other => panic!("not a page: {other:?}"),
         }
     }

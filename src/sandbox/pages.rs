@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use askama::Template;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use url::Url;
@@ -19,19 +20,69 @@ use super::refusal::{PageForm, Refusal};
 use super::{PATH, REQUEST_TTL_SECS, Sandbox, personas};
 use crate::clock::now;
 use crate::crypto::random_token;
+use crate::i18n::{self, Catalog, Msg, Texts};
+
+/// What every sandbox page shows in the shopper's language: its texts, and where the
+/// language switch comes back to (this page when it was a GET, else the store).
+pub(super) struct Shown {
+    pub(super) cat: &'static Catalog,
+    pub(super) next: String,
+}
+
+impl Shown {
+    pub(super) fn of(method: &Method, uri: &Uri, headers: &HeaderMap) -> Self {
+        // The router nests these pages under PATH: the URI here is the part after it.
+        let here = match (method, uri.path_and_query()) {
+            (&Method::GET, Some(pq)) => format!("{PATH}{pq}"),
+            _ => "/".to_owned(),
+        };
+        let next = i18n::safe_next(&here).unwrap_or("/");
+        Self {
+            cat: i18n::catalog(i18n::locale_of(headers)),
+            next: i18n::switch_next(next).into_owned(),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Shown {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(&parts.method, &parts.uri, &parts.headers))
+    }
+}
+
+/// A persona button: its id and its label in the shopper's language.
+struct PersonaButton {
+    id: &'static str,
+    label: &'static str,
+}
+
+impl PersonaButton {
+    fn of(p: &'static personas::Persona, cat: &'static Catalog) -> Self {
+        Self {
+            id: p.id,
+            label: cat.persona(p.id).unwrap_or(p.label),
+        }
+    }
+}
 
 #[derive(Template)]
 #[template(path = "sandbox_authorize.html", whitespace = "minimize")]
 struct AuthorizePage<'a> {
+    t: &'static Texts,
+    next: &'a str,
     request_id: &'a str,
     scopes: &'a [String],
-    matching: Vec<&'static personas::Persona>,
-    others: Vec<&'static personas::Persona>,
+    matching: Vec<PersonaButton>,
+    others: Vec<PersonaButton>,
 }
 
 #[derive(Template)]
 #[template(path = "sandbox_groups.html", whitespace = "minimize")]
-struct GroupsPage {
+struct GroupsPage<'a> {
+    t: &'static Texts,
+    next: &'a str,
     communities: Vec<(String, String, String)>,
 }
 
@@ -77,6 +128,7 @@ fn redirect_error(
 /// As ID.me's SDKs expect, it takes `scopes` (plural, comma-separated) and no `scope`.
 pub(super) async fn groups(
     State(sandbox): State<Arc<Sandbox>>,
+    shown: Shown,
     q: Params,
 ) -> Result<Response, Refusal> {
     if q.param("client_id") != sandbox.client_id {
@@ -120,16 +172,24 @@ pub(super) async fn groups(
                 .unwrap_or_default();
             (
                 (*scope).to_owned(),
-                crate::rules::community_name(scope).into_owned(),
+                crate::rules::community_name_in(scope, shown.cat.locale()).into_owned(),
                 format!("{PATH}/oauth/authorize?{query}"),
             )
         })
         .collect();
-    Ok(page(StatusCode::OK, &GroupsPage { communities }))
+    Ok(page(
+        StatusCode::OK,
+        &GroupsPage {
+            t: &shown.cat.t,
+            next: &shown.next,
+            communities,
+        },
+    ))
 }
 
 pub(super) async fn authorize(
     State(sandbox): State<Arc<Sandbox>>,
+    shown: Shown,
     q: Params,
 ) -> Result<Response, Refusal> {
     sandbox.calls.authorize.fetch_add(1, Ordering::SeqCst);
@@ -192,16 +252,23 @@ pub(super) async fn authorize(
         );
         grants.evicted("sign-in requests", evicted, now);
     }
-    let (matching, others) = personas::PERSONAS
+    let (matching, others): (Vec<_>, Vec<_>) = personas::PERSONAS
         .iter()
         .partition(|p| p.group.is_some_and(|g| scopes.iter().any(|s| s == g)));
+    let buttons = |ps: Vec<&'static personas::Persona>| {
+        ps.into_iter()
+            .map(|p| PersonaButton::of(p, shown.cat))
+            .collect()
+    };
     Ok(page(
         StatusCode::OK,
         &AuthorizePage {
+            t: &shown.cat.t,
+            next: &shown.next,
             request_id: &request_id,
             scopes: &scopes,
-            matching,
-            others,
+            matching: buttons(matching),
+            others: buttons(others),
         },
     ))
 }
@@ -222,12 +289,10 @@ pub(super) async fn consent(
     grants.prune(now);
     // Single use: the request id doubles as this form's CSRF token.
     let Some(request) = grants.requests.remove(&form.request) else {
-        return refuse(
-            "This sign-in page has expired or was already used. Start again from the store.",
-        );
+        return Refusal::said(Msg::SandboxPageUsed).into_response();
     };
     if now - request.created_at > REQUEST_TTL_SECS {
-        return refuse("This sign-in page has expired. Start again from the store.");
+        return Refusal::said(Msg::SandboxPageExpired).into_response();
     }
     if form.persona == personas::DECLINE {
         return redirect_error(
@@ -238,7 +303,7 @@ pub(super) async fn consent(
         );
     }
     let Some(persona) = personas::find(&form.persona) else {
-        return refuse("Unknown persona.");
+        return Refusal::said(Msg::SandboxUnknownPersona).into_response();
     };
     let code = random_token();
     let evicted = grants.codes.insert(

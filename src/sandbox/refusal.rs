@@ -18,15 +18,14 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
+use super::pages::Shown;
+use crate::i18n::{Catalog, Msg, Texts};
 use crate::web::RequestId;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Refusal {
     /// The sandbox's error page.
-    Page {
-        status: StatusCode,
-        message: Cow<'static, str>,
-    },
+    Page { status: StatusCode, message: Said },
     /// OAuth's JSON error answer (RFC 6749 §5.2).
     OAuth {
         status: StatusCode,
@@ -35,12 +34,37 @@ pub(super) enum Refusal {
     },
 }
 
+/// What the refusal page says: a shopper's message in their language, or a note for the
+/// developer whose request broke the protocol (English, like OAuth's error descriptions).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Said {
+    Msg(Msg),
+    Text(Cow<'static, str>),
+}
+
+impl Said {
+    pub(super) fn text(&self, cat: &'static Catalog) -> Cow<'static, str> {
+        match self {
+            Self::Msg(msg) => cat.text(*msg),
+            Self::Text(text) => text.clone(),
+        }
+    }
+}
+
 impl Refusal {
-    /// A 400 page saying `message`.
+    /// A 400 page saying `message` (a developer's note).
     pub(super) fn page(message: impl Into<Cow<'static, str>>) -> Self {
         Self::Page {
             status: StatusCode::BAD_REQUEST,
-            message: message.into(),
+            message: Said::Text(message.into()),
+        }
+    }
+
+    /// A 400 page saying `msg` in the shopper's language.
+    pub(super) fn said(msg: Msg) -> Self {
+        Self::Page {
+            status: StatusCode::BAD_REQUEST,
+            message: Said::Msg(msg),
         }
     }
 
@@ -96,6 +120,8 @@ impl IntoResponse for Refusal {
 #[derive(Template)]
 #[template(path = "sandbox_error.html", whitespace = "minimize")]
 struct ErrorPage<'a> {
+    t: &'static Texts,
+    next: &'a str,
     message: &'a str,
     correlation_id: &'a str,
 }
@@ -107,14 +133,18 @@ pub(super) async fn render(req: Request, next: Next) -> Response {
         .get::<RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
+    let shown = Shown::of(req.method(), req.uri(), req.headers());
     let res = next.run(req).await;
     let Some(refusal) = res.extensions().get::<Refusal>().cloned() else {
         return res;
     };
     let mut out = match refusal {
         Refusal::Page { status, message } => {
+            let message = message.text(shown.cat);
             tracing::info!(status = status.as_u16(), reason = %message, "sandbox refused");
             let page = ErrorPage {
+                t: &shown.cat.t,
+                next: &shown.next,
                 message: &message,
                 correlation_id: &id,
             };
@@ -161,7 +191,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for PageForm<T> {
                 let (status, message) = Refusal::of_form(&e);
                 Err(Refusal::Page {
                     status,
-                    message: message.into(),
+                    message: Said::Text(message.into()),
                 })
             }
         }

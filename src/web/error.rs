@@ -12,6 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::{Error, StateProblem};
+use crate::i18n::{Catalog, Msg};
 
 /// What a request can fail with: a domain error, or one of HTTP's own.
 #[derive(Debug)]
@@ -33,36 +34,36 @@ pub enum AppError {
     UnsupportedMediaType,
 }
 
-/// What an error page says: a fixed text, or one that names a setting's value.
+/// What an error page says: a fixed text, or one that names a setting's value or a wait.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
-    Fixed(&'static str),
-    /// A text made for this one response (the rate limit's wait).
-    Text(Cow<'static, str>),
+    Fixed(Msg),
+    /// "Please wait N seconds": the wait `Retry-After` says.
+    RateLimited(super::limits::Refusal),
     /// "Verifications expire after N minutes": from `PERKGATE_AUTH_TIMEOUT_SECS`.
     AuthExpired,
 }
 
 impl Message {
-    pub fn text(&self, auth_timeout: Duration) -> Cow<'static, str> {
+    pub fn text(&self, auth_timeout: Duration, cat: &'static Catalog) -> Cow<'static, str> {
         match self {
-            Self::Fixed(text) => Cow::Borrowed(text),
-            Self::Text(text) => text.clone(),
-            Self::AuthExpired => Cow::Owned(format!(
-                "Verifications expire after {}. Start a new one from the store.",
-                super::pages::duration_words(auth_timeout)
+            Self::Fixed(msg) => cat.text(*msg),
+            Self::RateLimited(refusal) => Cow::Owned(refusal.message(cat)),
+            Self::AuthExpired => Cow::Owned(cat.say(
+                Msg::ErrStateExpired,
+                &[("duration", cat.duration(auth_timeout).into())],
             )),
         }
     }
 }
 
-/// What the error page shows; the middleware adds the correlation id.
+/// What the error page shows; the middleware adds the correlation id and the language.
 #[derive(Clone, Debug)]
 pub struct ErrorPage {
     pub status: StatusCode,
     /// Stable machine-readable code for the JSON form.
     pub code: &'static str,
-    pub title: &'static str,
+    pub title: Msg,
     pub message: Message,
     /// `alert` for failures, `status` for outcomes the shopper chose.
     pub role: &'static str,
@@ -89,139 +90,127 @@ impl AppError {
             Domain(Error::State(StateProblem::Missing)) => (
                 StatusCode::BAD_REQUEST,
                 "state_missing",
-                "This sign-in link is incomplete",
-                Fixed(
-                    "The answer from ID.me was missing its details, or had them more than once. Start the verification again from the store.",
-                ),
+                Msg::ErrStateMissingTitle,
+                Fixed(Msg::ErrStateMissing),
                 "alert",
             ),
             Domain(Error::State(StateProblem::Unknown)) => (
                 StatusCode::BAD_REQUEST,
                 "state_unknown",
-                "This sign-in link does not belong to this browser",
-                Fixed(
-                    "We could not match this answer from ID.me to a verification started here. Start again from the store.",
-                ),
+                Msg::ErrStateUnknownTitle,
+                Fixed(Msg::ErrStateUnknown),
                 "alert",
             ),
             Domain(Error::State(StateProblem::Used)) => (
                 StatusCode::BAD_REQUEST,
                 "state_used",
-                "This sign-in link was already used",
-                Fixed("Each verification can be completed once. Start a new one from the store."),
+                Msg::ErrStateUsedTitle,
+                Fixed(Msg::ErrStateUsed),
                 "alert",
             ),
             Domain(Error::State(StateProblem::Expired)) => (
                 StatusCode::BAD_REQUEST,
                 "state_expired",
-                "This verification took too long",
+                Msg::ErrStateExpiredTitle,
                 AuthExpired,
                 "alert",
             ),
             Csrf => (
                 StatusCode::FORBIDDEN,
                 "csrf",
-                "This form has expired",
-                Fixed("Reload the store and try again."),
+                Msg::ErrCsrfTitle,
+                Fixed(Msg::ErrCsrf),
                 "alert",
             ),
             Forbidden => (
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                "Your role does not allow this",
-                Fixed("Ask an owner of this console if you need access."),
+                Msg::ErrForbiddenTitle,
+                Fixed(Msg::ErrForbidden),
                 "alert",
             ),
             NotFound => (
                 StatusCode::NOT_FOUND,
                 "not_found",
-                "Page not found",
-                Fixed("There is nothing here. The store is one click away."),
+                Msg::ErrNotFoundTitle,
+                Fixed(Msg::ErrNotFound),
                 "alert",
             ),
             MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
-                "That action is not available here",
-                Fixed("Go back to the store and try again."),
+                Msg::ErrMethodTitle,
+                Fixed(Msg::ErrMethod),
                 "alert",
             ),
             TooManyRequests(_) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_requests",
-                "Too many attempts",
+                Msg::ErrTooManyTitle,
                 // Replaced below by the wait `Retry-After` says.
-                Fixed("Please wait a moment, then try again from the store."),
+                Fixed(Msg::ErrTooMany),
                 "alert",
             ),
             Declined => (
                 StatusCode::OK,
                 "declined",
-                "You chose not to share your status",
-                Fixed(
-                    "Nothing was shared with us. You can verify any time to unlock your discount.",
-                ),
+                Msg::ErrDeclinedTitle,
+                Fixed(Msg::ErrDeclined),
                 "status",
             ),
             Domain(Error::ProviderRefused(_)) => (
                 StatusCode::BAD_GATEWAY,
                 "idme_refused",
-                "ID.me could not complete the verification",
-                Fixed("Nothing was unlocked and nothing was shared. Please try again."),
+                Msg::ErrIdmeRefusedTitle,
+                Fixed(Msg::ErrIdmeRefused),
                 "alert",
             ),
             Domain(Error::Provider(_)) => (
                 StatusCode::BAD_GATEWAY,
                 "idme_unavailable",
-                "We could not reach ID.me just now",
-                Fixed(
-                    "Your verification did not go through, and nothing was unlocked. Please try again in a moment.",
-                ),
+                Msg::ErrIdmeDownTitle,
+                Fixed(Msg::ErrIdmeDown),
                 "alert",
             ),
             Domain(Error::Store(_)) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "store_unavailable",
-                "We are having a short technical problem",
-                Fixed("Please try again shortly. Nothing you already unlocked is lost."),
+                Msg::ErrStoreTitle,
+                Fixed(Msg::ErrStore),
                 "alert",
             ),
             Domain(Error::Internal(_)) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
-                "Something went wrong on our side",
-                Fixed("Please try again. If it keeps happening, quote the reference below."),
+                Msg::ErrInternalTitle,
+                Fixed(Msg::ErrInternal),
                 "alert",
             ),
             BadRequest(_) => (
                 StatusCode::BAD_REQUEST,
                 "bad_request",
-                "That request could not be understood",
-                Fixed("Go back to the store and try again."),
+                Msg::ErrBadRequestTitle,
+                Fixed(Msg::ErrBadRequest),
                 "alert",
             ),
             PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                "That request was too large",
-                Fixed(
-                    "The forms here are small, and this one was larger than we accept. Go back to the store and try again.",
-                ),
+                Msg::ErrTooLargeTitle,
+                Fixed(Msg::ErrTooLarge),
                 "alert",
             ),
             UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
-                "That request was not a form",
-                Fixed(
-                    "This address takes a form submission (application/x-www-form-urlencoded). Go back to the store and try again.",
-                ),
+                Msg::ErrNotFormTitle,
+                Fixed(Msg::ErrNotForm),
                 "alert",
             ),
         };
         // The wait is the one `Retry-After` says.
         let message = match self {
-            TooManyRequests(refusal) => Message::Text(refusal.message().into()),
+            TooManyRequests(refusal) => Message::RateLimited(*refusal),
             _ => message,
         };
         ErrorPage {
@@ -328,13 +317,19 @@ mod tests {
     #[test]
     fn the_expired_message_names_the_setting() {
         let page = AppError::Domain(Error::State(StateProblem::Expired)).page();
+        let en = crate::i18n::catalog(crate::i18n::Locale::En);
         assert_eq!(
-            page.message.text(Duration::from_secs(600)),
+            page.message.text(Duration::from_secs(600), en),
             "Verifications expire after 10 minutes. Start a new one from the store."
         );
         assert_eq!(
-            page.message.text(Duration::from_secs(90)),
+            page.message.text(Duration::from_secs(90), en),
             "Verifications expire after 90 seconds. Start a new one from the store."
+        );
+        let fr = crate::i18n::catalog(crate::i18n::Locale::FrCa);
+        assert_eq!(
+            page.message.text(Duration::from_secs(600), fr),
+            "Les vérifications expirent après 10\u{a0}minutes. Commencez-en une nouvelle à partir du magasin."
         );
     }
 }

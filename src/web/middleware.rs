@@ -5,7 +5,7 @@ use std::time::Instant;
 use askama::Template;
 use axum::body::{Body, HttpBody};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
@@ -13,6 +13,7 @@ use tracing::Instrument;
 use super::error::{AppError, ErrorPage};
 use super::pages::ErrorView;
 use super::state::AppState;
+use crate::i18n::{self, Locale};
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -77,6 +78,7 @@ pub async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Res
     } else {
         Api::Html
     };
+    let lang = Lang::of(&req);
     let method = req.method().clone();
     // The route template (`/verify/{group}`) for the metrics: the router sets it before the
     // layers it wraps each route in, this one included.
@@ -89,7 +91,20 @@ pub async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Res
     );
     let started = Instant::now();
     let res = next.run(req).instrument(span.clone()).await;
-    let mut res = span.in_scope(|| render_errors(&edge.state, res, &id, api));
+    let mut res = span.in_scope(|| render_errors(&edge.state, res, &id, api, &lang));
+    // A shopper's page is in the language the cookie or Accept-Language chose.
+    if !lang.console
+        && (api == Api::Json && res.extensions().get::<ErrorPage>().is_some()
+            || res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"text/html")))
+    {
+        res.headers_mut().append(
+            header::VARY,
+            HeaderValue::from_static("Accept-Language, Cookie"),
+        );
+    }
     security_headers(res.headers_mut(), edge.state.shop().csp.clone());
     // Nothing of ours is for a shared cache unless it says so (the static files do); the
     // shopper's pages reflect the session, the sandbox's token answers must not be stored.
@@ -119,6 +134,41 @@ pub async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Res
         res.headers_mut().insert(X_REQUEST_ID.clone(), value);
     }
     res
+}
+
+/// The language of a request's error page, and where its switch comes back to.
+struct Lang {
+    locale: Locale,
+    /// The merchant console: English, no switch.
+    console: bool,
+    /// The request's URI, when a GET (a reload shows the same page); only an error page
+    /// makes the switch's `next` of it.
+    get: Option<axum::http::Uri>,
+}
+
+impl Lang {
+    fn of(req: &Request) -> Self {
+        let path = req.uri().path();
+        let console = path == "/admin" || path.starts_with("/admin/");
+        Self {
+            locale: match console {
+                true => Locale::En,
+                false => i18n::locale_of(req.headers()),
+            },
+            console,
+            get: (req.method() == Method::GET).then(|| req.uri().clone()),
+        }
+    }
+
+    /// Where the error page's switch comes back to: this page when it was a GET without a
+    /// query (a callback's query is spent), else the store.
+    fn next(&self) -> String {
+        let here = (self.get.as_ref())
+            .filter(|uri| uri.query().is_none())
+            .and_then(|uri| i18n::safe_next(uri.path()))
+            .unwrap_or("/");
+        i18n::switch_next(here).into_owned()
+    }
 }
 
 /// `logo_origin`: where the store's logo comes from (`PERKGATE_STORE_LOGO_URL`).
@@ -190,7 +240,8 @@ enum Api {
 /// correlation id. A bare server error from a layer (the session store failing to save, say)
 /// gets the same treatment instead of an empty 500, and so does a rejection an extractor made
 /// in axum's plain text: every handler, however it extracts, answers in the envelope.
-fn render_errors(state: &AppState, res: Response, id: &str, api: Api) -> Response {
+fn render_errors(state: &AppState, res: Response, id: &str, api: Api, lang: &Lang) -> Response {
+    let cat = i18n::catalog(lang.locale);
     let page = match res.extensions().get::<ErrorPage>() {
         Some(page) => page.clone(),
         None if res.status().is_server_error() && res.body().size_hint().exact() == Some(0) => {
@@ -210,7 +261,8 @@ fn render_errors(state: &AppState, res: Response, id: &str, api: Api) -> Respons
         }
         None => return res,
     };
-    let message = page.message.text(state.config.session.auth_timeout);
+    let message = page.message.text(state.config.session.auth_timeout, cat);
+    let title = cat.text(page.title);
     let (mut parts, _) = res.into_parts();
     parts.status = page.status;
     parts.headers.remove(header::CONTENT_LENGTH);
@@ -225,12 +277,14 @@ fn render_errors(state: &AppState, res: Response, id: &str, api: Api) -> Respons
             header::CONTENT_TYPE,
             HeaderValue::from_static(super::merchant::problem::CONTENT_TYPE),
         );
+        // In English whatever the client's languages: a shop's backend reads these, and the
+        // pages' texts speak to shoppers ("back to the store").
+        let title = i18n::catalog(i18n::Locale::En).text(page.title);
         let mut body = super::merchant::problem::body(
             page.status,
             &page.code.replace('_', "-"),
-            page.title,
-            // The pages' texts speak to shoppers ("back to the store"): not here.
-            page.title,
+            &title,
+            &title,
         );
         body.insert("correlation_id".to_owned(), id.into());
         serde_json::Value::Object(body).to_string()
@@ -251,10 +305,13 @@ fn render_errors(state: &AppState, res: Response, id: &str, api: Api) -> Respons
             HeaderValue::from_static("text/html; charset=utf-8"),
         );
         let shop = state.shop();
+        let next = lang.next();
         let view = ErrorView {
+            t: &cat.t,
+            next: (!lang.console).then_some(next.as_str()),
             sandbox: state.sandbox.is_some(),
             store: &shop.shop,
-            title: page.title,
+            title: &title,
             message: &message,
             role: page.role,
             correlation_id: id,
@@ -266,7 +323,7 @@ fn render_errors(state: &AppState, res: Response, id: &str, api: Api) -> Respons
                 parts
                     .headers
                     .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-                format!("{} (reference {id})", page.title)
+                format!("{title} (reference {id})")
             }
         }
     };

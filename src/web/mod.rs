@@ -6,6 +6,7 @@ pub mod csrf;
 pub mod error;
 mod extract;
 mod health;
+mod lang;
 pub mod limits;
 pub mod look;
 pub mod merchant;
@@ -59,6 +60,7 @@ pub fn router(
     let mut app = Router::new()
         .merge(session_routes)
         .merge(health::router(state.config.ops_listen.is_some()))
+        .merge(lang::router())
         // The console: its own cookie and sessions, outside the shoppers' session layer.
         .merge(admin::router())
         // The merchant API: API keys, no cookies.

@@ -9,12 +9,16 @@ use axum::routing::get;
 
 use super::error::AppError;
 use super::state::AppState;
+use crate::i18n::Texts;
 use crate::rules::Benefit;
 use crate::shop::Shop;
 
 #[derive(Template)]
 #[template(path = "error.html", whitespace = "minimize")]
 pub struct ErrorView<'a> {
+    pub t: &'static Texts,
+    /// The language switch's way back (`None`: no switch, the console's errors).
+    pub next: Option<&'a str>,
     pub sandbox: bool,
     pub store: &'a Shop,
     pub title: &'a str,
@@ -29,9 +33,9 @@ pub struct OfferView<'a> {
     pub description: Option<&'a str>,
     /// "20% off, up to $100.00".
     pub summary: String,
-    /// The offer's last day, if it ends.
+    /// "until 2030-12-31": the offer's last day, if it ends.
     pub until: Option<String>,
-    /// "Military, First responders": who the offer is for.
+    /// "For Military, First responders": who the offer is for.
     pub communities: String,
     /// Its pool has no code left: the card says so.
     pub ran_out: bool,
@@ -44,6 +48,7 @@ pub struct OfferView<'a> {
 #[derive(Template)]
 #[template(path = "offer_cards.html", whitespace = "minimize")]
 pub struct CardsView<'a> {
+    pub t: &'static Texts,
     pub offers: Vec<&'a OfferView<'a>>,
     pub unified: bool,
 }
@@ -72,6 +77,9 @@ pub struct MessageView {
 #[derive(Template)]
 #[template(path = "storefront.html", whitespace = "minimize")]
 pub struct StorefrontView<'a> {
+    pub t: &'static Texts,
+    /// This page, for the language switch's links (encoded for a query).
+    pub next: Option<&'a str>,
     pub sandbox: bool,
     pub store: &'a Shop,
     /// The shop page to go back to, checked (`return_to`).
@@ -80,26 +88,19 @@ pub struct StorefrontView<'a> {
     pub apply: Option<String>,
     /// The page that embeds the button, when the store runs in its popup (checked origin).
     pub embed: Option<&'a str>,
-    pub title: &'static str,
+    pub title: &'a str,
     pub communities: &'a [CommunityCards],
     pub benefit: Option<&'a Benefit>,
+    /// The benefit's title and discount in the shopper's language.
+    pub benefit_title: &'a str,
+    pub benefit_summary: std::borrow::Cow<'a, str>,
+    /// "Valid until 2030-12-31."
     pub benefit_until: Option<String>,
     /// "Military (Veteran)", empty when not verified.
     pub verified_as: String,
     pub message: Option<MessageView>,
     pub show_verify: bool,
     pub csrf: &'a str,
-}
-
-/// "10 minutes", "1 minute", "90 seconds": a setting's duration as a shopper reads it.
-pub fn duration_words(d: std::time::Duration) -> String {
-    let secs = d.as_secs();
-    let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    if secs >= 60 && secs.is_multiple_of(60) {
-        plural(secs / 60, "minute")
-    } else {
-        plural(secs, "second")
-    }
 }
 
 pub fn html<T: Template>(view: &T) -> Result<Html<String>, AppError> {
@@ -200,24 +201,5 @@ async fn asset(Path(file): Path<String>) -> Response {
         )
             .into_response(),
         None => AppError::NotFound.into_response(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::duration_words;
-    use std::time::Duration;
-
-    #[test]
-    fn durations_read_as_words() {
-        for (secs, words) in [
-            (600, "10 minutes"),
-            (60, "1 minute"),
-            (90, "90 seconds"),
-            (1, "1 second"),
-            (3600, "60 minutes"),
-        ] {
-            assert_eq!(duration_words(Duration::from_secs(secs)), words);
-        }
     }
 }

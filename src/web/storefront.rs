@@ -12,13 +12,12 @@ use axum::routing::get;
 
 use super::error::AppError;
 use super::extract::CachedShopper;
-use super::pages::{
-    CardsView, CommunityCards, MessageView, OfferView, StorefrontView, duration_words, html,
-};
+use super::pages::{CardsView, CommunityCards, MessageView, OfferView, StorefrontView, html};
 use super::state::AppState;
 use crate::clock::now;
+use crate::i18n::{self, Catalog, Locale, Msg};
 use crate::rewards::PoolLevels;
-use crate::rules::{Offer, Rules, Verification, community_name, date};
+use crate::rules::{Benefit, Offer, Rules, Verification, community_name_in};
 use crate::session::Notice;
 use crate::verification::NoBenefit;
 
@@ -44,19 +43,24 @@ async fn show(
     if notice.is_some() {
         shopper.save().await?;
     }
+    let locale = i18n::locale_of(&headers);
+    let cat = i18n::catalog(locale);
+    let t = &cat.t;
     let rules = state.rules();
-    let cards = state
-        .offer_cards
-        .of(&rules, state.unified, &state.verifier.levels, now())?;
+    let cards =
+        state
+            .offer_cards
+            .of(&rules, state.unified, &state.verifier.levels, now(), locale)?;
     let s = &shopper.state;
     let expiry = state.config.session.auth_timeout;
-    let message = notice.map(|(n, retry)| MessageView::new(&n, retry, state.unified, expiry));
+    let message = notice.map(|(n, retry)| MessageView::new(&n, retry, state.unified, expiry, cat));
     let title = match (&message, &s.benefit) {
         (Some(m), _) => m.title,
-        (None, Some(_)) => "Discount unlocked",
-        (None, None) if s.verification.is_some() => "Verified",
-        (None, None) => "Discounts",
+        (None, Some(_)) => t.title_unlocked.as_str(),
+        (None, None) if s.verification.is_some() => t.title_verified.as_str(),
+        (None, None) => t.title_discounts.as_str(),
     };
+    let benefit = s.benefit.as_ref();
     let shop = state.shop();
     let back = shop.shop.back(
         param(query.as_deref(), "return_to").as_deref(),
@@ -72,6 +76,8 @@ async fn show(
             .as_deref()
             .and_then(|raw| returns.embed_origin(raw)),
     };
+    let here = here(query.as_deref(), back.as_ref(), embed.as_deref());
+    let next = i18n::switch_next(&here);
     let apply = s
         .benefit
         .as_ref()
@@ -79,6 +85,8 @@ async fn show(
         .and_then(|code| shop.shop.returns.apply_link(code))
         .map(String::from);
     let mut page = html(&StorefrontView {
+        t,
+        next: Some(&next),
         sandbox: state.sandbox.is_some(),
         store: &shop.shop,
         back: back.as_ref().map(url::Url::as_str),
@@ -86,9 +94,17 @@ async fn show(
         embed: embed.as_deref(),
         title,
         communities: &cards.communities,
-        benefit: s.benefit.as_ref(),
-        benefit_until: s.benefit.as_ref().and_then(|b| b.ends).map(date),
-        verified_as: s.verification.as_ref().map(verified_as).unwrap_or_default(),
+        benefit,
+        benefit_title: benefit.map_or("", |b| benefit_title(b, &rules, locale)),
+        benefit_summary: benefit.map_or(std::borrow::Cow::Borrowed(""), |b| {
+            benefit_summary(b, locale)
+        }),
+        benefit_until: benefit
+            .and_then(|b| b.ends)
+            .map(|end| cat.say(Msg::ValidUntil, &[("date", i18n::date(end, locale).into())])),
+        verified_as: (s.verification.as_ref())
+            .map(|v| verified_as(v, locale))
+            .unwrap_or_default(),
         message,
         show_verify: s.benefit.is_none(),
         csrf: &csrf,
@@ -98,6 +114,43 @@ async fn show(
         page.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(page)
+}
+
+/// The unlocked offer's title in the shopper's language: the offer's translation when it is
+/// still in the rules, else the title it was unlocked under.
+fn benefit_title<'a>(b: &'a Benefit, rules: &'a Rules, locale: Locale) -> &'a str {
+    match rules.offer(&b.offer_id) {
+        Some(offer) if locale != Locale::En => offer.title_in(locale),
+        _ => &b.title,
+    }
+}
+
+/// The discount in the shopper's language; the session's own words in English.
+fn benefit_summary(b: &Benefit, locale: Locale) -> std::borrow::Cow<'_, str> {
+    match locale {
+        Locale::En => std::borrow::Cow::Borrowed(&b.summary),
+        _ => std::borrow::Cow::Owned(b.discount.describe_in(&b.currency, locale)),
+    }
+}
+
+/// This page for the language switch: `/`, with the `return_to` and `embed` its query gave
+/// when they were accepted (an ignored one is not carried on).
+fn here(
+    query: Option<&str>,
+    back: Option<&url::Url>,
+    embed: Option<&str>,
+) -> std::borrow::Cow<'static, str> {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(back) = back.filter(|_| param(query, "return_to").is_some()) {
+        out.append_pair("return_to", back.as_str());
+    }
+    if let Some(embed) = embed.filter(|_| param(query, "embed").is_some()) {
+        out.append_pair("embed", embed);
+    }
+    match out.finish() {
+        q if q.is_empty() => std::borrow::Cow::Borrowed("/"),
+        q => std::borrow::Cow::Owned(format!("/?{q}")),
+    }
 }
 
 /// The query's `name` (`return_to`, `embed`), when it is there exactly once (a repeated one
@@ -110,11 +163,11 @@ fn param(query: Option<&str>, name: &str) -> Option<String> {
     found.next().is_none().then_some(first)
 }
 
-/// The offers as every shopper sees them, each community's cards rendered once per rule set
-/// and per state of its offers (which run now, which ran out of codes), not on every view:
-/// their words and escaping were most of a page's rendering.
+/// The offers as every shopper sees them, each community's cards rendered once per rule set,
+/// per state of its offers (which run now, which ran out of codes) and per language, not on
+/// every view: their words and escaping were most of a page's rendering.
 #[derive(Default)]
-pub struct OfferCards(Mutex<Option<Arc<Cards>>>);
+pub struct OfferCards([Mutex<Option<Arc<Cards>>>; Locale::ALL.len()]);
 
 /// One rendering of the offers, and what it was rendered from.
 pub struct Cards {
@@ -132,12 +185,15 @@ impl OfferCards {
         unified: bool,
         levels: &PoolLevels,
         at: i64,
+        locale: Locale,
     ) -> Result<Arc<Cards>, AppError> {
         let shown = |o: &Offer| {
             let runs = o.active_at(at);
             (runs, runs && levels.ran_out(o))
         };
-        let mut made = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut made = self.0[locale.index()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if let Some(cards) = made.as_ref()
             && Arc::ptr_eq(&cards.rules, rules)
             && cards.unified == unified
@@ -151,7 +207,7 @@ impl OfferCards {
         }
         let shown: Vec<_> = rules.offers.iter().map(shown).collect();
         let cards = Arc::new(Cards {
-            communities: render_cards(rules, unified, &shown, at)?,
+            communities: render_cards(rules, unified, &shown, at, i18n::catalog(locale))?,
             rules: Arc::clone(rules),
             unified,
             shown,
@@ -167,27 +223,38 @@ fn render_cards(
     unified: bool,
     shown: &[(bool, bool)],
     at: i64,
+    cat: &'static Catalog,
 ) -> Result<Vec<CommunityCards>, AppError> {
+    let locale = cat.locale();
     let views: Vec<OfferView> = (rules.offers.iter().zip(shown))
         .filter(|(_, (runs, _))| *runs)
         .map(|(o, &(_, ran_out))| OfferView {
             id: &o.id,
-            title: &o.title,
-            description: o.description.as_deref(),
-            summary: o.discount.describe(&rules.currency),
-            until: o.ends.map(date),
-            communities: (o.groups.iter())
-                .map(|g| community_name(g))
-                .collect::<Vec<_>>()
-                .join(", "),
+            title: o.title_in(locale),
+            description: o.description_in(locale),
+            summary: o.discount.describe_in(&rules.currency, locale),
+            until: o
+                .ends
+                .map(|end| cat.say(Msg::OfferUntil, &[("date", i18n::date(end, locale).into())])),
+            communities: {
+                let names = (o.groups.iter())
+                    .map(|g| community_name_in(g, locale))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                cat.say(Msg::OfferFor, &[("communities", names.into())])
+            },
             ran_out,
             groups: &o.groups,
         })
         .collect();
     let render = |offers: Vec<&OfferView>| {
-        CardsView { offers, unified }
-            .render()
-            .map_err(AppError::from)
+        CardsView {
+            t: &cat.t,
+            offers,
+            unified,
+        }
+        .render()
+        .map_err(AppError::from)
     };
     if unified {
         return Ok(vec![CommunityCards {
@@ -201,19 +268,20 @@ fn render_cards(
             let offers = views.iter().filter(|v| v.groups.iter().any(|og| og == g));
             Ok(CommunityCards {
                 handle: g.to_owned(),
-                name: community_name(g).into_owned(),
+                name: community_name_in(g, locale).into_owned(),
                 cards: render(offers.collect())?,
             })
         })
         .collect()
 }
 
-/// "Military (Veteran)", "Students": community and subgroup names, nothing personal.
-pub fn verified_as(v: &Verification) -> String {
+/// "Military (Veteran)", "Students": community and subgroup names (as ID.me sends them),
+/// nothing personal.
+pub fn verified_as(v: &Verification, locale: Locale) -> String {
     v.groups
         .iter()
         .map(|g| {
-            let name = community_name(&g.group);
+            let name = community_name_in(&g.group, locale);
             if g.subgroups.is_empty() {
                 name.into_owned()
             } else {
@@ -226,14 +294,21 @@ pub fn verified_as(v: &Verification) -> String {
 
 impl MessageView {
     /// The message for a notice, its role, the page title it gives, and its "Try again".
-    fn new(notice: &Notice, retry: Option<String>, unified: bool, expiry: Duration) -> Self {
+    fn new(
+        notice: &Notice,
+        retry: Option<String>,
+        unified: bool,
+        expiry: Duration,
+        cat: &'static Catalog,
+    ) -> Self {
+        let t = &cat.t;
         let (title, role) = match notice {
-            Notice::NotVerified => ("Not verified", "status"),
-            Notice::NoBenefit(_) => ("No discount for you right now", "status"),
-            Notice::Declined => ("Verification declined", "status"),
-            Notice::Failed { .. } => ("Verification failed", "alert"),
-            Notice::Expired => ("Verification expired", "alert"),
-            Notice::PassedOver { .. } => ("Discount unlocked", "status"),
+            Notice::NotVerified => (&t.title_not_verified, "status"),
+            Notice::NoBenefit(_) => (&t.title_no_benefit, "status"),
+            Notice::Declined => (&t.title_declined, "status"),
+            Notice::Failed { .. } => (&t.title_failed, "alert"),
+            Notice::Expired => (&t.title_expired, "alert"),
+            Notice::PassedOver { .. } => (&t.title_unlocked, "status"),
         };
         // "Try again" starts the same attempt: that community's button, or the one button.
         let retry = match notice {
@@ -251,7 +326,7 @@ impl MessageView {
         Self {
             title,
             role,
-            text: message(notice, expiry),
+            text: message(notice, expiry, cat),
             reference: match notice {
                 Notice::Failed { reference } => Some(reference.clone()),
                 _ => None,
@@ -263,66 +338,50 @@ impl MessageView {
 
 /// The shopper's own outcome in words; never anything about other shoppers. `expiry` is how
 /// long a verification may take (`PERKGATE_AUTH_TIMEOUT_SECS`).
-pub fn message(notice: &Notice, expiry: Duration) -> String {
+pub fn message(notice: &Notice, expiry: Duration, cat: &'static Catalog) -> String {
+    let day = |t: i64| -> (&'static str, fluent_bundle::FluentValue<'static>) {
+        ("date", i18n::date(t, cat.locale()).into())
+    };
+    let text = |msg: Msg| cat.text(msg).into_owned();
     match *notice {
-        Notice::Declined => "You chose not to share your status, so nothing was shared with us \
-             and no discount was unlocked. You can verify any time."
-            .to_owned(),
-        Notice::Failed { .. } => "We could not complete your verification with ID.me just now, \
-             and nothing was unlocked. Please try again in a moment."
-            .to_owned(),
-        Notice::Expired => format!(
-            "Your verification took too long and has expired: verifications expire after {}. \
-             Please start again.",
-            duration_words(expiry)
+        Notice::Declined => text(Msg::OutcomeDeclined),
+        Notice::Failed { .. } => text(Msg::OutcomeFailed),
+        Notice::Expired => cat.say(
+            Msg::OutcomeExpired,
+            &[("duration", cat.duration(expiry).into())],
         ),
-        Notice::PassedOver { ref offer, reason } => format!(
-            "\u{201c}{offer}\u{201d} is not available to you ({}), so you got the next best offer.",
-            passed_over_reason(reason)
+        Notice::PassedOver { ref offer, reason } => cat.say(
+            Msg::OutcomePassedOver,
+            &[
+                ("offer", offer.as_str().into()),
+                ("reason", passed_over_reason(reason, cat).into()),
+            ],
         ),
-        Notice::NotVerified => "ID.me could not confirm your status, so no discount was unlocked. \
-             If you think this is wrong, verify again or check your status at ID.me."
-            .to_owned(),
+        Notice::NotVerified => text(Msg::OutcomeNotVerified),
         Notice::NoBenefit(reason) => match reason {
-            NoBenefit::NoOfferForGroup => {
-                "You are verified, but this store has no offer for your group right now.".to_owned()
-            }
-            NoBenefit::NotEligible => {
-                "You are verified, but the offers for your group are limited \
-                 to statuses or details your verification does not include."
-                    .to_owned()
-            }
-            NoBenefit::NotStarted(t) => format!(
-                "You are verified. The offer for your group starts on {}: come back then.",
-                date(t)
-            ),
-            NoBenefit::Ended(t) => format!(
-                "You are verified, but the offer for your group ended on {}.",
-                date(t)
-            ),
-            NoBenefit::RanOut => {
-                "You are verified, but the codes for this offer have run out.".to_owned()
-            }
-            NoBenefit::LimitReached(t) => format!(
-                "You are verified and have already used this offer. You can claim it again from {}.",
-                date(t)
-            ),
-            NoBenefit::CapReached => {
-                "You are verified, but this offer has been fully claimed.".to_owned()
-            }
+            NoBenefit::NoOfferForGroup => text(Msg::OutcomeNoOffer),
+            NoBenefit::NotEligible => text(Msg::OutcomeNotEligible),
+            NoBenefit::NotStarted(t) => cat.say(Msg::OutcomeNotStarted, &[day(t)]),
+            NoBenefit::Ended(t) => cat.say(Msg::OutcomeEnded, &[day(t)]),
+            NoBenefit::RanOut => text(Msg::OutcomeRanOut),
+            NoBenefit::LimitReached(t) => cat.say(Msg::OutcomeLimitReached, &[day(t)]),
+            NoBenefit::CapReached => text(Msg::OutcomeCapReached),
         },
     }
 }
 
 /// Why a better offer was passed over, in a few words.
-fn passed_over_reason(reason: NoBenefit) -> String {
+fn passed_over_reason(reason: NoBenefit, cat: &'static Catalog) -> String {
+    let day = |t: i64| [("date", i18n::date(t, cat.locale()).into())];
     match reason {
-        NoBenefit::RanOut => "its codes have run out".to_owned(),
-        NoBenefit::LimitReached(t) => format!("you have used it; again from {}", date(t)),
-        NoBenefit::CapReached => "it has been fully claimed".to_owned(),
-        NoBenefit::NotStarted(t) => format!("it starts on {}", date(t)),
-        NoBenefit::Ended(t) => format!("it ended on {}", date(t)),
-        NoBenefit::NoOfferForGroup | NoBenefit::NotEligible => "you do not qualify".to_owned(),
+        NoBenefit::RanOut => cat.text(Msg::PassedRanOut).into_owned(),
+        NoBenefit::LimitReached(t) => cat.say(Msg::PassedLimit, &day(t)),
+        NoBenefit::CapReached => cat.text(Msg::PassedCap).into_owned(),
+        NoBenefit::NotStarted(t) => cat.say(Msg::PassedNotStarted, &day(t)),
+        NoBenefit::Ended(t) => cat.say(Msg::PassedEnded, &day(t)),
+        NoBenefit::NoOfferForGroup | NoBenefit::NotEligible => {
+            cat.text(Msg::PassedNotQualified).into_owned()
+        }
     }
 }
 
@@ -360,7 +419,9 @@ code = "S10"
     #[test]
     fn cards_are_rendered_once_until_the_offers_change() {
         let (rules, cards, levels) = (sample(), OfferCards::default(), PoolLevels::default());
-        let first = cards.of(&rules, false, &levels, at("2027-01-01")).unwrap();
+        let first = cards
+            .of(&rules, false, &levels, at("2027-01-01"), Locale::En)
+            .unwrap();
         let handles: Vec<_> = first.communities.iter().map(|c| &c.handle).collect();
         assert_eq!(handles, ["military", "student"]);
         let vets = &first.communities[0].cards;
@@ -370,31 +431,39 @@ code = "S10"
         );
         assert!(vets.contains("until 2030-12-31") && !vets.contains("ran-out"));
 
-        let again = cards.of(&rules, false, &levels, at("2027-06-01")).unwrap();
+        let again = cards
+            .of(&rules, false, &levels, at("2027-06-01"), Locale::En)
+            .unwrap();
         assert!(
             Arc::ptr_eq(&first, &again),
             "nothing changed: the same cards"
         );
 
         levels.set("p", 0);
-        let ran_out = cards.of(&rules, false, &levels, at("2027-06-01")).unwrap();
+        let ran_out = cards
+            .of(&rules, false, &levels, at("2027-06-01"), Locale::En)
+            .unwrap();
         assert!(
             ran_out.communities[0]
                 .cards
                 .contains("data-testid=\"ran-out\"")
         );
 
-        let ended = cards.of(&rules, false, &levels, at("2031-01-01")).unwrap();
+        let ended = cards
+            .of(&rules, false, &levels, at("2031-01-01"), Locale::En)
+            .unwrap();
         let handles: Vec<_> = ended.communities.iter().map(|c| &c.handle).collect();
         assert_eq!(handles, ["student"], "an ended offer's community goes");
 
-        let unified = cards.of(&rules, true, &levels, at("2031-01-01")).unwrap();
+        let unified = cards
+            .of(&rules, true, &levels, at("2031-01-01"), Locale::En)
+            .unwrap();
         assert_eq!(unified.communities.len(), 1);
         assert!(unified.communities[0].cards.contains("<h3>Students</h3>"));
 
         let reloaded = sample();
         let fresh = cards
-            .of(&reloaded, true, &levels, at("2031-01-01"))
+            .of(&reloaded, true, &levels, at("2031-01-01"), Locale::En)
             .unwrap();
         assert!(
             !Arc::ptr_eq(&unified, &fresh),

@@ -17,6 +17,7 @@ mod counts;
 mod envelope;
 mod faults;
 mod flow;
+mod i18n;
 mod instances;
 mod ledger;
 mod limits;

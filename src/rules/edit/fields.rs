@@ -400,6 +400,9 @@ impl OfferFields {
             "code.length" => "code_length",
             "limit.claims" => "limit_claims",
             "limit.per_days" => "limit_days",
+            // `title.en`, `description.fr-CA`: the form edits the default, beside it.
+            p if p.starts_with("title.") => "title",
+            p if p.starts_with("description.") => "description",
             _ => "",
         };
         if !simple.is_empty() {

@@ -369,6 +369,15 @@ fn get_text(t: &dyn TableLike, key: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A text the form edits: the string, or the `en` entry (the default) of one given per
+/// language (`title.en`, `title.fr-CA`, ...), whose other languages the form leaves alone.
+fn default_text(t: &dyn TableLike, key: &str) -> String {
+    match t.get(key).and_then(Item::as_table_like) {
+        Some(by_language) => get_text(by_language, "en"),
+        None => get_text(t, key),
+    }
+}
+
 fn list(t: &dyn TableLike, key: &str) -> Vec<String> {
     match t.get(key).and_then(Item::as_value) {
         Some(Value::Array(a)) => a.iter().map(text_of).collect(),
@@ -380,8 +389,8 @@ fn list(t: &dyn TableLike, key: &str) -> Vec<String> {
 fn read_offer(t: &Table) -> OfferFields {
     let mut f = OfferFields {
         id: get_text(t, "id"),
-        title: get_text(t, "title"),
-        description: get_text(t, "description"),
+        title: default_text(t, "title"),
+        description: default_text(t, "description"),
         groups: list(t, "groups"),
         subgroups: list(t, "subgroups"),
         percent: get_text(t, "percent"),
@@ -495,6 +504,24 @@ fn write(
         {
             continue;
         }
+        if matches!(*key, "title" | "description")
+            && let Some(by_language) = table.get_mut(key).and_then(Item::as_table_like_mut)
+        {
+            match new {
+                Some(Item::Value(v)) => {
+                    let mut v = v.clone();
+                    if let Some(old) = by_language.get("en").and_then(Item::as_value) {
+                        *v.decor_mut() = old.decor().clone();
+                    }
+                    by_language.insert("en", Item::Value(v));
+                }
+                // Emptied: the loader then asks for the default the translations need.
+                _ => {
+                    by_language.remove("en");
+                }
+            }
+            continue;
+        }
         match new {
             None => {
                 table.remove(key);
@@ -589,7 +616,8 @@ fn collect_headers(text: &str, t: &Table, out: &mut Vec<usize>) {
     for (_, item) in t.iter() {
         match item {
             Item::Table(t) => {
-                if let Some(s) = t.span() {
+                // Dotted keys (`title.fr-CA = …`) make a table without a header of its own.
+                if let Some(s) = t.span().filter(|_| !t.is_dotted()) {
                     out.push(line_col(text, s.start).0);
                 }
                 collect_headers(text, t, out);

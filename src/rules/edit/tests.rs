@@ -249,3 +249,38 @@ fn the_store_table_is_written_in_place() {
     none.set_store(&[("name", String::new())]);
     assert!(!none.text().contains("store"), "an empty table is dropped");
 }
+
+#[test]
+fn the_form_edits_the_default_of_a_translated_title_and_keeps_the_translations() {
+    let text = "[[offers]]\nid = \"a\"\ntitle.en = \"A\" # default\ntitle.fr-CA = \"A fr\"\n\
+                description = { en = \"D\", es = \"D es\" }\ngroups = [\"military\"]\npercent = 10\ncode = \"X\"\n";
+    let mut doc = Document::parse(text).unwrap();
+    let mut a = doc.offer("a").unwrap();
+    assert_eq!((a.title.as_str(), a.description.as_str()), ("A", "D"));
+    doc.set_offer(Some("a"), &a).unwrap();
+    assert_eq!(doc.text(), text, "unchanged: untouched");
+    a.title = "B".into();
+    a.description = "E".into();
+    doc.set_offer(Some("a"), &a).unwrap();
+    assert_eq!(
+        changed_lines(text, &doc.text()),
+        [
+            "-title.en = \"A\" # default",
+            "+title.en = \"B\" # default",
+            "-description = { en = \"D\", es = \"D es\" }",
+            "+description = { en = \"E\", es = \"D es\" }",
+        ]
+    );
+    let rules = parse("r.toml", &doc.text(), None).unwrap().rules;
+    let offer = &rules.offers[0];
+    assert_eq!(offer.title_in(crate::i18n::Locale::FrCa), "A fr");
+    assert_eq!(offer.title, "B");
+
+    // Emptying the default description of a translated one: the loader says what is missing,
+    // next to the form's description field.
+    a.description.clear();
+    doc.set_offer(Some("a"), &a).unwrap();
+    let errors = parse("r.toml", &doc.text(), None).map(|_| ()).unwrap_err();
+    assert_eq!(errors[0].field.as_deref(), Some("description.en"));
+    assert_eq!(a.field_of("description.en").as_deref(), Some("description"));
+}

@@ -7,9 +7,12 @@ use super::code::code;
 use super::conditions::conditions;
 use super::dates::window;
 use super::discount::discount;
-use super::raw::RawOffer;
+use super::raw::{RawOffer, RawText};
 use super::{Report, is_handle};
-use crate::rules::{KNOWN_GROUPS, Limit, Offer, Pool, date};
+use toml::Spanned;
+
+use crate::i18n::Locale;
+use crate::rules::{KNOWN_GROUPS, Limit, Offer, Pool, Translations, date};
 
 /// Validates one offer.
 pub(super) fn offer(
@@ -27,9 +30,11 @@ pub(super) fn offer(
             format!("use lower-case letters, digits, '-' or '_', got {id:?}"),
         );
     }
-    if o.title.get_ref().trim().is_empty() {
-        r.error(o.title.span(), "title", "must not be empty");
-    }
+    let title = text(r, &o.title, "title", true);
+    let description = o
+        .description
+        .as_ref()
+        .map(|d| text(r, d, "description", false));
     if o.groups.get_ref().is_empty() {
         r.error(
             o.groups.span(),
@@ -134,8 +139,11 @@ pub(super) fn offer(
     }
     Some(Offer {
         id,
-        title: o.title.get_ref().trim().to_owned(),
-        description: o.description.as_ref().map(|d| d.trim().to_owned()),
+        title: title.as_ref().map(|t| t.0.clone()).unwrap_or_default(),
+        description: description
+            .as_ref()
+            .and_then(|d| d.as_ref())
+            .map(|d| d.0.clone()),
         groups,
         subgroups,
         when,
@@ -146,5 +154,73 @@ pub(super) fn offer(
         limit,
         total_cap,
         priority: o.priority.as_ref().map_or(0, |p| *p.get_ref()),
+        translations: Translations {
+            title: title.map(|t| t.1).unwrap_or_default(),
+            description: description.flatten().map(|d| d.1).unwrap_or_default(),
+        },
     })
+}
+
+/// A title or description: its default (English) text and its translations. A table names
+/// each language by its tag and must give `en`, the text of every language without one.
+fn text(
+    r: &mut Report<'_>,
+    raw: &Spanned<RawText>,
+    field: &str,
+    required: bool,
+) -> Option<(String, Vec<(Locale, String)>)> {
+    let texts = match raw.get_ref() {
+        RawText::Plain(t) => {
+            if required && t.trim().is_empty() {
+                r.error(raw.span(), field, "must not be empty");
+                return None;
+            }
+            return Some((t.trim().to_owned(), Vec::new()));
+        }
+        RawText::ByLocale(texts) => texts,
+    };
+    let errors_before = r.errors.len();
+    let mut default = None;
+    let mut others: Vec<(Locale, String)> = Vec::new();
+    for (tag, value) in texts {
+        let path = format!("{field}.{}", tag.get_ref());
+        let Some(locale) = Locale::from_tag(tag.get_ref()) else {
+            let known: Vec<_> = Locale::ALL.iter().map(|l| l.tag()).collect();
+            r.error(
+                tag.span(),
+                &path,
+                format!(
+                    "no catalog for the language {:?}: use one of {}",
+                    tag.get_ref(),
+                    known.join(", ")
+                ),
+            );
+            continue;
+        };
+        let value_text = value.get_ref().trim();
+        if value_text.is_empty() {
+            r.error(value.span(), &path, "must not be empty");
+            continue;
+        }
+        if locale == Locale::En && default.is_none() {
+            default = Some(value_text.to_owned());
+        } else if locale == Locale::En || others.iter().any(|(l, _)| *l == locale) {
+            r.error(tag.span(), &path, "given twice");
+        } else {
+            others.push((locale, value_text.to_owned()));
+        }
+    }
+    if default.is_none() && r.errors.len() == errors_before {
+        r.error(
+            raw.span(),
+            &format!("{field}.en"),
+            format!(
+                "give the English text too ({field}.en = \"…\"): shoppers of other languages see it"
+            ),
+        );
+    }
+    if r.errors.len() > errors_before {
+        return None;
+    }
+    Some((default?, others))
 }

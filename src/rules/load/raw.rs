@@ -38,8 +38,8 @@ pub(super) struct RawPool {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawOffer {
     pub(super) id: Spanned<String>,
-    pub(super) title: Spanned<String>,
-    pub(super) description: Option<String>,
+    pub(super) title: Spanned<RawText>,
+    pub(super) description: Option<Spanned<RawText>>,
     pub(super) groups: Spanned<Vec<Spanned<String>>>,
     #[serde(default)]
     pub(super) subgroups: Vec<Spanned<String>>,
@@ -63,4 +63,44 @@ pub(super) struct RawOffer {
 pub(super) struct RawLimit {
     pub(super) claims: Spanned<i64>,
     pub(super) per_days: Spanned<i64>,
+}
+
+/// An offer's text: `title = "…"`, or one per language (`title.en = "…"`, `title.fr-CA = "…"`,
+/// or inline `title = { en = "…", fr-CA = "…" }`), each tag with its position.
+pub(super) enum RawText {
+    Plain(String),
+    ByLocale(Vec<(Spanned<String>, Spanned<String>)>),
+}
+
+impl<'de> Deserialize<'de> for RawText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawText;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string, or a table of strings by language (en, fr-CA, es)")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawText, E> {
+                Ok(RawText::Plain(v.to_owned()))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<RawText, E> {
+                Ok(RawText::Plain(v))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawText, A::Error> {
+                let mut texts = Vec::new();
+                while let Some(tag) = map.next_key::<Spanned<String>>()? {
+                    texts.push((tag, map.next_value::<Spanned<String>>()?));
+                }
+                Ok(RawText::ByLocale(texts))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }

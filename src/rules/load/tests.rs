@@ -186,3 +186,69 @@ fn dates_mean_whole_days_in_utc_and_offsets_are_honoured() {
     let o = &parse("r.toml", &text, None).unwrap().rules.offers[0];
     assert_eq!(o.ends, Some(1_798_761_599), "the last second of the day");
 }
+
+#[test]
+fn titles_and_descriptions_translate_by_language_tag() {
+    let text = r#"
+[[offers]]
+id = "a"
+title.en = "Military: 15% off"
+title.fr-CA = "Militaires : 15 % de rabais"
+description = { en = "For service members.", es = "Para militares." }
+groups = ["military"]
+percent = 15
+code = "X"
+
+[[offers]]
+id = "b"
+title = "Plain"
+groups = ["student"]
+percent = 10
+code = "Y"
+"#;
+    use crate::i18n::Locale;
+    let rules = parse("r.toml", text, None).unwrap().rules;
+    let a = &rules.offers[0];
+    assert_eq!(a.title, "Military: 15% off");
+    assert_eq!(a.title_in(Locale::FrCa), "Militaires : 15 % de rabais");
+    assert_eq!(
+        a.title_in(Locale::Es),
+        "Military: 15% off",
+        "no Spanish: the default"
+    );
+    assert_eq!(a.description_in(Locale::Es), Some("Para militares."));
+    assert_eq!(a.description_in(Locale::FrCa), Some("For service members."));
+    let b = &rules.offers[1];
+    assert_eq!(b.title_in(Locale::FrCa), "Plain");
+    assert_eq!(b.description_in(Locale::FrCa), None);
+}
+
+#[test]
+fn translations_name_known_languages_and_give_the_default() {
+    let body = |title: &str| {
+        format!(
+            "[[offers]]\nid = \"a\"\n{title}\ngroups = [\"military\"]\npercent = 10\ncode = \"X\"\n"
+        )
+    };
+    let error = |title: &str| {
+        let errors = parse("r.toml", &body(title), None).map(|_| ()).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        errors[0].to_string()
+    };
+    assert_eq!(
+        error("title.en = \"A\"\ntitle.de = \"B\""),
+        "r.toml:4:7: field `title.de`: no catalog for the language \"de\": use one of en, fr-CA, es"
+    );
+    assert_eq!(
+        error("title.fr-CA = \"B\""),
+        "r.toml:3:1: field `title.en`: give the English text too (title.en = \"…\"): shoppers of other languages see it"
+    );
+    assert_eq!(
+        error("title = { en = \"A\", es = \" \" }"),
+        "r.toml:3:26: field `title.es`: must not be empty"
+    );
+    assert_eq!(
+        error("title = 3"),
+        "r.toml:3:9: field `title`: invalid type: integer `3`, expected a string, or a table of strings by language (en, fr-CA, es)"
+    );
+}

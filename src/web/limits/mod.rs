@@ -63,23 +63,16 @@ pub struct Refusal {
 
 impl Refusal {
     /// The page's text, naming the same wait as `Retry-After`.
-    pub fn message(&self) -> String {
-        let wait = match self.retry_after {
-            1 => "1 second".to_owned(),
-            n => format!("{n} seconds"),
-        };
-        match self.limit {
-            Limit::Browser => format!("Please wait {wait}, then try again from the store."),
-            Limit::Address => format!(
-                "Many people on your network are verifying right now. Please wait {wait}, then \
-                 try again from the store."
-            ),
+    pub fn message(&self, cat: &'static crate::i18n::Catalog) -> String {
+        use crate::i18n::Msg;
+        let wait = cat.say(Msg::Seconds, &[("n", self.retry_after.into())]);
+        let msg = match self.limit {
+            Limit::Browser => Msg::WaitBrowser,
+            Limit::Address => Msg::WaitAddress,
             // Going back to the store would start over: this page's state is still good.
-            Limit::Callback => format!(
-                "Please wait {wait}, then reload this page to finish your verification: your \
-                 answer from ID.me is kept."
-            ),
-        }
+            Limit::Callback => Msg::WaitCallback,
+        };
+        cat.say(msg, &[("wait", wait.into())])
     }
 }
 

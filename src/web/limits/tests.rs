@@ -121,7 +121,8 @@ fn the_wait_is_whole_seconds_rounded_up() {
 
 #[test]
 fn the_message_names_the_wait_of_retry_after() {
-    let r = |limit, retry_after| Refusal { limit, retry_after }.message();
+    let en = crate::i18n::catalog(crate::i18n::Locale::En);
+    let r = |limit, retry_after| Refusal { limit, retry_after }.message(en);
     assert_eq!(
         r(Limit::Browser, 12),
         "Please wait 12 seconds, then try again from the store."
@@ -136,6 +137,15 @@ fn the_message_names_the_wait_of_retry_after() {
     );
     // A refused callback is reloaded, not started over.
     assert!(r(Limit::Callback, 2).contains("wait 2 seconds, then reload this page"));
+    let es = crate::i18n::catalog(crate::i18n::Locale::Es);
+    assert_eq!(
+        Refusal {
+            limit: Limit::Browser,
+            retry_after: 1
+        }
+        .message(es),
+        "Espera 1 segundo y vuelve a intentarlo desde la tienda."
+    );
 }
 
 #[test]
@@ -150,7 +160,8 @@ fn the_response_carries_the_wait_in_its_header_and_in_its_page() {
     assert_eq!(res.headers()[header::RETRY_AFTER], "7");
     // The HTML page and the JSON form under /api/ both render this message.
     let page = res.extensions().get::<ErrorPage>().unwrap();
-    let text = page.message.text(std::time::Duration::ZERO);
-    assert_eq!(text, refusal.message());
+    let en = crate::i18n::catalog(crate::i18n::Locale::En);
+    let text = page.message.text(std::time::Duration::ZERO, en);
+    assert_eq!(text, refusal.message(en));
     assert!(text.contains("Please wait 7 seconds,"));
 }

@@ -155,6 +155,37 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
     axe.check(client, "the store with the benefit (one button)")
         .await?;
     assert_eq!((app.token_calls(), app.attributes_calls()), (1, 1));
+
+    // d. In Canadian French through the page's own switch (a link, no script): the store with
+    // the benefit, the offers after a reset, and an error page.
+    click(client, "[data-testid=lang-fr-CA]").await?;
+    client
+        .wait()
+        .at_most(PAGE_LIMIT)
+        .for_element(Locator::Css("html[lang=fr-CA] [data-testid=benefit]"))
+        .await?;
+    let current = client
+        .find(Locator::Css("[data-testid=lang-fr-CA]"))
+        .await?
+        .attr("aria-current")
+        .await?;
+    assert_eq!(current.as_deref(), Some("true"));
+    axe.check(client, "the store in French, with the benefit")
+        .await?;
+    save_screenshot(client, &shots.join("store-fr-benefit.png")).await?;
+    click(client, "[data-testid=reset]").await?;
+    client
+        .wait()
+        .at_most(PAGE_LIMIT)
+        .for_element(Locator::Css("html[lang=fr-CA] button[data-testid=verify]"))
+        .await?;
+    axe.check(client, "the store in French").await?;
+    client.goto(&app.url("/no-such-page")).await?;
+    let title = client.title().await?;
+    assert!(title.starts_with("Page introuvable"), "{title}");
+    axe.check(client, "the 404 page in French").await?;
+    // The cookie is per host: the scenarios after this one expect English.
+    client.goto(&app.url("/lang/en?next=/")).await?;
     app.stop().await;
     Ok(())
 }
