@@ -30,14 +30,7 @@ pub fn locale_of(headers: &HeaderMap) -> Locale {
 }
 
 fn cookie_locale(headers: &HeaderMap) -> Option<Locale> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .and_then(|(_, value)| Locale::from_tag(value.trim()))
+    crate::web::cookie(headers, COOKIE).and_then(|value| Locale::from_tag(value.trim()))
 }
 
 /// The best of our locales for an `Accept-Language` value: by primary subtag (`fr`, `fr-FR`,

@@ -7,7 +7,7 @@
 //! nonce it managed to plant without the key, which is shared by every instance through the
 //! database.
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use subtle::ConstantTimeEq;
 
 use super::error::AppError;
@@ -102,24 +102,17 @@ pub fn check(
 /// The value of cookie `name` if it is one of our tokens (43 URL-safe base64 characters: a
 /// random nonce or a session id); anything else is as good as no cookie.
 pub fn token_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value)
-        .filter(|v| {
-            v.len() == 43
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
+    super::cookie(headers, name).filter(|v| {
+        v.len() == 43
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
 
     fn with_cookie(cookie: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

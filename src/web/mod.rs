@@ -26,6 +26,18 @@ pub use middleware::RequestId;
 pub use state::{AppState, Inner};
 pub use storefront::OfferCards;
 
+/// The value of the request's cookie `name` (the first, when sent twice).
+pub fn cookie<'h>(headers: &'h axum::http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value)
+}
+
 /// The largest request body read (forms here carry a token and a word or two; axum's default
 /// is 2 MB). A larger one is refused with 413 before it is buffered.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
