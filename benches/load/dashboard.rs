@@ -102,7 +102,7 @@ fn list(items: &[&str], sqlite: bool) -> String {
 
 /// The generator for SQLite: claims (40% from the pool offer, with their pool codes; the
 /// rest with the static or generated codes of their offers), the pool's free codes, and the
-/// year of counts.
+/// year of counts and of the pool's levels.
 fn sqlite_generator(now: i64) -> String {
     let today = now.div_euclid(86_400);
     let events = list(&::perkgate::stats::Event::ALL.map(|e| e.as_str()), true);
@@ -129,6 +129,9 @@ fn sqlite_generator(now: i64) -> String {
            e(event) AS (VALUES {events}), o(offer_id) AS (VALUES {offers}), g(grp) AS (VALUES {groups}) \
          INSERT INTO daily_counts (day, event, offer_id, grp, n) \
          SELECT day, event, offer_id, grp, abs(random() % 60) FROM d, e, o, g; \
+         WITH RECURSIVE d(day) AS (SELECT {first} UNION ALL SELECT day + 1 FROM d WHERE day < {today}) \
+         INSERT INTO pool_levels (day, pool, remaining) \
+         SELECT day, 'veteran-codes', {FREE_CODES} + ({today} - day) * 1000 FROM d; \
          ANALYZE;",
         first = today - 364,
         offers = list(&OFFERS, true),
@@ -163,6 +166,9 @@ fn postgres_generator(now: i64) -> String {
          SELECT d, e, o, g, floor(random() * 60)::bigint \
          FROM generate_series({first}::bigint, {today}::bigint) d, unnest(ARRAY[{events}]) e, \
               unnest(ARRAY[{offers}]) o, unnest(ARRAY[{groups}]) g; \
+         INSERT INTO pool_levels (day, pool, remaining) \
+         SELECT d, 'veteran-codes', {FREE_CODES} + ({today} - d) * 1000 \
+         FROM generate_series({first}::bigint, {today}::bigint) d; \
          ANALYZE;",
         first = today - 364,
         offers = list(&OFFERS, false),

@@ -262,6 +262,65 @@ impl Breakdown {
     }
 }
 
+/// Each pool's level on each day of a period: the day's last count, else the last before it
+/// (a level holds until codes are claimed or added); `None` before the pool was first counted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PoolHistory {
+    pub first_day: i64,
+    /// Pool → its levels from `first_day`, a value per day; pools by name.
+    pub pools: BTreeMap<String, Vec<Option<u64>>>,
+}
+
+impl PoolHistory {
+    /// From `(day, pool, remaining)` rows ordered by day; rows before `first_day` carry in.
+    pub fn from_rows(
+        first_day: i64,
+        days: i64,
+        rows: impl IntoIterator<Item = (i64, String, u64)>,
+    ) -> Self {
+        let width = days.max(1) as usize;
+        let mut pools: BTreeMap<String, Vec<Option<u64>>> = BTreeMap::new();
+        for (day, pool, left) in rows {
+            let line = pools.entry(pool).or_insert_with(|| vec![None; width]);
+            let from = (day - first_day).max(0) as usize;
+            // Later rows overwrite from their day on: the rows come by day.
+            line.iter_mut().skip(from).for_each(|v| *v = Some(left));
+        }
+        Self { first_day, pools }
+    }
+
+    /// "mil-codes: 1,234 left on 2 Dec, from 2,000 on 3 Nov; lowest 1,000 on 28 Nov."
+    pub fn sentence(&self, pool: &str) -> String {
+        let known: Vec<(i64, u64)> = (self.pools.get(pool).into_iter())
+            .flat_map(|l| l.iter().enumerate())
+            .filter_map(|(i, v)| v.map(|v| (self.first_day + i as i64, v)))
+            .collect();
+        let n = |v: u64| thousands(i64::try_from(v).unwrap_or(i64::MAX));
+        let (Some(&(d0, v0)), Some(&(d1, v1))) = (known.first(), known.last()) else {
+            return format!("{pool}: not counted in this period.");
+        };
+        let mut s = format!("{pool}: {} left on {}", n(v1), short_date(d1));
+        if d0 != d1 {
+            s.push_str(&format!(", from {} on {}", n(v0), short_date(d0)));
+            // The first lowest day.
+            if let Some(&(d, v)) = known.iter().min_by_key(|(d, v)| (*v, *d)) {
+                if v < v1 && v < v0 {
+                    s.push_str(&format!("; lowest {} on {}", n(v), short_date(d)));
+                }
+            }
+        }
+        s.push('.');
+        s
+    }
+}
+
+/// The pools' levels over the `days` days ending `today`, in one query.
+pub async fn pool_history(db: &Db, today: i64, days: i64) -> Result<PoolHistory, Error> {
+    let first = today - days.max(1) + 1;
+    let rows = crate::rewards::level_history(db, first, today).await?;
+    Ok(PoolHistory::from_rows(first, days, rows))
+}
+
 /// The totals of days `from..=to` by event, offer and community, in one query.
 async fn breakdown_rows(db: &Db, from: i64, to: i64) -> Result<Vec<BreakdownRow>, Error> {
     const SQL: &str = "SELECT event, offer_id, grp, CAST(sum(n) AS BIGINT) FROM daily_counts \
@@ -533,6 +592,32 @@ mod tests {
                 previous: 5
             }
         );
+    }
+
+    #[test]
+    fn pool_levels_carry_forward_and_start_when_first_counted() {
+        let rows = [
+            (90, "a".to_owned(), 50), // before the period: carries in
+            (101, "a".to_owned(), 40),
+            (101, "a".to_owned(), 30), // the day's later count
+            (102, "b".to_owned(), 9),
+            (104, "a".to_owned(), 45),
+        ];
+        let h = PoolHistory::from_rows(100, 5, rows);
+        assert_eq!(
+            h.pools["a"],
+            vec![Some(50), Some(30), Some(30), Some(30), Some(45)]
+        );
+        assert_eq!(h.pools["b"], vec![None, None, Some(9), Some(9), Some(9)]);
+        // Day 100 is 1970-04-11.
+        assert_eq!(
+            h.sentence("a"),
+            "a: 45 left on 15 Apr, from 50 on 11 Apr; lowest 30 on 12 Apr."
+        );
+        assert_eq!(h.sentence("b"), "b: 9 left on 15 Apr, from 9 on 13 Apr.");
+        assert_eq!(h.sentence("c"), "c: not counted in this period.");
+        let one = PoolHistory::from_rows(100, 1, [(100, "a".to_owned(), 3)]);
+        assert_eq!(one.sentence("a"), "a: 3 left on 11 Apr.");
     }
 
     #[test]

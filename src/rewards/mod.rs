@@ -19,7 +19,7 @@ use codes::generate;
 use ledger::{Ledger, OnSqlite};
 
 pub use codes::{CodesFile, import, is_code, mark_redeemed, parse_codes};
-pub use levels::PoolLevels;
+pub use levels::{PoolLevels, history as level_history, record_level};
 pub use pools::{
     PoolStatus, check_low, claim_count, pool_status, remaining, seed_pools, unlock_counts,
 };

@@ -17,6 +17,8 @@ const TOP: f64 = 12.0;
 const BOTTOM: f64 = 28.0;
 /// Horizontal grid lines above zero.
 const TICKS: i64 = 4;
+/// Lines with a style of their own (`series-0` … in app.css).
+const SERIES_CLASSES: usize = 5;
 
 /// Text as it may stand in SVG or HTML: `&`, `<`, `>`, `"` and `'` escaped.
 pub fn escape(s: &str) -> String {
@@ -74,13 +76,19 @@ fn y_of(v: i64, top: i64) -> f64 {
     HEIGHT - BOTTOM - plot * v.max(0) as f64 / top.max(1) as f64
 }
 
-/// A line chart of `lines` over the days from `first_day`; line `k` has class `series-k`.
+/// A line chart of `lines` over the days from `first_day`; line `k` has class `series-k` (the
+/// classes repeat after five). A day without a value (`None`: not known) breaks its line.
 /// `id` names the `<title>` for `aria-labelledby` (unique on the page).
-pub fn line_chart(id: &str, title: &str, first_day: i64, lines: &[&[i64]]) -> String {
+pub fn line_chart<V: Copy + Into<Option<i64>>>(
+    id: &str,
+    title: &str,
+    first_day: i64,
+    lines: &[&[V]],
+) -> String {
     let days = lines.iter().map(|l| l.len()).max().unwrap_or(0);
     let max = lines
         .iter()
-        .flat_map(|l| l.iter().copied())
+        .flat_map(|l| l.iter().filter_map(|&v| v.into()))
         .max()
         .unwrap_or(0);
     let top = scale_max(max);
@@ -130,23 +138,38 @@ pub fn line_chart(id: &str, title: &str, first_day: i64, lines: &[&[i64]]) -> St
     }
     svg.push_str("</g>");
     for (k, line) in lines.iter().enumerate() {
-        let n = line.len();
-        let points: Vec<String> = (line.iter().enumerate())
-            .map(|(i, &v)| format!("{:.1},{:.1}", x_of(i, n), y_of(v, top)))
-            .collect();
-        let _ = write!(
-            svg,
-            "<polyline class=\"series series-{k}\" points=\"{}\"/>",
-            points.join(" ")
-        );
-        // A single day is a point, which a line alone would not show.
-        if n == 1 {
+        let class = k % SERIES_CLASSES;
+        // The runs of known days, each its own line.
+        let mut runs: Vec<Vec<(usize, i64)>> = Vec::new();
+        let mut open = false;
+        for (i, v) in line.iter().enumerate() {
+            match (*v).into() {
+                Some(v) if open => runs.last_mut().into_iter().for_each(|r| r.push((i, v))),
+                Some(v) => {
+                    runs.push(vec![(i, v)]);
+                    open = true;
+                }
+                None => open = false,
+            }
+        }
+        for run in runs {
+            let points: Vec<String> = (run.iter())
+                .map(|&(i, v)| format!("{:.1},{:.1}", x_of(i, days), y_of(v, top)))
+                .collect();
             let _ = write!(
                 svg,
-                "<circle class=\"series-dot series-{k}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\"/>",
-                x_of(0, 1),
-                y_of(line[0], top)
+                "<polyline class=\"series series-{class}\" points=\"{}\"/>",
+                points.join(" ")
             );
+            // A single day is a point, which a line alone would not show.
+            if let [(i, v)] = run[..] {
+                let _ = write!(
+                    svg,
+                    "<circle class=\"series-dot series-{class}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\"/>",
+                    x_of(i, days),
+                    y_of(v, top)
+                );
+            }
         }
     }
     svg.push_str("</svg>");
@@ -232,7 +255,7 @@ mod tests {
         assert_eq!(p.len(), 30);
         assert!(p.iter().all(|&(_, y)| y == HEIGHT - BOTTOM));
         assert!(svg.contains(">4</text>") && !svg.contains("NaN"));
-        let none = line_chart("e", "Empty", 0, &[]);
+        let none = line_chart::<i64>("e", "Empty", 0, &[]);
         assert!(none.starts_with("<svg") && none.ends_with("</svg>"));
     }
 
@@ -268,6 +291,29 @@ mod tests {
             "Unlocked: &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;more&quot;"
         ));
         assert!(svg.contains("aria-labelledby=\"x&quot;y-title\""));
+    }
+
+    #[test]
+    fn unknown_days_break_the_line() {
+        let values = [None, Some(4), Some(2), None, Some(3)];
+        let svg = line_chart("g", "Levels", 0, &[&values]);
+        assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
+        let p = points(&svg);
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].0, x_of(1, 5), "the line starts on its first known day");
+        assert_eq!(
+            svg.matches("<circle").count(),
+            1,
+            "the lone last day is a dot"
+        );
+        let six: Vec<[i64; 1]> = (0..6).map(|i| [i]).collect();
+        let lines: Vec<&[i64]> = six.iter().map(|l| &l[..]).collect();
+        let svg = line_chart("s", "Six", 0, &lines);
+        assert_eq!(
+            svg.matches("series-dot series-0").count(),
+            2,
+            "classes repeat after five"
+        );
     }
 
     #[test]

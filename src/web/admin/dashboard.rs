@@ -17,12 +17,11 @@ use super::signin::record;
 use super::views::page;
 use crate::admin::Role;
 use crate::admin::dashboard::{
-    self, Breakdown, Filter, SPANS, Series, VERIFICATION, iso_date, thousands,
+    self, Breakdown, Filter, PoolHistory, SPANS, Series, VERIFICATION, iso_date, thousands,
 };
 use crate::clock::now;
 use crate::rewards::support::{self, Level};
-use crate::rules::Rules;
-use crate::rules::community_name;
+use crate::rules::{CodeSource, Rules, community_name};
 use crate::stats::{Event, day_of};
 use crate::web::error::AppError;
 use crate::web::state::AppState;
@@ -53,7 +52,7 @@ fn words(e: Event) -> (&'static str, &'static str, &'static str) {
 }
 
 pub struct LegendItem {
-    pub label: &'static str,
+    pub label: String,
     pub class: String,
 }
 
@@ -65,7 +64,7 @@ pub struct ChartView {
     pub summary: Vec<String>,
     pub note: Option<&'static str>,
     pub caption: String,
-    pub columns: Vec<&'static str>,
+    pub columns: Vec<String>,
     /// A day (ISO) and its figures.
     pub rows: Vec<(String, Vec<String>)>,
 }
@@ -260,8 +259,8 @@ fn chart(
         svg: line_chart(id, title, first, &lines),
         legend: (events.iter().enumerate())
             .map(|(k, &e)| LegendItem {
-                label: words(e).0,
-                class: format!("series-{k}"),
+                label: words(e).0.to_owned(),
+                class: series_class(k),
             })
             .collect(),
         summary: (events.iter())
@@ -272,7 +271,7 @@ fn chart(
             .collect(),
         note,
         caption: format!("{title}, per day (UTC)"),
-        columns: events.iter().map(|&e| words(e).0).collect(),
+        columns: events.iter().map(|&e| words(e).0.to_owned()).collect(),
         rows: (0..series.days)
             .map(|i| {
                 let cells = (events.iter())
@@ -319,6 +318,81 @@ fn charts(series: &Series, f: &Filter, offers: &[Named], groups: &[Named]) -> Ve
             benefits_note,
         ),
     ]
+}
+
+/// Line `k`'s class (as `charts::line_chart` draws it).
+fn series_class(k: usize) -> String {
+    format!("series-{}", k % 5)
+}
+
+/// The pools the level chart shows: with an offer or a community chosen, the pools its live
+/// offers draw from; else the live rules' pools and then any other counted in the period.
+fn charted_pools(rules: &Rules, history: &PoolHistory, f: &Filter) -> Vec<String> {
+    let mut pools: Vec<String> = Vec::new();
+    if !f.offer.is_empty() || !f.group.is_empty() {
+        let chosen = (rules.offers.iter())
+            .filter(|o| f.offer.is_empty() || o.id == f.offer)
+            .filter(|o| f.group.is_empty() || o.groups.contains(&f.group));
+        for o in chosen {
+            if let CodeSource::Pool(p) = &o.code {
+                if !pools.contains(p) {
+                    pools.push(p.clone());
+                }
+            }
+        }
+        return pools;
+    }
+    pools.extend(rules.pools.keys().cloned());
+    pools.sort();
+    pools.extend(
+        (history.pools.keys())
+            .filter(|p| !rules.pools.contains_key(*p))
+            .cloned(),
+    );
+    pools
+}
+
+/// The pools' levels per day as a chart, a sentence per pool and a table; `None` when no
+/// pool is charted.
+fn pool_chart(pools: &[String], history: &PoolHistory, days: i64) -> Option<ChartView> {
+    if pools.is_empty() {
+        return None;
+    }
+    let id = "chart-pools";
+    let title = "Codes left per pool";
+    let none = vec![None; days.max(1) as usize];
+    let lines: Vec<Vec<Option<i64>>> = (pools.iter())
+        .map(|p| {
+            let line = history.pools.get(p).unwrap_or(&none);
+            line.iter().map(|v| v.map(|v| v as i64)).collect()
+        })
+        .collect();
+    let refs: Vec<&[Option<i64>]> = lines.iter().map(|l| &l[..]).collect();
+    Some(ChartView {
+        id,
+        title: title.to_owned(),
+        svg: line_chart(id, title, history.first_day, &refs),
+        legend: (pools.iter().enumerate())
+            .map(|(k, p)| LegendItem {
+                label: p.clone(),
+                class: series_class(k),
+            })
+            .collect(),
+        summary: pools.iter().map(|p| history.sentence(p)).collect(),
+        note: Some(
+            "Each day shows the pool's last count of the day (every minute while perkgate runs); a day without a count keeps the level before it.",
+        ),
+        caption: format!("{title}, per day (UTC; — not counted yet)"),
+        columns: pools.to_vec(),
+        rows: (0..days.max(1) as usize)
+            .map(|i| {
+                let cells = (lines.iter())
+                    .map(|l| l[i].map_or_else(|| "—".to_owned(), thousands))
+                    .collect();
+                (iso_date(history.first_day + i as i64), cells)
+            })
+            .collect(),
+    })
 }
 
 const GROUP_EVENTS: [Event; 6] = [
@@ -449,6 +523,7 @@ pub async fn show(
     } = read(&state, &q, true).await?;
     let rules = state.rules();
     let levels = state.dashboard.pools.get(&state.db, now()).await?;
+    let history = dashboard::pool_history(&state.db, series.today, filter.days).await?;
     let conversion =
         crate::rewards::redemptions::conversion(&state.db, series.first_day(), series.today)
             .await?;
@@ -492,7 +567,15 @@ pub async fn show(
             long(series.today)
         ),
         narrowed: narrowed.join(" and "),
-        charts: charts(&series, &filter, &offers, &groups),
+        charts: {
+            let mut c = charts(&series, &filter, &offers, &groups);
+            c.extend(pool_chart(
+                &charted_pools(&rules, &history, &filter),
+                &history,
+                days,
+            ));
+            c
+        },
         group_columns: GROUP_EVENTS.iter().map(|&e| words(e).0).collect(),
         by_group: breakdown_rows(&breakdown.by_group, &groups, &GROUP_EVENTS, |g| Filter {
             days,
@@ -519,28 +602,38 @@ pub async fn show(
     page(&view, status, None)
 }
 
-/// The header of the download: one row per day, the filter, then every event.
-fn csv_header() -> String {
+/// The header of the download: one row per day, the filter, then every event, then each
+/// charted pool's level (`remaining:POOL`).
+fn csv_header(pools: &[String]) -> String {
     let mut h = String::from("day,offer,group");
     for e in Event::ALL {
         h.push(',');
         h.push_str(e.as_str());
     }
+    for p in pools {
+        h.push(',');
+        h.push_str(&csv::field(&format!("remaining:{p}"), true));
+    }
     h.push('\n');
     h
 }
 
-/// The series as CSV: a row per day of the period (zeros included), wide by event.
-fn csv_body(series: &Series, f: &Filter) -> String {
-    let mut out = csv_header();
+/// The series as CSV: a row per day of the period (zeros included), wide by event, then the
+/// pools' levels (empty before a pool was first counted).
+fn csv_body(series: &Series, f: &Filter, pools: &[String], history: &PoolHistory) -> String {
+    let mut out = csv_header(pools);
     let (offer, group) = (csv::field(&f.offer, true), csv::field(&f.group, true));
     for i in 0..series.days {
-        out.push_str(&format!(
-            "{},{offer},{group}",
-            iso_date(series.first_day() + i)
-        ));
+        let day = series.first_day() + i;
+        out.push_str(&format!("{},{offer},{group}", iso_date(day)));
         for e in Event::ALL {
             out.push_str(&format!(",{}", series.current(e)[i as usize]));
+        }
+        for p in pools {
+            let level = (history.pools.get(p))
+                .and_then(|l| l.get((day - history.first_day) as usize).copied().flatten());
+            out.push(',');
+            out.push_str(&level.map(|v| v.to_string()).unwrap_or_default());
         }
         out.push('\n');
     }
@@ -561,6 +654,8 @@ pub async fn export(
     if let Some(why) = errors.first() {
         return Err(ConsoleError::App(AppError::BadRequest(why)));
     }
+    let history = dashboard::pool_history(&state.db, series.today, filter.days).await?;
+    let pools = charted_pools(&state.rules(), &history, &filter);
     record(
         &state,
         &admin.account.email,
@@ -569,7 +664,8 @@ pub async fn export(
         &query_of(&filter),
     )
     .await?;
-    Ok(csv::download("dashboard.csv", csv_body(&series, &filter)))
+    let body = csv_body(&series, &filter, &pools, &history);
+    Ok(csv::download("dashboard.csv", body))
 }
 
 #[cfg(test)]
@@ -618,15 +714,18 @@ mod tests {
             offer: "=cmd".to_owned(),
             ..Filter::default()
         };
-        let body = csv_body(&s, &f);
+        let history = PoolHistory::from_rows(20_740, 30, [(20_768, "=p".to_owned(), 7)]);
+        let body = csv_body(&s, &f, &["=p".to_owned()], &history);
         let lines: Vec<&str> = body.lines().collect();
         assert_eq!(lines.len(), 31);
         assert_eq!(
             lines[0],
-            "day,offer,group,started,returned,verified,declined,failed,unlocked,redeemed"
+            "day,offer,group,started,returned,verified,declined,failed,unlocked,redeemed,\
+             remaining:=p"
         );
-        assert_eq!(lines[1], "2026-10-14,'=cmd,,1,0,0,0,0,0,0");
-        assert_eq!(lines[30], "2026-11-12,'=cmd,,0,0,3,0,0,0,0");
+        assert_eq!(lines[1], "2026-10-14,'=cmd,,1,0,0,0,0,0,0,");
+        assert_eq!(lines[29], "2026-11-11,'=cmd,,0,0,0,0,0,0,0,7");
+        assert_eq!(lines[30], "2026-11-12,'=cmd,,0,0,3,0,0,0,0,7");
     }
 
     #[test]

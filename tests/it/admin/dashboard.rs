@@ -11,7 +11,8 @@ use perkgate::stats::day_of;
 use super::{account, browser, signed_in};
 use crate::harness::{Options, TestApp, location, spawn_app, spawn_with, stores::fresh_postgres};
 
-const HEADER: &str = "day,offer,group,started,returned,verified,declined,failed,unlocked,redeemed";
+const HEADER: &str = "day,offer,group,started,returned,verified,declined,failed,unlocked,redeemed,\
+                      remaining:veteran-codes";
 
 async fn get(app: &TestApp, b: &reqwest::Client, path: &str) -> reqwest::Response {
     b.get(app.url(path)).send().await.unwrap()
@@ -74,22 +75,35 @@ async fn flows_then_dashboard(app: &TestApp) {
     assert_eq!(lines[0], HEADER);
     assert_eq!(lines.len(), 31, "30 days, zeros included");
     let today = iso_date(day_of(perkgate::clock::now()));
-    assert_eq!(lines[30], format!("{today},,,2,2,1,1,0,1,0"));
-    assert!(lines[1..30].iter().all(|l| l.ends_with(",0,0,0,0,0,0,0")));
+    // The pool was counted at start-up (its seed's codes): today's level, none before.
+    let seeded = perkgate::rewards::remaining(&app.db().await, "veteran-codes").await;
+    let seeded = seeded.unwrap();
+    assert!(seeded > 0);
+    let level = lines[30]
+        .rsplit(',')
+        .next()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    assert!(level >= seeded, "{level} counted at start-up, {seeded} now");
+    assert!(lines[30].starts_with(&format!("{today},,,2,2,1,1,0,1,0,")));
+    assert!(lines[1..30].iter().all(|l| l.ends_with(",0,0,0,0,0,0,0,")));
 
-    // The page: two charts, each with a summary and a table of 30 days.
+    // The page: three charts (verifications, benefits, pool levels), each with a summary and
+    // a table of 30 days.
     let res = get(app, &b, "/admin/dashboard").await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
     let html = res.text().await.unwrap();
-    assert_eq!(count(&html, "data-testid=\"dashboard-chart\""), 2);
-    assert_eq!(count(&html, "data-testid=\"dashboard-summary\""), 2);
-    assert_eq!(count(&html, "data-testid=\"dashboard-table\""), 2);
+    assert_eq!(count(&html, "data-testid=\"dashboard-chart\""), 3);
+    assert_eq!(count(&html, "data-testid=\"dashboard-summary\""), 3);
+    assert_eq!(count(&html, "data-testid=\"dashboard-table\""), 3);
     assert_eq!(
         count(&html, "<th scope=\"row\">20"),
-        60,
+        90,
         "30 days in each table"
     );
+    assert!(html.contains("<title id=\"chart-pools-title\">Codes left per pool</title>"));
     assert!(
         html.contains("role=\"img\"") && html.contains("<title id=\"chart-verifications-title\">")
     );
@@ -112,13 +126,16 @@ async fn flows_then_dashboard(app: &TestApp) {
     assert!(html.contains("data-testid=\"dashboard-csv\""));
 
     // A community: its verifications and unlocks; redemptions are not per community.
+    // The pools narrow the same way: the military's offers draw from veteran-codes, the
+    // students' from none.
     let mil = today_row(app, &b, "days=30&group=military").await;
-    assert_eq!(mil[1..].join(","), ",military,1,1,1,0,0,1,0");
+    assert_eq!(mil[1..10].join(","), ",military,1,1,1,0,0,1,0");
+    assert_eq!(mil.len(), 11, "{mil:?}");
     let stu = today_row(app, &b, "days=30&group=student").await;
     assert_eq!(stu[1..].join(","), ",student,1,1,0,1,0,0,0");
     // An offer: its unlocks; verifications have no offer and are all shown.
     let offer = today_row(app, &b, "days=30&offer=military").await;
-    assert_eq!(offer[1..].join(","), "military,,2,2,1,1,0,1,0");
+    assert_eq!(offer[1..].join(","), "military,,2,2,1,1,0,1,0", "no pool");
     let students = today_row(app, &b, "days=30&offer=students").await;
     assert_eq!(students[1..].join(","), "students,,2,2,1,1,0,0,0");
     let page = get(app, &b, "/admin/dashboard?days=30&group=student").await;
@@ -150,13 +167,17 @@ async fn flows_then_dashboard(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(text.lines().count(), 91);
-    assert!(text.ends_with(&format!("{today},,,2,2,1,1,0,1,1\n")));
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.starts_with(&format!("{today},,,2,2,1,1,0,1,1,")),
+        "{last}"
+    );
     let html = get(app, &b, "/admin/dashboard?days=90")
         .await
         .text()
         .await
         .unwrap();
-    assert_eq!(count(&html, "<th scope=\"row\">20"), 180);
+    assert_eq!(count(&html, "<th scope=\"row\">20"), 270);
     assert!(html.contains("2 verifications started in the last 90 days"));
     assert!(html.contains("<option value=\"90\" selected>"));
 }
@@ -193,7 +214,7 @@ async fn wrong_filters_are_refused_clearly_and_a_session_is_needed() {
         assert!(html.contains(says), "{query}");
         assert!(!html.contains("<script>"), "{query}");
         // The defaults stand in: the page still shows 30 days.
-        assert_eq!(count(&html, "data-testid=\"dashboard-chart\""), 2);
+        assert_eq!(count(&html, "data-testid=\"dashboard-chart\""), 3);
         let csv = get(&app, &b, &format!("/admin/dashboard.csv?{query}")).await;
         assert_eq!(csv.status(), 400, "{query}");
     }
@@ -297,4 +318,102 @@ async fn orders_redeemed_through_the_merchant_api_show_as_conversion() {
         table.contains("<td>1</td><td>59.90 USD</td>"),
         "one order of $59.90 for the teachers' offer:\n{table}"
     );
+}
+
+/// Levels kept on earlier days (as the app's minute count writes them) chart per pool: a level
+/// before the period carries in, a day without a count keeps the one before, a pool no
+/// longer in the rules still shows, and an offer narrows the chart to its own pool.
+async fn pool_levels_per_day(app: &TestApp) {
+    use perkgate::admin::dashboard::short_date;
+    account(app, "levels@example.com", Role::Viewer).await;
+    let db = app.db().await;
+    let today = day_of(perkgate::clock::now());
+    let first = today - 29;
+    for (day, pool, left) in [
+        (today - 40, "veteran-codes", 500),
+        (today - 10, "veteran-codes", 3),
+        (today - 3, "gone-pool", 7),
+    ] {
+        perkgate::rewards::record_level(&db, day, pool, left)
+            .await
+            .unwrap();
+    }
+    let now_left = perkgate::rewards::remaining(&db, "veteran-codes")
+        .await
+        .unwrap();
+    assert!(now_left > 3, "the seed has more codes than that");
+    let b = signed_in(app, "levels@example.com").await;
+
+    let html = get(app, &b, "/admin/dashboard").await.text().await.unwrap();
+    let chart = html
+        .split("aria-labelledby=\"chart-pools-h\"")
+        .nth(1)
+        .expect("the pool level chart")
+        .split("</section>")
+        .next()
+        .unwrap();
+    let sentence = format!(
+        "veteran-codes: {now_left} left on {}, from 500 on {}; lowest 3 on {}.",
+        short_date(today),
+        short_date(first),
+        short_date(today - 10)
+    );
+    assert!(chart.contains(&sentence), "{sentence}\n{chart}");
+    assert!(chart.contains(&format!(
+        "gone-pool: 7 left on {}, from 7 on {}.",
+        short_date(today),
+        short_date(today - 3)
+    )));
+    assert!(chart.contains("<th scope=\"col\">veteran-codes</th><th scope=\"col\">gone-pool</th>"));
+    let row = |day: i64| format!("<th scope=\"row\">{}</th>", iso_date(day));
+    assert!(chart.contains(&format!("{}<td>500</td><td>—</td>", row(first))));
+    assert!(chart.contains(&format!("{}<td>3</td><td>—</td>", row(today - 4))));
+    assert!(chart.contains(&format!("{}<td>3</td><td>7</td>", row(today - 3))));
+    assert_eq!(count(chart, "<polyline class=\"series series-0\""), 1);
+    assert_eq!(
+        count(chart, "<polyline class=\"series series-1\""),
+        1,
+        "gone-pool's line starts when it was first counted"
+    );
+
+    // The CSV carries the same levels, a column per pool.
+    let csv = get(app, &b, "/admin/dashboard.csv?days=30")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], format!("{HEADER},remaining:gone-pool"));
+    assert!(lines[1].ends_with(",500,"), "{}", lines[1]);
+    assert!(lines[27].ends_with(",3,7"), "{}", lines[27]);
+
+    // An offer: only its own pool; an offer without a pool: no level chart.
+    let html = get(app, &b, "/admin/dashboard?offer=veterans")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<th scope=\"col\">veteran-codes</th></tr>"));
+    assert!(!html.contains("gone-pool:"));
+    let html = get(app, &b, "/admin/dashboard?offer=military")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("chart-pools"));
+    assert_eq!(count(&html, "data-testid=\"dashboard-chart\""), 2);
+}
+
+#[tokio::test]
+async fn pool_levels_are_charted_per_day_on_sqlite() {
+    pool_levels_per_day(&spawn_app().await).await;
+}
+
+#[tokio::test]
+async fn pool_levels_are_charted_per_day_on_postgres() {
+    let Some(url) = fresh_postgres().await else {
+        return;
+    };
+    let app = spawn_with(Options::default().var("PERKGATE_DATABASE_URL", &url)).await;
+    pool_levels_per_day(&app).await;
 }
