@@ -303,10 +303,11 @@ impl PoolHistory {
         if d0 != d1 {
             s.push_str(&format!(", from {} on {}", n(v0), short_date(d0)));
             // The first lowest day.
-            if let Some(&(d, v)) = known.iter().min_by_key(|(d, v)| (*v, *d)) {
-                if v < v1 && v < v0 {
-                    s.push_str(&format!("; lowest {} on {}", n(v), short_date(d)));
-                }
+            if let Some(&(d, v)) = known.iter().min_by_key(|(d, v)| (*v, *d))
+                && v < v1
+                && v < v0
+            {
+                s.push_str(&format!("; lowest {} on {}", n(v), short_date(d)));
             }
         }
         s.push('.');

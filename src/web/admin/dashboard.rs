@@ -334,10 +334,10 @@ fn charted_pools(rules: &Rules, history: &PoolHistory, f: &Filter) -> Vec<String
             .filter(|o| f.offer.is_empty() || o.id == f.offer)
             .filter(|o| f.group.is_empty() || o.groups.contains(&f.group));
         for o in chosen {
-            if let CodeSource::Pool(p) = &o.code {
-                if !pools.contains(p) {
-                    pools.push(p.clone());
-                }
+            if let CodeSource::Pool(p) = &o.code
+                && !pools.contains(p)
+            {
+                pools.push(p.clone());
             }
         }
         return pools;
