@@ -18,7 +18,10 @@
 # operator `docker exec` into the container to run `perkgate codes import ...`.
 # ca-certificates is needed: reqwest verifies ID.me's certificate against the system roots.
 
-ARG RUST_VERSION=1
+# The Rust that link/order.txt was made with: a symbol's name carries a hash of the compiler
+# version, so another Rust still builds, but without the code layout that keeps an idle
+# instance's memory low (build.rs; regenerate the file with link/order.sh after upgrading).
+ARG RUST_VERSION=1.95
 
 # ---------------------------------------------------------------------------------------------
 FROM rust:${RUST_VERSION}-slim-bookworm AS builder
@@ -41,7 +44,8 @@ RUN sh /usr/local/bin/cargo-stubs \
 
 # 2. The real crate. Besides src/, the build reads at compile time: migrations/ (embedded by
 #    sqlx::migrate!), config/rules.toml (the built-in example rules), static/, locales/ (the
-#    message catalogs) and templates/ (include_str! and askama). The dummy's fingerprints must go: COPY keeps the files' own
+#    message catalogs), templates/ (include_str! and askama), and build.rs with link/ (the
+#    code layout). The dummy's fingerprints must go: COPY keeps the files' own
 #    (older) timestamps, and cargo would take the dummy build for up to date and ship an
 #    empty `fn main() {}` binary.
 COPY migrations migrations
@@ -49,6 +53,8 @@ COPY config config
 COPY static static
 COPY locales locales
 COPY templates templates
+COPY build.rs build.rs
+COPY link link
 COPY src src
 RUN rm -rf target/release/.fingerprint/perkgate-* \
     && cargo build --release --locked \
