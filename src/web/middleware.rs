@@ -321,9 +321,7 @@ fn render_errors(state: &AppState, res: Response, id: &str, api: Api, lang: &Lan
         };
         // The console's errors are never the merchant's templates; a merchant's that fails
         // gives way to the built-in page (its failure logged, naming the template).
-        let overrides = (!lang.console)
-            .then(|| state.templates.current())
-            .flatten();
+        let overrides = (!lang.console).then(|| state.templates.current()).flatten();
         let rendered = super::pages::page(&chrome, &view, overrides.as_deref()).or_else(|e| {
             if overrides.is_none() {
                 return Err(e);

@@ -357,8 +357,11 @@ impl Overrides {
 /// A page body a merchant may override.
 pub trait Body: askama::Template + askama::FastWritable {
     const PAGE: Page;
-    fn render_override(&self, overrides: &Overrides, common: &Common<'_>)
-    -> Result<String, AppError>;
+    fn render_override(
+        &self,
+        overrides: &Overrides,
+        common: &Common<'_>,
+    ) -> Result<String, AppError>;
 }
 
 impl Body for StorefrontView<'_> {
@@ -763,3 +766,166 @@ mod sample {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        dir
+    }
+
+    fn load_err(files: &[(&str, &str)]) -> String {
+        let dir = dir_with(files);
+        match load(dir.path()) {
+            Ok(_) => panic!("{files:?} loaded"),
+            Err(e) => e.replace(&dir.path().display().to_string(), "DIR"),
+        }
+    }
+
+    #[test]
+    fn only_the_shoppers_templates_are_overridable() {
+        let e = load_err(&[("base.html", "{{ content }}"), ("admin.html", "x")]);
+        assert_eq!(
+            e,
+            "PERKGATE_TEMPLATES: DIR/admin.html: not a template perkgate has (the shopper's \
+             pages are base.html, storefront.html, error.html, offer_cards.html, \
+             lang_switch.html; the console's and the sandbox's cannot be overridden)"
+        );
+        // Other files (notes, editors' backups) are left alone; no template: askama only.
+        let dir = dir_with(&[("README.md", "notes"), ("base.html~", "x")]);
+        assert!(load(dir.path()).unwrap().is_none());
+        let missing = load(Path::new("/nonexistent/templates")).err().unwrap();
+        assert!(
+            missing
+                .starts_with("PERKGATE_TEMPLATES: cannot read the folder /nonexistent/templates:"),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn a_syntax_error_names_the_file_and_the_line() {
+        let e = load_err(&[(
+            "base.html",
+            "<html>\n<body>\n{% if sandbox %}\n{{ content }}\n{% endfor %}\n</body>\n",
+        )]);
+        assert_eq!(
+            e,
+            "PERKGATE_TEMPLATES: DIR/base.html:5: syntax error: unknown statement endfor"
+        );
+        let e = load_err(&[("error.html", "<p>{{ message | nosuchfilter }}</p>")]);
+        assert_eq!(
+            e,
+            "PERKGATE_TEMPLATES: DIR/error.html:1: unknown filter: filter nosuchfilter is unknown"
+        );
+    }
+
+    #[test]
+    fn a_misspelt_field_fails_at_start_up() {
+        let e = load_err(&[(
+            "base.html",
+            "<title>{{ store.nmae }}</title>\n{{ content }}",
+        )]);
+        assert!(
+            e.starts_with("PERKGATE_TEMPLATES: DIR/base.html:1: undefined value"),
+            "{e}"
+        );
+        // Also in a branch only some pages take: the samples have every optional part.
+        let e = load_err(&[(
+            "storefront.html",
+            "{% for c in communities %}{{ c.cards }}{% endfor %}\n\
+             {% if benefit %}\n{{ benefit.cdoe }}{% endif %}",
+        )]);
+        assert!(
+            e.starts_with("PERKGATE_TEMPLATES: DIR/storefront.html:3: undefined value"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn overrides_render_their_context_escaped() {
+        let dir = dir_with(&[
+            (
+                "base.html",
+                "<html lang=\"{{ lang }}\"><title>{{ title }} · {{ store.name }}</title>\
+                 {{ lang_switch }}<main>{{ content }}</main>{{ t.footer_promise }}</html>",
+            ),
+            (
+                "offer_cards.html",
+                "{% for o in offers %}<li id=\"{{ o.id }}\">{{ o.title }}</li>{% endfor %}",
+            ),
+        ]);
+        let o = load(dir.path()).unwrap().unwrap();
+        assert!(o.has(Page::Base) && o.has(Page::OfferCards) && !o.has(Page::Storefront));
+        let mut shop = sample::shop();
+        shop.name = "Acme <Outfitters>".to_owned();
+        let t = &i18n::catalog(Locale::FrCa).t;
+        let chrome = Chrome {
+            t,
+            next: Some("%2F"),
+            sandbox: false,
+            store: &shop,
+            title: "Erreur",
+        };
+        let view = sample::error(t);
+        let page = o.page(&chrome, &view).unwrap();
+        assert!(
+            page.starts_with(
+                "<html lang=\"fr-CA\"><title>Erreur · Acme &lt;Outfitters&gt;</title>"
+            ),
+            "{page}"
+        );
+        // The built-in body and switch, not escaped twice.
+        assert!(
+            page.contains("<main>\n<section class=\"problem\">"),
+            "{page}"
+        );
+        assert!(page.contains("data-testid=\"lang-switch\""), "{page}");
+        let promise = t.footer_promise.replace('\'', "&#x27;");
+        assert!(
+            page.ends_with(&format!("</main>{promise}</html>")),
+            "{page}"
+        );
+
+        let mut offers = sample::offers();
+        offers[0].title = "Vets <20%>".to_owned();
+        let cards = cards(
+            Some(&o),
+            t,
+            &offers,
+            false,
+            Some(("military", "Militaires")),
+        )
+        .unwrap();
+        assert_eq!(
+            cards,
+            "<li id=\"military-15\">Vets &lt;20%&gt;</li><li id=\"student-10\">Students: 10% off</li>"
+        );
+    }
+
+    #[test]
+    fn a_failed_reload_keeps_the_templates_in_use() {
+        let dir = dir_with(&[("error.html", "<p>{{ message }}</p>")]);
+        let templates = Templates::open(Some(dir.path())).unwrap();
+        let first = templates.current().unwrap();
+        assert!(first.has(Page::Error));
+
+        std::fs::write(dir.path().join("error.html"), "<p>{{ message </p>").unwrap();
+        let e = templates.reload().unwrap_err();
+        assert!(e.contains("error.html:1: syntax error"), "{e}");
+        assert!(Arc::ptr_eq(&first, &templates.current().unwrap()), "kept");
+
+        std::fs::write(dir.path().join("base.html"), "{{ content }}").unwrap();
+        std::fs::write(dir.path().join("error.html"), "<p>{{ message }}!</p>").unwrap();
+        templates.reload().unwrap();
+        let now = templates.current().unwrap();
+        assert!(now.has(Page::Base) && now.has(Page::Error));
+
+        let none = Templates::open(None).unwrap();
+        assert!(none.current().is_none());
+        none.reload().unwrap();
+    }
+}
