@@ -326,7 +326,11 @@ fn render_errors(state: &AppState, res: Response, id: &str, api: Api, lang: &Lan
             if overrides.is_none() {
                 return Err(e);
             }
-            tracing::error!(error = %e, "the error page's merchant template failed; built-in page shown");
+            let cause = match &e {
+                AppError::Domain(cause) => cause.to_string(),
+                other => other.to_string(),
+            };
+            tracing::error!(error = %cause, "the error page's merchant template failed; built-in page shown");
             super::pages::page(&chrome, &view, None)
         });
         match rendered {
