@@ -292,3 +292,59 @@ async fn start_up_refuses_a_template_perkgate_does_not_have() {
         "{e}"
     );
 }
+
+/// The `data-testid`s of a page, in order: the hooks tests, app.js and shops rely on.
+fn hooks(page: &str) -> Vec<String> {
+    page.split("data-testid=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What a shopper walks through: the store from the shop's cart, unlocked, an error page.
+async fn walk(options: Options) -> Vec<Vec<String>> {
+    let app = spawn_with(
+        options
+            .var(
+                "PERKGATE_STORE_LOGO_URL",
+                "https://cdn.shop.example/logo.svg",
+            )
+            .var("PERKGATE_STORE_PRIVACY_URL", "https://shop.example/privacy")
+            .var("PERKGATE_STORE_SUPPORT", "help@shop.example")
+            .var("PERKGATE_RETURN_ORIGINS", "https://shop.example")
+            .var("PERKGATE_APPLY_URL", "https://shop.example/discount/{code}"),
+    )
+    .await;
+    let mut seen = Vec::new();
+    let from_cart = app
+        .get("/?return_to=https%3A%2F%2Fshop.example%2Fcart")
+        .await;
+    seen.push(hooks(&from_cart.text().await.unwrap()));
+    assert_eq!(
+        app.verify_as("military", "service_member").await.status(),
+        303
+    );
+    let (_, unlocked) = app.home().await;
+    assert_verified(&unlocked, "SALUTE15");
+    seen.push(hooks(&unlocked));
+    seen.push(hooks(&app.get("/nowhere").await.text().await.unwrap()));
+    app.stop().await;
+    seen
+}
+
+#[tokio::test]
+async fn the_built_in_templates_in_jinja_keep_every_hook() {
+    let ported = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/templates");
+    let built_in = walk(Options::default()).await;
+    let jinja = walk(with_templates(&ported)).await;
+    assert!(
+        built_in[0].contains(&"verify-military".to_owned()),
+        "{built_in:?}"
+    );
+    assert!(
+        built_in[1].contains(&"apply-at-checkout".to_owned()),
+        "{built_in:?}"
+    );
+    assert_eq!(jinja, built_in);
+}
