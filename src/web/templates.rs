@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use askama::Template as _;
 use minijinja::value::{Serde, Value};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
@@ -113,6 +114,9 @@ impl Templates {
         {
             use tokio::signal::unix::{SignalKind, signal};
             let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+                tracing::warn!(
+                    "cannot listen for SIGHUP: the merchant templates reload on restart only"
+                );
                 return;
             };
             while hangup.recv().await.is_some() {
@@ -329,7 +333,7 @@ impl Overrides {
             for (unified, community) in [(false, Some(("military", "Military"))), (true, None)] {
                 let ctx = CardsContext {
                     lang: "en",
-                    t: self.texts[0].clone(),
+                    t: self.texts[Locale::En.index()].clone(),
                     offers: &offers,
                     unified,
                     community: community.map(|(handle, name)| CommunityName { handle, name }),
@@ -626,8 +630,6 @@ pub fn cards(
         .map_err(AppError::from),
     }
 }
-
-use askama::Template as _;
 
 /// The contexts the start-up check renders: every optional part set in one, absent in another.
 mod sample {
