@@ -233,6 +233,10 @@ impl App {
         );
         // The message catalogs, parsed now rather than on the first shopper's page.
         crate::i18n::load();
+        let templates = Arc::new(
+            web::templates::Templates::open(config.templates.as_deref()).map_err(StartError)?,
+        );
+        tokio::spawn(templates.clone().watch());
         let state = AppState::new(web::Inner {
             config,
             public_url,
@@ -246,6 +250,7 @@ impl App {
             sandbox,
             offer_cards: web::OfferCards::default(),
             looks,
+            templates,
             console: web::admin::Console::new(
                 &secret,
                 &config_admin,

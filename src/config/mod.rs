@@ -227,6 +227,9 @@ pub struct Config {
     pub hsts: Hsts,
     /// How the shopper's pages look inside the merchant's shop (`PERKGATE_STORE_*`).
     pub store: crate::shop::Look,
+    /// The merchant's own page templates (`PERKGATE_TEMPLATES`), read at start-up and on
+    /// SIGHUP (`web::templates`).
+    pub templates: Option<PathBuf>,
     /// Where `return_to` may lead (`PERKGATE_RETURN_ORIGINS`); see [`Config::returns`].
     pub return_origins: Vec<url::Origin>,
     /// `PERKGATE_APPLY_URL`, with its `{code}`.
@@ -294,6 +297,7 @@ impl Default for Config {
             ops_listen: None,
             hsts: Hsts::MaxAge(Hsts::DEFAULT_MAX_AGE),
             store: crate::shop::Look::default(),
+            templates: None,
             return_origins: Vec::new(),
             apply_url: None,
             embed_origins: Vec::new(),

@@ -56,6 +56,7 @@ pub(super) const SETTINGS: &[&str] = &[
     "store_privacy_url",
     "store_terms_url",
     "store_support",
+    "templates",
     "return_origins",
     "apply_url",
     "embed_origins",
@@ -229,6 +230,7 @@ impl Config {
                     )
                 })?),
             },
+            "templates" => self.templates = Some(PathBuf::from(non_empty(raw)?)),
             key if key.starts_with("store_") => self.store.set(&key["store_".len()..], raw)?,
             "return_origins" => self.return_origins = shop::Returns::parse_origins(raw)?,
             "apply_url" => self.apply_url = Some(non_empty(raw)?.to_owned()),

@@ -386,3 +386,19 @@ fn a_bad_shop_setting_in_the_file_names_its_line() {
         )
     );
 }
+
+#[test]
+fn the_templates_folder_is_a_path() {
+    assert_eq!(load(&[]).unwrap().templates, None);
+    let c = load(&[("PERKGATE_TEMPLATES", "/etc/perkgate/templates")]).unwrap();
+    assert_eq!(
+        c.templates.as_deref(),
+        Some(Path::new("/etc/perkgate/templates"))
+    );
+    let e = load(&[("PERKGATE_TEMPLATES", " ")]).unwrap_err();
+    assert!(e.0.starts_with("PERKGATE_TEMPLATES: "), "{e}");
+    let mut c = Config::default();
+    c.apply_file(Path::new("p.toml"), "templates = \"tpl\"\n")
+        .unwrap();
+    assert_eq!(c.templates.as_deref(), Some(Path::new("tpl")));
+}

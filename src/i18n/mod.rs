@@ -29,6 +29,13 @@ pub enum Locale {
     Es,
 }
 
+/// As its tag (`fr-CA`), for the merchant's templates.
+impl serde::Serialize for Locale {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.tag())
+    }
+}
+
 impl Locale {
     /// In the order the switch lists them.
     pub const ALL: [Self; 3] = [Self::En, Self::FrCa, Self::Es];
@@ -74,7 +81,9 @@ impl Locale {
 /// Texts without arguments, one field per message id: `{{ t.verify }}` in a template.
 macro_rules! texts {
     ($($field:ident = $id:literal,)*) => {
-        /// A locale's texts without arguments, resolved at start-up.
+        /// A locale's texts without arguments, resolved at start-up (serialized for the
+        /// merchant's templates as `t`: `t.verify`, `t.locale` is the tag).
+        #[derive(serde::Serialize)]
         pub struct Texts {
             pub locale: Locale,
             $(pub $field: String,)*

@@ -2,7 +2,6 @@
 
 use std::time::Instant;
 
-use askama::Template;
 use axum::body::{Body, HttpBody};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
@@ -11,7 +10,7 @@ use axum::response::Response;
 use tracing::Instrument;
 
 use super::error::{AppError, ErrorPage};
-use super::pages::ErrorView;
+use super::pages::{Chrome, ErrorView};
 use super::state::AppState;
 use crate::i18n::{self, Locale};
 
@@ -306,18 +305,36 @@ fn render_errors(state: &AppState, res: Response, id: &str, api: Api, lang: &Lan
         );
         let shop = state.shop();
         let next = lang.next();
-        let view = ErrorView {
+        let chrome = Chrome {
             t: &cat.t,
             next: (!lang.console).then_some(next.as_str()),
             sandbox: state.sandbox.is_some(),
             store: &shop.shop,
             title: &title,
+        };
+        let view = ErrorView {
+            t: &cat.t,
+            title: &title,
             message: &message,
             role: page.role,
             correlation_id: id,
         };
-        match view.render() {
-            Ok(html) => html,
+        // The console's errors are never the merchant's templates; a merchant's that fails
+        // gives way to the built-in page (its failure logged, naming the template).
+        let overrides = (!lang.console).then(|| state.templates.current()).flatten();
+        let rendered = super::pages::page(&chrome, &view, overrides.as_deref()).or_else(|e| {
+            if overrides.is_none() {
+                return Err(e);
+            }
+            let cause = match &e {
+                AppError::Domain(cause) => cause.to_string(),
+                other => other.to_string(),
+            };
+            tracing::error!(error = %cause, "the error page's merchant template failed; built-in page shown");
+            super::pages::page(&chrome, &view, None)
+        });
+        match rendered {
+            Ok(html) => html.0,
             Err(e) => {
                 tracing::error!(error = %e, "error page template failed");
                 parts

@@ -14,6 +14,7 @@ mod middleware;
 mod pages;
 mod state;
 mod storefront;
+pub mod templates;
 mod verify;
 
 use axum::Router;

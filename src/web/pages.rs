@@ -13,24 +13,56 @@ use crate::i18n::Texts;
 use crate::rules::Benefit;
 use crate::shop::Shop;
 
-#[derive(Template)]
-#[template(path = "error.html", whitespace = "minimize")]
-pub struct ErrorView<'a> {
+/// What the layout (`base.html`) shows around every shopper page's body: the store's header
+/// and footer, the language switch, the title.
+pub struct Chrome<'a> {
     pub t: &'static Texts,
     /// The language switch's way back (`None`: no switch, the console's errors).
     pub next: Option<&'a str>,
     pub sandbox: bool,
     pub store: &'a Shop,
     pub title: &'a str,
+}
+
+/// The layout around a body that is rendered on its own (`content`): written straight into
+/// the page when both are askama's, or already rendered (escaped) when one is the merchant's
+/// (`web::templates`).
+#[derive(Template)]
+#[template(path = "base.html", whitespace = "minimize")]
+struct LayoutView<'a, C: askama::FastWritable, S: askama::FastWritable> {
+    t: &'static Texts,
+    sandbox: bool,
+    store: &'a Shop,
+    title: &'a str,
+    content: C,
+    switch: Option<S>,
+}
+
+#[derive(Template)]
+#[template(path = "lang_switch.html", whitespace = "minimize")]
+pub struct LangSwitchView<'a> {
+    pub t: &'static Texts,
+    /// This page, encoded for a query.
+    pub next: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "error.html", whitespace = "minimize")]
+pub struct ErrorView<'a> {
+    pub t: &'static Texts,
+    pub title: &'a str,
     pub message: &'a str,
     pub role: &'a str,
     pub correlation_id: &'a str,
 }
 
-pub struct OfferView<'a> {
-    pub id: &'a str,
-    pub title: &'a str,
-    pub description: Option<&'a str>,
+/// An offer's card as the offers' templates show it: made once per rule set, language and
+/// state of the offers (`web::storefront::OfferCards`), not per view.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct OfferView {
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
     /// "20% off, up to $100.00".
     pub summary: String,
     /// "until 2030-12-31": the offer's last day, if it ends.
@@ -40,7 +72,8 @@ pub struct OfferView<'a> {
     /// Its pool has no code left: the card says so.
     pub ran_out: bool,
     /// The offer's community handles, to place its card.
-    pub groups: &'a [String],
+    #[serde(skip)]
+    pub groups: Vec<String>,
 }
 
 /// A community's offer cards (`unified`: all offers under the one button, with headings one
@@ -49,19 +82,22 @@ pub struct OfferView<'a> {
 #[template(path = "offer_cards.html", whitespace = "minimize")]
 pub struct CardsView<'a> {
     pub t: &'static Texts,
-    pub offers: Vec<&'a OfferView<'a>>,
+    pub offers: &'a [OfferView],
     pub unified: bool,
 }
 
 /// One community's section (per-group buttons), or all offers under the one button (an empty
-/// handle), with its cards already rendered (escaped).
+/// handle), with its cards already rendered (escaped), and the offers they show (for a
+/// merchant's `storefront.html`).
 pub struct CommunityCards {
     pub handle: String,
     pub name: String,
     pub cards: String,
+    pub offers: Vec<OfferView>,
 }
 
 /// What came of the last verification, shown once.
+#[derive(serde::Serialize)]
 pub struct MessageView {
     /// The page title while this message shows ("Not verified").
     pub title: &'static str,
@@ -74,21 +110,17 @@ pub struct MessageView {
     pub retry: Option<String>,
 }
 
+/// The storefront's body (`GET /`).
 #[derive(Template)]
 #[template(path = "storefront.html", whitespace = "minimize")]
 pub struct StorefrontView<'a> {
     pub t: &'static Texts,
-    /// This page, for the language switch's links (encoded for a query).
-    pub next: Option<&'a str>,
-    pub sandbox: bool,
-    pub store: &'a Shop,
     /// The shop page to go back to, checked (`return_to`).
     pub back: Option<&'a str>,
     /// "Apply at checkout": the shop's link with the benefit's code in it.
     pub apply: Option<String>,
     /// The page that embeds the button, when the store runs in its popup (checked origin).
     pub embed: Option<&'a str>,
-    pub title: &'a str,
     pub communities: &'a [CommunityCards],
     pub benefit: Option<&'a Benefit>,
     /// The benefit's title and discount in the shopper's language.
@@ -101,6 +133,44 @@ pub struct StorefrontView<'a> {
     pub message: Option<MessageView>,
     pub show_verify: bool,
     pub csrf: &'a str,
+}
+
+/// A shopper's page: `body` inside the layout. Without overrides (`PERKGATE_TEMPLATES`) both
+/// are askama's and the body renders straight into the layout; with them, `web::templates`
+/// renders each part through the merchant's template where there is one.
+pub fn page<B: super::templates::Body>(
+    chrome: &Chrome<'_>,
+    body: &B,
+    overrides: Option<&super::templates::Overrides>,
+) -> Result<Html<String>, AppError> {
+    match overrides {
+        None => html(&LayoutView {
+            t: chrome.t,
+            sandbox: chrome.sandbox,
+            store: chrome.store,
+            title: chrome.title,
+            content: body,
+            switch: (chrome.next).map(|next| LangSwitchView { t: chrome.t, next }),
+        }),
+        Some(overrides) => overrides.page(chrome, body).map(Html),
+    }
+}
+
+/// The layout around parts already rendered (one of them the merchant's).
+pub fn layout(
+    chrome: &Chrome<'_>,
+    content: &str,
+    switch: Option<&str>,
+) -> Result<String, AppError> {
+    html(&LayoutView {
+        t: chrome.t,
+        sandbox: chrome.sandbox,
+        store: chrome.store,
+        title: chrome.title,
+        content,
+        switch,
+    })
+    .map(|page| page.0)
 }
 
 pub fn html<T: Template>(view: &T) -> Result<Html<String>, AppError> {

@@ -36,6 +36,8 @@ pub struct Inner {
     pub offer_cards: super::storefront::OfferCards,
     /// The merchant's shop (its look, the way back to it), per rule set: see [`AppState::shop`].
     pub looks: super::look::Looks,
+    /// The merchant's own templates (`PERKGATE_TEMPLATES`), if any.
+    pub templates: Arc<super::templates::Templates>,
     /// The merchant console's settings and keys.
     pub console: super::admin::Console,
     /// The dashboard's settled sums and pool levels, kept between views.

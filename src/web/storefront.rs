@@ -3,7 +3,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use askama::Template;
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
@@ -12,8 +11,9 @@ use axum::routing::get;
 
 use super::error::AppError;
 use super::extract::CachedShopper;
-use super::pages::{CardsView, CommunityCards, MessageView, OfferView, StorefrontView, html};
+use super::pages::{Chrome, CommunityCards, MessageView, OfferView, StorefrontView, page};
 use super::state::AppState;
+use super::templates::{self, Overrides};
 use crate::clock::now;
 use crate::i18n::{self, Catalog, Locale, Msg};
 use crate::rewards::PoolLevels;
@@ -47,10 +47,15 @@ async fn show(
     let cat = i18n::catalog(locale);
     let t = &cat.t;
     let rules = state.rules();
-    let cards =
-        state
-            .offer_cards
-            .of(&rules, state.unified, &state.verifier.levels, now(), locale)?;
+    let overrides = state.templates.current();
+    let cards = state.offer_cards.of(
+        &rules,
+        state.unified,
+        &state.verifier.levels,
+        now(),
+        locale,
+        overrides.as_ref(),
+    )?;
     let s = &shopper.state;
     let expiry = state.config.session.auth_timeout;
     let message = notice.map(|(n, retry)| MessageView::new(&n, retry, state.unified, expiry, cat));
@@ -84,15 +89,18 @@ async fn show(
         .and_then(|b| b.code.as_deref())
         .and_then(|code| shop.shop.returns.apply_link(code))
         .map(String::from);
-    let mut page = html(&StorefrontView {
+    let chrome = Chrome {
         t,
         next: Some(&next),
         sandbox: state.sandbox.is_some(),
         store: &shop.shop,
+        title,
+    };
+    let body = StorefrontView {
+        t,
         back: back.as_ref().map(url::Url::as_str),
         apply,
         embed: embed.as_deref(),
-        title,
         communities: &cards.communities,
         benefit,
         benefit_title: benefit.map_or("", |b| benefit_title(b, &rules, locale)),
@@ -108,8 +116,8 @@ async fn show(
         message,
         show_verify: s.benefit.is_none(),
         csrf: &csrf,
-    })?
-    .into_response();
+    };
+    let mut page = page(&chrome, &body, overrides.as_deref())?.into_response();
     if let Some(cookie) = csrf_cookie {
         page.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -173,6 +181,8 @@ pub struct OfferCards([Mutex<Option<Arc<Cards>>>; Locale::ALL.len()]);
 pub struct Cards {
     rules: Arc<Rules>,
     unified: bool,
+    /// The merchant's templates they were rendered with (a reload renders them anew).
+    overrides: Option<Arc<Overrides>>,
     /// Per offer of the rule set: whether it runs, and whether it ran out.
     shown: Vec<(bool, bool)>,
     communities: Vec<CommunityCards>,
@@ -186,6 +196,7 @@ impl OfferCards {
         levels: &PoolLevels,
         at: i64,
         locale: Locale,
+        overrides: Option<&Arc<Overrides>>,
     ) -> Result<Arc<Cards>, AppError> {
         let shown = |o: &Offer| {
             let runs = o.active_at(at);
@@ -197,6 +208,7 @@ impl OfferCards {
         if let Some(cards) = made.as_ref()
             && Arc::ptr_eq(&cards.rules, rules)
             && cards.unified == unified
+            && same(cards.overrides.as_ref(), overrides)
             && rules
                 .offers
                 .iter()
@@ -207,13 +219,29 @@ impl OfferCards {
         }
         let shown: Vec<_> = rules.offers.iter().map(shown).collect();
         let cards = Arc::new(Cards {
-            communities: render_cards(rules, unified, &shown, at, i18n::catalog(locale))?,
+            communities: render_cards(
+                rules,
+                unified,
+                &shown,
+                at,
+                i18n::catalog(locale),
+                overrides.map(Arc::as_ref),
+            )?,
             rules: Arc::clone(rules),
             unified,
+            overrides: overrides.cloned(),
             shown,
         });
         *made = Some(Arc::clone(&cards));
         Ok(cards)
+    }
+}
+
+fn same(a: Option<&Arc<Overrides>>, b: Option<&Arc<Overrides>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
     }
 }
 
@@ -224,14 +252,15 @@ fn render_cards(
     shown: &[(bool, bool)],
     at: i64,
     cat: &'static Catalog,
+    overrides: Option<&Overrides>,
 ) -> Result<Vec<CommunityCards>, AppError> {
     let locale = cat.locale();
     let views: Vec<OfferView> = (rules.offers.iter().zip(shown))
         .filter(|(_, (runs, _))| *runs)
         .map(|(o, &(_, ran_out))| OfferView {
-            id: &o.id,
-            title: o.title_in(locale),
-            description: o.description_in(locale),
+            id: o.id.clone(),
+            title: o.title_in(locale).to_owned(),
+            description: o.description_in(locale).map(str::to_owned),
             summary: o.discount.describe_in(&rules.currency, locale),
             until: o
                 .ends
@@ -244,32 +273,29 @@ fn render_cards(
                 cat.say(Msg::OfferFor, &[("communities", names.into())])
             },
             ran_out,
-            groups: &o.groups,
+            groups: o.groups.clone(),
         })
         .collect();
-    let render = |offers: Vec<&OfferView>| {
-        CardsView {
-            t: &cat.t,
-            offers,
-            unified,
-        }
-        .render()
-        .map_err(AppError::from)
-    };
     if unified {
         return Ok(vec![CommunityCards {
             handle: String::new(),
             name: String::new(),
-            cards: render(views.iter().collect())?,
+            cards: templates::cards(overrides, &cat.t, &views, unified, None)?,
+            offers: views,
         }]);
     }
     (rules.active_groups(at).into_iter())
         .map(|g| {
-            let offers = views.iter().filter(|v| v.groups.iter().any(|og| og == g));
+            let offers: Vec<OfferView> = (views.iter())
+                .filter(|v| v.groups.iter().any(|og| og == g))
+                .cloned()
+                .collect();
+            let name = community_name_in(g, locale).into_owned();
             Ok(CommunityCards {
+                cards: templates::cards(overrides, &cat.t, &offers, unified, Some((g, &name)))?,
                 handle: g.to_owned(),
-                name: community_name_in(g, locale).into_owned(),
-                cards: render(offers.collect())?,
+                name,
+                offers,
             })
         })
         .collect()
@@ -420,7 +446,7 @@ code = "S10"
     fn cards_are_rendered_once_until_the_offers_change() {
         let (rules, cards, levels) = (sample(), OfferCards::default(), PoolLevels::default());
         let first = cards
-            .of(&rules, false, &levels, at("2027-01-01"), Locale::En)
+            .of(&rules, false, &levels, at("2027-01-01"), Locale::En, None)
             .unwrap();
         let handles: Vec<_> = first.communities.iter().map(|c| &c.handle).collect();
         assert_eq!(handles, ["military", "student"]);
@@ -432,7 +458,7 @@ code = "S10"
         assert!(vets.contains("until 2030-12-31") && !vets.contains("ran-out"));
 
         let again = cards
-            .of(&rules, false, &levels, at("2027-06-01"), Locale::En)
+            .of(&rules, false, &levels, at("2027-06-01"), Locale::En, None)
             .unwrap();
         assert!(
             Arc::ptr_eq(&first, &again),
@@ -441,7 +467,7 @@ code = "S10"
 
         levels.set("p", 0);
         let ran_out = cards
-            .of(&rules, false, &levels, at("2027-06-01"), Locale::En)
+            .of(&rules, false, &levels, at("2027-06-01"), Locale::En, None)
             .unwrap();
         assert!(
             ran_out.communities[0]
@@ -450,20 +476,20 @@ code = "S10"
         );
 
         let ended = cards
-            .of(&rules, false, &levels, at("2031-01-01"), Locale::En)
+            .of(&rules, false, &levels, at("2031-01-01"), Locale::En, None)
             .unwrap();
         let handles: Vec<_> = ended.communities.iter().map(|c| &c.handle).collect();
         assert_eq!(handles, ["student"], "an ended offer's community goes");
 
         let unified = cards
-            .of(&rules, true, &levels, at("2031-01-01"), Locale::En)
+            .of(&rules, true, &levels, at("2031-01-01"), Locale::En, None)
             .unwrap();
         assert_eq!(unified.communities.len(), 1);
         assert!(unified.communities[0].cards.contains("<h3>Students</h3>"));
 
         let reloaded = sample();
         let fresh = cards
-            .of(&reloaded, true, &levels, at("2031-01-01"), Locale::En)
+            .of(&reloaded, true, &levels, at("2031-01-01"), Locale::En, None)
             .unwrap();
         assert!(
             !Arc::ptr_eq(&unified, &fresh),

@@ -23,6 +23,7 @@ mod console;
 mod driver;
 mod outcomes;
 mod shop;
+mod templates;
 
 use axe::Axe;
 use driver::{Chromedriver, browser_binaries, connect};
@@ -63,6 +64,7 @@ async fn shopper_verifies_in_a_real_browser() {
         let shots = manifest.join("target/screenshots");
         outcomes::scenario(&client, &axe, &shots).await?;
         shop::scenario(&client, &axe, &shots).await?;
+        templates::scenario(&client, &axe, &shots).await?;
         console::scenario(&client, &axe, &shots).await
     })
     .await;
