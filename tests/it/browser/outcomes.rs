@@ -16,9 +16,7 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
     // a. Declined, then not verified, then expired: each ends on the store, told once.
     let app = spawn_with(Options::default().var("PERKGATE_AUTH_TIMEOUT_SECS", "3")).await;
     client.goto(&app.url("/")).await?;
-    click(client, "[data-testid=verify-military]").await?;
-    wait_for_path(client, "/sandbox/idme/oauth/authorize").await?;
-    click(client, "[data-testid=persona-decline]").await?;
+    verify_as(client, "verify-military", "decline").await?;
     assert_outcome(
         client,
         "status",
@@ -38,9 +36,7 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
         "the message is shown once, not again on a refresh"
     );
 
-    click(client, "[data-testid=verify-military]").await?;
-    wait_for_path(client, "/sandbox/idme/oauth/authorize").await?;
-    click(client, "[data-testid=persona-unverified]").await?;
+    verify_as(client, "verify-military", "unverified").await?;
     assert_outcome(
         client,
         "status",
@@ -65,9 +61,7 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
     app.stop().await;
     let app = spawn_with(Options::default().rules_fixture("communities")).await;
     client.goto(&app.url("/")).await?;
-    click(client, "[data-testid=verify-teacher]").await?;
-    wait_for_path(client, "/sandbox/idme/oauth/authorize").await?;
-    click(client, "[data-testid=persona-teacher]").await?;
+    verify_as(client, "verify-teacher", "teacher").await?;
     assert_outcome(
         client,
         "status",
@@ -83,9 +77,7 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
     // reference the log line carries.
     let app = spawn_with(Options::default().var("PERKGATE_IDME_PAYLOAD", "signed")).await;
     client.goto(&app.url("/")).await?;
-    click(client, "[data-testid=verify-military]").await?;
-    wait_for_path(client, "/sandbox/idme/oauth/authorize").await?;
-    click(client, "[data-testid=persona-service_member]").await?;
+    verify_as(client, "verify-military", "service_member").await?;
     assert_outcome(
         client,
         "alert",
@@ -188,6 +180,18 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
     client.goto(&app.url("/lang/en?next=/")).await?;
     app.stop().await;
     Ok(())
+}
+
+/// A verification as far as the shopper's choice: `button` on the store (a `data-testid`),
+/// then `persona` on the sandbox's page; what comes back is the caller's to check.
+pub(super) async fn verify_as(
+    client: &Client,
+    button: &str,
+    persona: &str,
+) -> Result<(), CmdError> {
+    click(client, &format!("[data-testid={button}]")).await?;
+    wait_for_path(client, "/sandbox/idme/oauth/authorize").await?;
+    click(client, &format!("[data-testid=persona-{persona}]")).await
 }
 
 pub(super) async fn click(client: &Client, css: &str) -> Result<(), CmdError> {

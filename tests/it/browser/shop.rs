@@ -14,7 +14,7 @@ use fantoccini::{Client, Locator};
 use serde_json::json;
 
 use super::axe::Axe;
-use super::outcomes::click;
+use super::outcomes::{click, verify_as};
 use super::{PAGE_LIMIT, save_screenshot, wait_for_path};
 use crate::harness::{Options, spawn_with};
 
@@ -69,9 +69,7 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
     axe.check(client, "the store in the merchant's colours")
         .await?;
 
-    click(client, "[data-testid=verify-military]").await?;
-    wait_for_path(client, "/sandbox/idme/oauth/authorize").await?;
-    click(client, "[data-testid=persona-service_member]").await?;
+    verify_as(client, "verify-military", "service_member").await?;
     wait_for_path(client, "/").await?;
     client
         .wait()
@@ -111,9 +109,7 @@ async fn embedded(client: &Client, axe: &Axe, shop: &str) -> Result<(), CmdError
     let popup = wait_for_popup(client, &main).await?;
     client.switch_to_window(popup).await?;
     wait_for_path(client, "/").await?;
-    click(client, "[data-testid=verify-military]").await?;
-    wait_for_path(client, "/sandbox/idme/oauth/authorize").await?;
-    click(client, "[data-testid=persona-service_member]").await?;
+    verify_as(client, "verify-military", "service_member").await?;
     // The popup hands the benefit over and closes itself.
     let deadline = Instant::now() + PAGE_LIMIT;
     while client.windows().await?.len() > 1 {

@@ -9,7 +9,7 @@ use fantoccini::error::CmdError;
 use fantoccini::{Client, Locator};
 
 use super::axe::Axe;
-use super::outcomes::click;
+use super::outcomes::verify_as;
 use super::{BENEFIT, PAGE_LIMIT, save_screenshot, wait_for_path};
 use crate::harness::{Options, spawn_with};
 
@@ -32,9 +32,7 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
         .await?;
     axe.check(client, "the store in the merchant's own layout")
         .await?;
-    click(client, "[data-testid=verify-military]").await?;
-    wait_for_path(client, "/sandbox/idme/oauth/authorize").await?;
-    click(client, "[data-testid=persona-service_member]").await?;
+    verify_as(client, "verify-military", "service_member").await?;
     wait_for_path(client, "/").await?;
     client
         .wait()
