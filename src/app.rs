@@ -281,6 +281,12 @@ impl App {
             },
         ));
         tokio::spawn((state.verifier.counts.clone()).keep_flushing(state.verifier.db.clone()));
+        let deliverer = crate::webhooks::deliver::Deliverer::new(
+            state.verifier.db.clone(),
+            state.config.webhooks.clone(),
+        )
+            .map_err(|e| StartError(format!("cannot build the webhooks' HTTP client: {e}")))?;
+        tokio::spawn(deliverer.run());
         let (router, pruner) = web::router(state.clone(), sessions);
         let ops = ops.map(|l| (l, web::ops_router(state.clone())));
         if let Some(pruner) = pruner {
