@@ -9,6 +9,7 @@
 //!
 //! Payloads carry nothing personal: offer, group, code, pool, order id and amount, rules version.
 
+pub mod cli;
 pub mod deliver;
 pub mod endpoints;
 pub mod outbox;

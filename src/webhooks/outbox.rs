@@ -19,6 +19,21 @@ pub(super) fn subscribers_of(kind: super::EventType) -> String {
     format!("%,{},%", kind.as_str())
 }
 
+/// Whether an enabled endpoint subscribes to any of `kinds` (so that work only they need,
+/// such as counting a pool, is skipped otherwise).
+pub(crate) async fn subscribed<E: Exec>(tx: &mut E, kinds: &[super::EventType]) -> Result<bool, Error> {
+    for kind in kinds {
+        let n = tx
+            .one(SUBSCRIBED, vec![subscribers_of(*kind).into()])
+            .await?
+            .map_or(0, |r| r[0].int());
+        if n > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Writes `event` and a delivery per enabled endpoint subscribed to its type, in the caller's
 /// transaction (nothing at all when no one subscribes). Returns the deliveries written; wakes
 /// this process's deliverer when there are some (on PostgreSQL the caller wakes it again after
