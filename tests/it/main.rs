@@ -32,3 +32,4 @@ mod shop;
 mod shutdown;
 mod soak;
 mod stores;
+mod webhooks;
