@@ -285,7 +285,7 @@ impl App {
             state.verifier.db.clone(),
             state.config.webhooks.clone(),
         )
-            .map_err(|e| StartError(format!("cannot build the webhooks' HTTP client: {e}")))?;
+        .map_err(|e| StartError(format!("cannot build the webhooks' HTTP client: {e}")))?;
         tokio::spawn(deliverer.run());
         let (router, pruner) = web::router(state.clone(), sessions);
         let ops = ops.map(|l| (l, web::ops_router(state.clone())));

@@ -140,7 +140,12 @@ pub(crate) fn run(
 
 /// The database, one endpoint (its secret handed to the receiver) and `events` claims, each
 /// writing its `benefit.unlocked` to the outbox.
-async fn backlog(url: &str, addr: SocketAddr, events: usize, received: &Shared) -> Result<(), String> {
+async fn backlog(
+    url: &str,
+    addr: SocketAddr,
+    events: usize,
+    received: &Shared,
+) -> Result<(), String> {
     let db = ::perkgate::db::connect(url).await?;
     let open = WebhookSettings {
         allow_http: true,

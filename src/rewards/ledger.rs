@@ -142,7 +142,9 @@ impl Ledger for OnSqlite<'_> {
     }
 
     async fn webhook(&mut self, event: &Event) -> Result<(), Error> {
-        outbox::enqueue(&mut store::OnSqlite(self.0), event).await.map(|_| ())
+        outbox::enqueue(&mut store::OnSqlite(self.0), event)
+            .await
+            .map(|_| ())
     }
 }
 

@@ -15,9 +15,9 @@ pub mod support;
 
 use crate::db::{Db, Error, sqlite};
 use crate::rules::{CodeSource, Limit, Offer};
+use crate::webhooks::{Event, EventType};
 use codes::generate;
 use ledger::{Ledger, OnSqlite};
-use crate::webhooks::{Event, EventType};
 
 pub use codes::{CodesFile, import, is_code, mark_redeemed, parse_codes};
 pub use levels::PoolLevels;
@@ -180,7 +180,10 @@ async fn claim_in<L: Ledger>(l: &mut L, t: &Terms, person: &str, at: i64) -> Res
 /// last code: once per crossing (claims of a pool take one code at a time, in turn), and
 /// only counted when someone subscribes.
 async fn pool_crossing<L: Ledger>(l: &mut L, pool: &str, low: u64, at: i64) -> Result<(), Error> {
-    if !l.subscribed(&[EventType::PoolLow, EventType::PoolEmpty]).await? {
+    if !l
+        .subscribed(&[EventType::PoolLow, EventType::PoolEmpty])
+        .await?
+    {
         return Ok(());
     }
     let (left, issued) = l.pool_counts(pool).await?;
@@ -188,7 +191,8 @@ async fn pool_crossing<L: Ledger>(l: &mut L, pool: &str, low: u64, at: i64) -> R
     if left == 0 {
         l.webhook(&Event::pool_empty(pool, at)).await?;
     } else if left == threshold {
-        l.webhook(&Event::pool_low(pool, left, threshold, at)).await?;
+        l.webhook(&Event::pool_low(pool, left, threshold, at))
+            .await?;
     }
     Ok(())
 }

@@ -26,7 +26,9 @@ pub fn run(args: &[&str]) -> ExitCode {
         ["list"] => with_db(|db, _| Box::pin(list(db))),
         [command @ ("remove" | "rotate" | "enable" | "disable"), id] => {
             let Ok(id) = id.parse::<i64>() else {
-                eprintln!("perkgate: expected an endpoint id (see `perkgate webhooks list`), got {id:?}");
+                eprintln!(
+                    "perkgate: expected an endpoint id (see `perkgate webhooks list`), got {id:?}"
+                );
                 return ExitCode::from(2);
             };
             let command = command.to_string();
@@ -66,7 +68,11 @@ async fn add(
             Ok(made) => made,
             Err(e) => return failed(e),
         };
-    let names = events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(",");
+    let names = events
+        .iter()
+        .map(|e| e.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
     let details = format!("endpoint {} {} ({names})", endpoint.id, endpoint.url);
     if let Err(e) = audit::record(db, audit::CLI, "", "webhook endpoint added", &details, now).await
     {
@@ -86,7 +92,12 @@ async fn list(db: &Db) -> ExitCode {
     };
     println!("{:<5} {:<9} {:<58} url", "id", "state", "events");
     for e in all {
-        let events = e.events.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",");
+        let events = e
+            .events
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
         let state = if e.enabled { "enabled" } else { "disabled" };
         println!("{:<5} {:<9} {:<58} {}", e.id, state, events, e.url);
         if let Some(why) = e.disabled_reason.filter(|_| !e.enabled) {
@@ -99,7 +110,9 @@ async fn list(db: &Db) -> ExitCode {
 async fn change(db: &Db, settings: &WebhookSettings, command: String, id: i64) -> ExitCode {
     let now = crate::clock::now();
     let done = match command.as_str() {
-        "remove" => endpoints::remove(db, id).await.map(|found| found.then(String::new)),
+        "remove" => endpoints::remove(db, id)
+            .await
+            .map(|found| found.then(String::new)),
         "rotate" => endpoints::rotate(db, id, settings.rotation_grace, now).await,
         "enable" => endpoints::set_enabled(db, id, true, "", now)
             .await

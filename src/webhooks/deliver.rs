@@ -336,9 +336,8 @@ impl Deliverer {
             next_ms,
             disable_before: now - window.as_secs() as i64,
         };
-        let disabled = super::transaction!(&self.db, |tx| async move {
-            record_in(tx, &record).await
-        })?;
+        let disabled =
+            super::transaction!(&self.db, |tx| async move { record_in(tx, &record).await })?;
         let result = match (succeeded, gives_up) {
             (true, _) => "delivered",
             (false, true) => "failed",
@@ -346,14 +345,29 @@ impl Deliverer {
         };
         crate::metrics::webhook_attempt(d.kind, result);
         if gives_up {
-            tracing::warn!(endpoint = d.endpoint_id, delivery = d.id, event = d.kind, "webhook delivery failed for good");
+            tracing::warn!(
+                endpoint = d.endpoint_id,
+                delivery = d.id,
+                event = d.kind,
+                "webhook delivery failed for good"
+            );
         }
         if disabled {
             crate::metrics::webhook_endpoint_disabled();
-            tracing::warn!(endpoint = d.endpoint_id, "webhook endpoint disabled: failing too long");
+            tracing::warn!(
+                endpoint = d.endpoint_id,
+                "webhook endpoint disabled: failing too long"
+            );
             let details = format!("endpoint {}: {}", d.endpoint_id, disabled_reason(window));
-            crate::admin::audit::record(&self.db, "webhooks", "", "webhook endpoint disabled", &details, now)
-                .await?;
+            crate::admin::audit::record(
+                &self.db,
+                "webhooks",
+                "",
+                "webhook endpoint disabled",
+                &details,
+                now,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -488,7 +502,10 @@ mod tests {
             let ceiling = (base * 2u32.pow((failed - 1).min(20))).min(cap);
             assert_eq!(backoff(failed, base, cap, 0.0), Duration::ZERO);
             let top = backoff(failed, base, cap, 0.999_999);
-            assert!(top <= ceiling && top >= ceiling.mul_f64(0.999), "{failed}: {top:?}");
+            assert!(
+                top <= ceiling && top >= ceiling.mul_f64(0.999),
+                "{failed}: {top:?}"
+            );
             let mid = backoff(failed, base, cap, 0.5);
             assert!(mid <= ceiling / 2 + Duration::from_millis(1));
         }

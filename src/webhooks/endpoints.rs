@@ -125,12 +125,23 @@ pub async fn create(
 
 pub async fn list(db: &Db) -> Result<Vec<Endpoint>, Error> {
     const SQL: &str = concat!("SELECT ", columns!(), " FROM webhook_endpoints ORDER BY id");
-    Ok(store::rows(db, SQL, vec![]).await?.iter().map(endpoint).collect())
+    Ok(store::rows(db, SQL, vec![])
+        .await?
+        .iter()
+        .map(endpoint)
+        .collect())
 }
 
 pub async fn get(db: &Db, id: i64) -> Result<Option<Endpoint>, Error> {
-    const SQL: &str = concat!("SELECT ", columns!(), " FROM webhook_endpoints WHERE id = $1");
-    Ok(store::one(db, SQL, vec![Val::Int(id)]).await?.as_ref().map(endpoint))
+    const SQL: &str = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM webhook_endpoints WHERE id = $1"
+    );
+    Ok(store::one(db, SQL, vec![Val::Int(id)])
+        .await?
+        .as_ref()
+        .map(endpoint))
 }
 
 /// Endpoints disabled for failing (the console's notice to owners).

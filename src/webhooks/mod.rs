@@ -115,7 +115,10 @@ pub fn parse_events(list: &str) -> Result<Vec<EventType>, String> {
         }
     }
     if events.is_empty() {
-        return Err(format!("name at least one event; known: {}", known_events()));
+        return Err(format!(
+            "name at least one event; known: {}",
+            known_events()
+        ));
     }
     events.sort();
     events.dedup();
@@ -214,7 +217,10 @@ fn new_id() -> String {
 pub(crate) fn rfc3339(at: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(at)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 

@@ -21,7 +21,10 @@ pub(super) fn subscribers_of(kind: super::EventType) -> String {
 
 /// Whether an enabled endpoint subscribes to any of `kinds` (so that work only they need,
 /// such as counting a pool, is skipped otherwise).
-pub(crate) async fn subscribed<E: Exec>(tx: &mut E, kinds: &[super::EventType]) -> Result<bool, Error> {
+pub(crate) async fn subscribed<E: Exec>(
+    tx: &mut E,
+    kinds: &[super::EventType],
+) -> Result<bool, Error> {
     for kind in kinds {
         let n = tx
             .one(SUBSCRIBED, vec![subscribers_of(*kind).into()])

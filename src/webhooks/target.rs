@@ -158,12 +158,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     let s = ip.segments();
     // NAT64 (64:ff9b::/96) and the deprecated IPv4-compatible form (::a.b.c.d) carry IPv4.
     if (s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0; 4]) || s[0..6] == [0; 6] {
-        let v4 = Ipv4Addr::new(
-            (s[6] >> 8) as u8,
-            s[6] as u8,
-            (s[7] >> 8) as u8,
-            s[7] as u8,
-        );
+        let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
         return !ip.is_loopback() && !ip.is_unspecified() && is_public_v4(v4);
     }
     let refused = ip.is_unspecified()
@@ -268,7 +263,10 @@ mod tests {
                 "{private}"
             );
         }
-        assert!(matches!(check("not a url", STRICT), Err(Refused::Malformed(_))));
+        assert!(matches!(
+            check("not a url", STRICT),
+            Err(Refused::Malformed(_))
+        ));
         let open = Policy {
             allow_http: true,
             allow_private: true,

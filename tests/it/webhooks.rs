@@ -320,9 +320,13 @@ async fn every_event_arrives_signed_on(options: Options) {
     assert!(unlocked["timestamp"].as_str().unwrap().ends_with('Z'));
 
     // Four more claims drain the pool: one `pool.low` (at 3), one `pool.empty`.
-    let rules = parse("rules.toml", &crate::harness::rules_fixture("one-pool"), None)
-        .unwrap()
-        .rules;
+    let rules = parse(
+        "rules.toml",
+        &crate::harness::rules_fixture("one-pool"),
+        None,
+    )
+    .unwrap()
+    .rules;
     let veterans = rules.offer("veterans").unwrap();
     for i in 0..5 {
         let person = format!("person-{i}");
@@ -339,7 +343,10 @@ async fn every_event_arrives_signed_on(options: Options) {
     assert_eq!(low[0]["data"]["pool"], "vets");
     assert_eq!(low[0]["data"]["remaining"], 3);
     assert_eq!(low[0]["data"]["threshold"], 3);
-    assert_eq!(receiver.events(EventType::PoolEmpty)[0]["data"]["pool"], "vets");
+    assert_eq!(
+        receiver.events(EventType::PoolEmpty)[0]["data"]["pool"],
+        "vets"
+    );
     // The sixth claim ran out: no event for it, and none twice.
     assert_eq!(receiver.events(EventType::BenefitUnlocked).len(), 5);
 
@@ -427,7 +434,10 @@ async fn every_event_survives_a_receiver_down_slow_and_failing() {
     for d in &log {
         assert_eq!(d.state, "pending");
         assert!(d.attempts >= 10, "{d:?}");
-        assert!(d.last_error.as_deref().unwrap().contains("connect"), "{d:?}");
+        assert!(
+            d.last_error.as_deref().unwrap().contains("connect"),
+            "{d:?}"
+        );
     }
 
     receiver.set_mode(Mode::Slow(Duration::from_millis(1500)));
@@ -505,9 +515,11 @@ async fn deliveries_pending_at_a_kill_arrive_after_the_restart() {
     for i in 0..3 {
         unlock(&db, &format!("p{i}")).await;
     }
-    until("three deliveries in flight", Duration::from_secs(10), || {
-        receiver.received().len() >= 3
-    })
+    until(
+        "three deliveries in flight",
+        Duration::from_secs(10),
+        || receiver.received().len() >= 3,
+    )
     .await;
     first.kill();
     // (The held requests never answer: their handlers sleep on past the test.)
@@ -515,9 +527,18 @@ async fn deliveries_pending_at_a_kill_arrive_after_the_restart() {
     let _second = Instance::start(&vars, dir.path()).await;
     let ids = event_ids(&db).await;
     assert_eq!(ids.len(), 3);
-    until("every event delivered after the restart", Duration::from_secs(15), || {
-        receiver.delivered().keys().cloned().collect::<BTreeSet<_>>() == ids
-    })
+    until(
+        "every event delivered after the restart",
+        Duration::from_secs(15),
+        || {
+            receiver
+                .delivered()
+                .keys()
+                .cloned()
+                .collect::<BTreeSet<_>>()
+                == ids
+        },
+    )
     .await;
     receiver.assert_repeats_are_identical();
 }
@@ -538,7 +559,11 @@ async fn private_and_plain_http_targets_are_refused_at_registration() {
                 .to_string()
         }
     };
-    assert!(refused("http://hooks.example.com/x").await.contains("https://"));
+    assert!(
+        refused("http://hooks.example.com/x")
+            .await
+            .contains("https://")
+    );
     for private in [
         "https://127.0.0.1/x",
         "https://[::1]/x",
@@ -566,10 +591,8 @@ async fn private_and_plain_http_targets_are_refused_at_registration() {
 /// resolver once private addresses are not: nothing reaches the receiver.
 #[tokio::test]
 async fn a_name_resolving_to_loopback_is_refused_at_delivery() {
-    let app = spawn_with(
-        fast(Options::default()).var("PERKGATE_WEBHOOKS_ALLOW_PRIVATE", "0"),
-    )
-    .await;
+    let app =
+        spawn_with(fast(Options::default()).var("PERKGATE_WEBHOOKS_ALLOW_PRIVATE", "0")).await;
     let db = app.db().await;
     let receiver = Receiver::start().await;
     let url = format!("http://localhost:{}/hook", receiver.port);
@@ -588,7 +611,10 @@ async fn a_name_resolving_to_loopback_is_refused_at_delivery() {
     let mut log = Vec::new();
     let started = Instant::now();
     while log.is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(10), "no attempt recorded");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no attempt recorded"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
         log = endpoints::deliveries(&db, endpoint.id, 1)
             .await

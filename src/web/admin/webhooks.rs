@@ -16,8 +16,8 @@ use crate::admin::Role;
 use crate::clock::now;
 use crate::web::error::AppError;
 use crate::web::state::AppState;
-use crate::webhooks::endpoints::{self, AddError, Endpoint};
 use crate::webhooks::EventType;
+use crate::webhooks::endpoints::{self, AddError, Endpoint};
 
 /// Deliveries the endpoint page lists.
 const LOG_ROWS: i64 = 50;
@@ -197,7 +197,16 @@ pub async fn list(
 ) -> Result<Response, ConsoleError> {
     let is_owner = admin.account.role == Role::Owner;
     let form = (String::new(), Vec::new());
-    render_list(&state, &admin.csrf, is_owner, form, None, None, StatusCode::OK).await
+    render_list(
+        &state,
+        &admin.csrf,
+        is_owner,
+        form,
+        None,
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
 pub async fn add(
@@ -207,7 +216,14 @@ pub async fn add(
     let events = form.events();
     let url = form.url.trim().to_owned();
     let settings = &state.config.webhooks;
-    let made = endpoints::create(&state.db, settings, &url, &events, &admin.account.email, now());
+    let made = endpoints::create(
+        &state.db,
+        settings,
+        &url,
+        &events,
+        &admin.account.email,
+        now(),
+    );
     let (endpoint, secret) = match made.await {
         Ok(made) => made,
         Err(AddError::Db(e)) => return Err(e.into()),
@@ -231,7 +247,16 @@ pub async fn add(
         secret,
     });
     let form = (String::new(), Vec::new());
-    render_list(&state, &admin.csrf, true, form, created, None, StatusCode::OK).await
+    render_list(
+        &state,
+        &admin.csrf,
+        true,
+        form,
+        created,
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn endpoint(state: &AppState, id: i64) -> Result<Endpoint, ConsoleError> {

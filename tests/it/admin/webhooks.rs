@@ -32,11 +32,20 @@ async fn an_owner_registers_resends_rotates_disables_and_removes_an_endpoint() {
     // No event chosen, then a target that is not a URL: said on the form, nothing made.
     let csrf = csrf_of(&app, &b, "/admin/webhooks").await;
     let url = receiver.url();
-    let res = post(&app, &b, "/admin/webhooks", &[("csrf", &csrf), ("url", &url)]).await;
+    let res = post(
+        &app,
+        &b,
+        "/admin/webhooks",
+        &[("csrf", &csrf), ("url", &url)],
+    )
+    .await;
     assert_eq!(res.status(), 400);
     let html = res.text().await.unwrap();
     assert!(html.contains("choose at least one event"), "{html}");
-    assert!(html.contains(&format!("value=\"{url}\"")), "the URL is kept");
+    assert!(
+        html.contains(&format!("value=\"{url}\"")),
+        "the URL is kept"
+    );
     let form = [
         ("csrf", csrf.as_str()),
         ("url", "ftp://x"),
@@ -44,7 +53,12 @@ async fn an_owner_registers_resends_rotates_disables_and_removes_an_endpoint() {
     ];
     let res = post(&app, &b, "/admin/webhooks", &form).await;
     assert_eq!(res.status(), 400);
-    assert!(res.text().await.unwrap().contains("must be an https:// URL"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("must be an https:// URL")
+    );
     assert!(endpoints::list(&db).await.unwrap().is_empty());
 
     // Registered: the secret once.
@@ -75,13 +89,23 @@ async fn an_owner_registers_resends_rotates_disables_and_removes_an_endpoint() {
     let event_id = receiver.received()[0].id.clone();
     let page = format!("/admin/webhooks/{id}");
     let log = loop {
-        let html = b.get(app.url(&page)).send().await.unwrap().text().await.unwrap();
+        let html = b
+            .get(app.url(&page))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         if html.contains("HTTP 204") {
             break html;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert!(log.contains(&event_id) && log.contains("delivered"), "{log}");
+    assert!(
+        log.contains(&event_id) && log.contains("delivered"),
+        "{log}"
+    );
     let delivery = endpoints::deliveries(&db, id, 1).await.unwrap()[0].id;
     let csrf = csrf_of(&app, &b, &page).await;
     let resend = format!("/admin/webhooks/{id}/deliveries/{delivery}/resend");
@@ -95,7 +119,13 @@ async fn an_owner_registers_resends_rotates_disables_and_removes_an_endpoint() {
     receiver.assert_repeats_are_identical();
 
     // Rotated: a new secret, shown once; the receiver switches and still verifies.
-    let res = post(&app, &b, &format!("/admin/webhooks/{id}/rotate"), &[("csrf", &csrf)]).await;
+    let res = post(
+        &app,
+        &b,
+        &format!("/admin/webhooks/{id}/rotate"),
+        &[("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(res.status(), 200);
     let html = res.text().await.unwrap();
     let rotated = between(&html, "data-testid=\"new-secret\">").to_owned();
@@ -103,33 +133,75 @@ async fn an_owner_registers_resends_rotates_disables_and_removes_an_endpoint() {
     assert!(html.contains("Previous secret"));
     receiver.set_secret(&rotated);
     unlock(&db, "p2").await;
-    until("a delivery signed with the new secret", Duration::from_secs(10), || {
-        receiver.delivered().len() == 2
-    })
+    until(
+        "a delivery signed with the new secret",
+        Duration::from_secs(10),
+        || receiver.delivered().len() == 2,
+    )
     .await;
     // ... and the old one still verifies it during the grace period.
     receiver.set_secret(&secret);
     unlock(&db, "p3").await;
-    until("a delivery the old secret verifies", Duration::from_secs(10), || {
-        receiver.delivered().len() == 3
-    })
+    until(
+        "a delivery the old secret verifies",
+        Duration::from_secs(10),
+        || receiver.delivered().len() == 3,
+    )
     .await;
     receiver.assert_repeats_are_identical();
 
     // Disabled: nothing queued, and owners are told on the home page; viewers are not.
-    let res = post(&app, &b, &format!("/admin/webhooks/{id}/disable"), &[("csrf", &csrf)]).await;
+    let res = post(
+        &app,
+        &b,
+        &format!("/admin/webhooks/{id}/disable"),
+        &[("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(res.status(), 200);
-    assert!(res.text().await.unwrap().contains("disabled by owner@example.com"));
-    let home = b.get(app.url("/admin")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("disabled by owner@example.com")
+    );
+    let home = b
+        .get(app.url("/admin"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(home.contains("data-testid=\"webhooks-disabled\""), "{home}");
     let viewer = signed_in(&app, "viewer@example.com").await;
-    let vhome = viewer.get(app.url("/admin")).send().await.unwrap().text().await.unwrap();
+    let vhome = viewer
+        .get(app.url("/admin"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!vhome.contains("webhooks-disabled"));
     unlock(&db, "p4").await;
     assert_eq!(endpoints::deliveries(&db, id, 10).await.unwrap().len(), 3);
-    let res = post(&app, &b, &format!("/admin/webhooks/{id}/enable"), &[("csrf", &csrf)]).await;
+    let res = post(
+        &app,
+        &b,
+        &format!("/admin/webhooks/{id}/enable"),
+        &[("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(res.status(), 200);
-    let home = b.get(app.url("/admin")).send().await.unwrap().text().await.unwrap();
+    let home = b
+        .get(app.url("/admin"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!home.contains("webhooks-disabled"));
 
     // Viewers read the endpoints and the log, without forms, and cannot change anything.
@@ -138,7 +210,10 @@ async fn an_owner_registers_resends_rotates_disables_and_removes_an_endpoint() {
         assert_eq!(res.status(), 200, "{path}");
         let html = res.text().await.unwrap();
         assert!(html.contains(&url), "{path}");
-        assert!(!html.contains("/rotate") && !html.contains("Register an endpoint"), "{path}");
+        assert!(
+            !html.contains("/rotate") && !html.contains("Register an endpoint"),
+            "{path}"
+        );
     }
     let vcsrf = csrf_of(&app, &viewer, "/admin/webhooks").await;
     for path in [
@@ -171,8 +246,20 @@ async fn an_owner_registers_resends_rotates_disables_and_removes_an_endpoint() {
         .await
         .unwrap();
     assert_eq!(confirm.status(), 200);
-    assert!(confirm.text().await.unwrap().contains("data-testid=\"confirm\""));
-    let res = post(&app, &b, &format!("/admin/webhooks/{id}/remove"), &[("csrf", &csrf)]).await;
+    assert!(
+        confirm
+            .text()
+            .await
+            .unwrap()
+            .contains("data-testid=\"confirm\"")
+    );
+    let res = post(
+        &app,
+        &b,
+        &format!("/admin/webhooks/{id}/remove"),
+        &[("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(res.status(), 200);
     assert!(res.text().await.unwrap().contains("no-webhooks"));
     assert!(endpoints::list(&db).await.unwrap().is_empty());

@@ -91,17 +91,24 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
     submit(client, "#event-benefit\\.unlocked").await?;
     submit(client, "form[action='/admin/webhooks'] button[type=submit]").await?;
     wait_for(client, "[data-testid=webhook-error]").await?;
-    axe.check(client, "the webhooks page with a refused URL").await?;
+    axe.check(client, "the webhooks page with a refused URL")
+        .await?;
     let open = perkgate::config::WebhookSettings {
         allow_http: true,
         allow_private: true,
         ..Default::default()
     };
     let all = perkgate::webhooks::EventType::ALL;
-    let (hook, _) =
-        perkgate::webhooks::endpoints::create(&db, &open, "http://127.0.0.1:9/hook", &all, "t", now)
-            .await
-            .expect("an endpoint");
+    let (hook, _) = perkgate::webhooks::endpoints::create(
+        &db,
+        &open,
+        "http://127.0.0.1:9/hook",
+        &all,
+        "t",
+        now,
+    )
+    .await
+    .expect("an endpoint");
     client
         .goto(&app.url(&format!("/admin/webhooks/{}", hook.id)))
         .await?;

@@ -21,7 +21,10 @@ const LOOPBACK: &[(&str, &str)] = &[
 async fn endpoints_are_added_listed_rotated_paused_and_removed() {
     let s = Sandbox::new();
     let add = ["webhooks", "add", "http://127.0.0.1:9/hook", "--events"];
-    let run = s.run_with(&[&add[..], &["code.redeemed,benefit.unlocked"]].concat(), LOOPBACK);
+    let run = s.run_with(
+        &[&add[..], &["code.redeemed,benefit.unlocked"]].concat(),
+        LOOPBACK,
+    );
     run.assert_code(0);
     assert!(
         run.stdout
@@ -29,7 +32,10 @@ async fn endpoints_are_added_listed_rotated_paused_and_removed() {
         "{run:#?}"
     );
     let secret = run.stdout.lines().last().unwrap().to_owned();
-    assert!(secret.starts_with("whsec_") && secret.len() == 50, "{run:#?}");
+    assert!(
+        secret.starts_with("whsec_") && secret.len() == 50,
+        "{run:#?}"
+    );
     // The printed secret is the one that signs.
     let sig = perkgate::webhooks::sign::signature(&secret, "msg_1", 1, "{}").unwrap();
     let reference = standardwebhooks::Webhook::new(&secret)
@@ -38,7 +44,10 @@ async fn endpoints_are_added_listed_rotated_paused_and_removed() {
         .unwrap();
     assert_eq!(sig, reference);
 
-    let unknown = s.run_with(&[&add[..], &["benefit.unlocked,code.used"]].concat(), LOOPBACK);
+    let unknown = s.run_with(
+        &[&add[..], &["benefit.unlocked,code.used"]].concat(),
+        LOOPBACK,
+    );
     unknown.assert_code(2);
     assert!(
         unknown.stderr.contains("unknown event \"code.used\"")
@@ -48,26 +57,51 @@ async fn endpoints_are_added_listed_rotated_paused_and_removed() {
     // Without the operator's permission: https only, public addresses only.
     let plain = s.run(&[&add[..], &["pool.low"]].concat());
     plain.assert_code(1);
-    assert!(plain.stderr.contains("must be an https:// URL"), "{plain:#?}");
-    let private = s.run(&["webhooks", "add", "https://10.0.0.1/h", "--events", "pool.low"]);
+    assert!(
+        plain.stderr.contains("must be an https:// URL"),
+        "{plain:#?}"
+    );
+    let private = s.run(&[
+        "webhooks",
+        "add",
+        "https://10.0.0.1/h",
+        "--events",
+        "pool.low",
+    ]);
     private.assert_code(1);
-    assert!(private.stderr.contains("not a public address"), "{private:#?}");
+    assert!(
+        private.stderr.contains("not a public address"),
+        "{private:#?}"
+    );
 
     let list = s.run(&["webhooks", "list"]);
     list.assert_code(0);
-    assert!(list.stdout.contains("benefit.unlocked,code.redeemed"), "{list:#?}");
+    assert!(
+        list.stdout.contains("benefit.unlocked,code.redeemed"),
+        "{list:#?}"
+    );
     assert!(list.stdout.contains("http://127.0.0.1:9/hook") && !list.stdout.contains("whsec_"));
 
     let rotated = s.run(&["webhooks", "rotate", "1"]);
     rotated.assert_code(0);
     let new_secret = rotated.stdout.lines().last().unwrap();
-    assert!(new_secret.starts_with("whsec_") && new_secret != secret, "{rotated:#?}");
+    assert!(
+        new_secret.starts_with("whsec_") && new_secret != secret,
+        "{rotated:#?}"
+    );
     s.run(&["webhooks", "disable", "1"]).assert_code(0);
     let db = db(&s).await;
     let e = endpoints::get(&db, 1).await.unwrap().unwrap();
     assert!(!e.enabled && e.previous_until.is_some());
-    assert_eq!(e.events, [EventType::BenefitUnlocked, EventType::CodeRedeemed]);
-    assert!(s.run(&["webhooks", "list"]).stdout.contains("disabled: disabled from the command line"));
+    assert_eq!(
+        e.events,
+        [EventType::BenefitUnlocked, EventType::CodeRedeemed]
+    );
+    assert!(
+        s.run(&["webhooks", "list"])
+            .stdout
+            .contains("disabled: disabled from the command line")
+    );
     s.run(&["webhooks", "enable", "1"]).assert_code(0);
     assert!(endpoints::get(&db, 1).await.unwrap().unwrap().enabled);
     s.run(&["webhooks", "remove", "1"]).assert_code(0);
