@@ -14,8 +14,10 @@ CREATE TABLE IF NOT EXISTS webhook_endpoints (
     enabled         BIGINT  NOT NULL DEFAULT 1,
     disabled_reason TEXT,
     disabled_at     BIGINT,
-    -- The first failed attempt since the last success: what disabling is measured from.
+    -- The first failed attempt since the last success, and the last success: what disabling
+    -- is measured by.
     failing_since   BIGINT,
+    last_success_at BIGINT,
     created_at      BIGINT  NOT NULL,
     created_by      TEXT    NOT NULL
 );

@@ -17,8 +17,10 @@ CREATE TABLE IF NOT EXISTS webhook_endpoints (
     enabled         INTEGER NOT NULL DEFAULT 1,
     disabled_reason TEXT,
     disabled_at     INTEGER,
-    -- The first failed attempt since the last success: what disabling is measured from.
+    -- The first failed attempt since the last success, and the last success: what disabling
+    -- is measured by.
     failing_since   INTEGER,
+    last_success_at INTEGER,
     created_at      INTEGER NOT NULL,
     created_by      TEXT    NOT NULL
 );

@@ -42,7 +42,7 @@ macro_rules! lease {
 }
 
 const LEASED: &str = "SELECT d.id, d.event_id, d.endpoint_id, d.retry_from_ms, e.url, e.secret, \
-     e.previous_secret, e.previous_until, v.type, v.payload \
+     e.previous_secret, e.previous_until, v.type, v.payload, d.attempts \
      FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
      JOIN webhook_events v ON v.id = d.event_id \
      WHERE d.leased_by = $1 AND d.state = 'pending'";
@@ -60,6 +60,8 @@ struct Due {
     previous_until: Option<i64>,
     kind: &'static str,
     payload: String,
+    /// Attempts before this one.
+    attempts: i64,
 }
 
 /// What one attempt came to.
@@ -235,6 +237,7 @@ impl Deliverer {
                 previous_until: matches!(r[7], Val::Int(_)).then(|| r[7].int()),
                 kind: EventType::parse(&r[8].string()).map_or("unknown", EventType::as_str),
                 payload: r[9].string(),
+                attempts: r[10].int(),
             })
             .collect())
     }
@@ -310,21 +313,14 @@ impl Deliverer {
         let s = &self.settings;
         let retry_until = d.retry_from_ms + s.retry_for.as_millis() as i64;
         // The attempts so far (this one included) set the next delay.
-        let attempts = self.attempts(d.id).await? + 1;
         let delay = backoff(
-            attempts as u32,
+            (d.attempts + 1) as u32,
             s.backoff_base,
             s.backoff_cap,
             rand::random::<f64>(),
         );
         let next_ms = now_ms + delay.as_millis() as i64;
         let gives_up = !succeeded && next_ms > retry_until;
-        // Failing for `disable_after`, or without a success for a whole retry period.
-        let window = if gives_up {
-            s.disable_after.min(s.retry_for)
-        } else {
-            s.disable_after
-        };
         let record = Record {
             delivery: d.id,
             endpoint: d.endpoint_id,
@@ -334,7 +330,15 @@ impl Deliverer {
             status: attempt.status.map(i64::from),
             error: attempt.error.as_ref().map(|e| truncate(e, 300)),
             next_ms,
-            disable_before: now - window.as_secs() as i64,
+            disable_before: now - s.disable_after.as_secs() as i64,
+            retry_from: d.retry_from_ms / 1000,
+            reasons: [
+                format!("no successful delivery for {}", span(s.disable_after)),
+                format!(
+                    "a delivery failed for its whole retry period ({}) without a success meanwhile",
+                    span(s.retry_for)
+                ),
+            ],
         };
         let disabled =
             super::transaction!(&self.db, |tx| async move { record_in(tx, &record).await })?;
@@ -358,7 +362,7 @@ impl Deliverer {
                 endpoint = d.endpoint_id,
                 "webhook endpoint disabled: failing too long"
             );
-            let details = format!("endpoint {}: {}", d.endpoint_id, disabled_reason(window));
+            let details = format!("endpoint {}: failing too long", d.endpoint_id);
             crate::admin::audit::record(
                 &self.db,
                 "webhooks",
@@ -371,24 +375,14 @@ impl Deliverer {
         }
         Ok(())
     }
-
-    async fn attempts(&self, delivery: i64) -> Result<i64, Error> {
-        Ok(store::one(
-            &self.db,
-            "SELECT attempts FROM webhook_deliveries WHERE id = $1",
-            vec![Val::Int(delivery)],
-        )
-        .await?
-        .map_or(0, |r| r[0].int()))
-    }
 }
 
-fn disabled_reason(window: Duration) -> String {
-    let hours = window.as_secs() / 3600;
-    if hours >= 1 {
-        format!("no successful delivery for {hours} hours")
-    } else {
-        format!("no successful delivery for {} seconds", window.as_secs())
+/// "5 days", "3 hours", "90 seconds".
+fn span(d: Duration) -> String {
+    match d.as_secs() {
+        s if s >= 2 * 86_400 && s % 86_400 == 0 => format!("{} days", s / 86_400),
+        s if s >= 2 * 3600 && s % 3600 == 0 => format!("{} hours", s / 3600),
+        s => format!("{s} seconds"),
     }
 }
 
@@ -402,7 +396,12 @@ struct Record {
     status: Option<i64>,
     error: Option<String>,
     next_ms: i64,
+    /// An endpoint failing since before this is disabled.
     disable_before: i64,
+    /// When the delivery's retry period began (its event, or its resend).
+    retry_from: i64,
+    /// Why, for each of the two rules.
+    reasons: [String; 2],
 }
 
 /// Returns whether the endpoint was disabled by this attempt.
@@ -417,8 +416,8 @@ async fn record_in<E: Exec>(tx: &mut E, r: &Record) -> Result<bool, Error> {
         )
         .await?;
         tx.rows(
-            "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1",
-            vec![Val::Int(r.endpoint)],
+            "UPDATE webhook_endpoints SET failing_since = NULL, last_success_at = $1 WHERE id = $2",
+            vec![Val::Int(r.now), Val::Int(r.endpoint)],
         )
         .await?;
         return Ok(false);
@@ -442,16 +441,22 @@ async fn record_in<E: Exec>(tx: &mut E, r: &Record) -> Result<bool, Error> {
         vec![Val::Int(r.now), Val::Int(r.endpoint)],
     )
     .await?;
+    // Failing for `disable_after`; or a delivery given up with no success since its retry
+    // period began.
     let disabled = tx
         .rows(
-            "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = $1, disabled_at = $2 \
-             WHERE id = $3 AND enabled = 1 AND failing_since <= $4 RETURNING id",
+            "UPDATE webhook_endpoints SET enabled = 0, disabled_at = $1, disabled_reason = \
+             CASE WHEN failing_since <= $2 THEN $3 ELSE $4 END \
+             WHERE id = $5 AND enabled = 1 AND (failing_since <= $2 OR \
+             ($6 = 1 AND (last_success_at IS NULL OR last_success_at < $7))) RETURNING id",
             vec![
-                disabled_reason(Duration::from_secs((r.now - r.disable_before).max(0) as u64))
-                    .into(),
                 Val::Int(r.now),
-                Val::Int(r.endpoint),
                 Val::Int(r.disable_before),
+                r.reasons[0].as_str().into(),
+                r.reasons[1].as_str().into(),
+                Val::Int(r.endpoint),
+                Val::Int(i64::from(r.gives_up)),
+                Val::Int(r.retry_from),
             ],
         )
         .await?;

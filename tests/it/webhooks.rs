@@ -665,3 +665,69 @@ async fn two_instances_never_send_one_delivery_twice_on_postgres() {
     a.stop().await;
     b.stop().await;
 }
+
+/// A receiver that only ever fails: the delivery is given up after the retry period, the
+/// endpoint disabled with its reason (audited, counted), and enabling it resumes.
+#[tokio::test]
+async fn an_endpoint_failing_too_long_is_disabled_and_its_delivery_failed() {
+    let app = spawn_with(
+        fast(Options::default())
+            .var("PERKGATE_WEBHOOKS_RETRY_SECS", "1")
+            .var("PERKGATE_WEBHOOKS_DISABLE_AFTER_SECS", "2"),
+    )
+    .await;
+    let db = app.db().await;
+    let receiver = Receiver::start().await;
+    receiver.set_mode(Mode::Fail);
+    let endpoint = register(&db, &receiver, &[EventType::BenefitUnlocked]).await;
+    unlock(&db, "p1").await;
+    let started = Instant::now();
+    let e = loop {
+        let e = endpoints::get(&db, endpoint).await.unwrap().unwrap();
+        if !e.enabled {
+            break e;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "{e:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        e.disabled_reason.as_deref().unwrap().contains("whole retry period (1 seconds)"),
+        "{e:?}"
+    );
+    let log = endpoints::deliveries(&db, endpoint, 10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].state, "failed", "{log:?}");
+    assert!(log[0].attempts >= 2 && log[0].last_status == Some(500), "{log:?}");
+    let audited = perkgate::admin::audit::recent(&db, 10).await.unwrap();
+    assert!(
+        audited
+            .iter()
+            .any(|a| a.actor == "webhooks" && a.action == "webhook endpoint disabled"),
+        "{audited:?}"
+    );
+    let metrics = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("perkgate_webhook_attempts_total{event=\"benefit.unlocked\",result=\"failed\"}")
+            && metrics.contains("perkgate_webhook_endpoints_disabled_total"),
+        "{metrics}"
+    );
+    // While disabled nothing is queued for it; enabled and well, the next event arrives.
+    unlock(&db, "p2").await;
+    assert_eq!(endpoints::deliveries(&db, endpoint, 10).await.unwrap().len(), 1);
+    receiver.set_mode(Mode::Ok);
+    endpoints::set_enabled(&db, endpoint, true, "", perkgate::clock::now())
+        .await
+        .unwrap();
+    unlock(&db, "p3").await;
+    until("the delivery after enabling", Duration::from_secs(10), || {
+        !receiver.delivered().is_empty()
+    })
+    .await;
+    receiver.assert_repeats_are_identical();
+    app.stop().await;
+}
