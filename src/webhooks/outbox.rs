@@ -97,3 +97,69 @@ pub async fn prune(db: &Db, now: i64, keep_secs: i64) -> Result<usize, Error> {
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::WebhookSettings;
+    use crate::webhooks::{EventType, endpoints};
+
+    async fn count(db: &Db, sql: &'static str) -> i64 {
+        crate::admin::store::one(db, sql, vec![])
+            .await
+            .unwrap()
+            .unwrap()[0]
+            .int()
+    }
+
+    #[tokio::test]
+    async fn events_fan_out_to_subscribers_only_and_finished_ones_are_pruned() {
+        let db = crate::db::connect("sqlite::memory:").await.unwrap();
+        // No subscriber: nothing written at all.
+        let lonely = Event::pool_empty("spring", 100);
+        assert_eq!(enqueue_alone(&db, lonely).await.unwrap(), 0);
+        assert_eq!(count(&db, "SELECT count(*) FROM webhook_events").await, 0);
+
+        let open = WebhookSettings {
+            allow_http: true,
+            allow_private: true,
+            ..WebhookSettings::default()
+        };
+        let url = "http://127.0.0.1:9/a";
+        let pools = [EventType::PoolLow, EventType::PoolEmpty];
+        endpoints::create(&db, &open, url, &pools, "t", 0)
+            .await
+            .unwrap();
+        let unlocks = [EventType::BenefitUnlocked];
+        endpoints::create(&db, &open, url, &unlocks, "t", 0)
+            .await
+            .unwrap();
+        let (off, _) = endpoints::create(&db, &open, url, &pools, "t", 0)
+            .await
+            .unwrap();
+        endpoints::set_enabled(&db, off.id, false, "paused", 0)
+            .await
+            .unwrap();
+        // One enabled subscriber of pool.empty: one delivery; the disabled one gets none.
+        let old = Event::pool_empty("spring", 100);
+        assert_eq!(enqueue_alone(&db, old).await.unwrap(), 1);
+        let recent = Event::benefit_unlocked("military", "military", None, 10_000);
+        assert_eq!(enqueue_alone(&db, recent).await.unwrap(), 1);
+
+        // Pending deliveries keep their event however old.
+        assert_eq!(prune(&db, 10_000, 1_000).await.unwrap(), 0);
+        crate::admin::store::exec(
+            &db,
+            "UPDATE webhook_deliveries SET state = 'delivered' RETURNING id",
+            vec![],
+        )
+        .await
+        .unwrap();
+        assert_eq!(prune(&db, 10_000, 1_000).await.unwrap(), 1);
+        assert_eq!(count(&db, "SELECT count(*) FROM webhook_events").await, 1);
+        assert_eq!(
+            count(&db, "SELECT count(*) FROM webhook_deliveries").await,
+            1
+        );
+    }
+}

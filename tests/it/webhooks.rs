@@ -691,13 +691,19 @@ async fn an_endpoint_failing_too_long_is_disabled_and_its_delivery_failed() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(
-        e.disabled_reason.as_deref().unwrap().contains("whole retry period (1 seconds)"),
+        e.disabled_reason
+            .as_deref()
+            .unwrap()
+            .contains("whole retry period (1 seconds)"),
         "{e:?}"
     );
     let log = endpoints::deliveries(&db, endpoint, 10).await.unwrap();
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].state, "failed", "{log:?}");
-    assert!(log[0].attempts >= 2 && log[0].last_status == Some(500), "{log:?}");
+    assert!(
+        log[0].attempts >= 2 && log[0].last_status == Some(500),
+        "{log:?}"
+    );
     let audited = perkgate::admin::audit::recent(&db, 10).await.unwrap();
     assert!(
         audited
@@ -712,21 +718,30 @@ async fn an_endpoint_failing_too_long_is_disabled_and_its_delivery_failed() {
         .await
         .unwrap();
     assert!(
-        metrics.contains("perkgate_webhook_attempts_total{event=\"benefit.unlocked\",result=\"failed\"}")
-            && metrics.contains("perkgate_webhook_endpoints_disabled_total"),
+        metrics.contains(
+            "perkgate_webhook_attempts_total{event=\"benefit.unlocked\",result=\"failed\"}"
+        ) && metrics.contains("perkgate_webhook_endpoints_disabled_total"),
         "{metrics}"
     );
     // While disabled nothing is queued for it; enabled and well, the next event arrives.
     unlock(&db, "p2").await;
-    assert_eq!(endpoints::deliveries(&db, endpoint, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        endpoints::deliveries(&db, endpoint, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     receiver.set_mode(Mode::Ok);
     endpoints::set_enabled(&db, endpoint, true, "", perkgate::clock::now())
         .await
         .unwrap();
     unlock(&db, "p3").await;
-    until("the delivery after enabling", Duration::from_secs(10), || {
-        !receiver.delivered().is_empty()
-    })
+    until(
+        "the delivery after enabling",
+        Duration::from_secs(10),
+        || !receiver.delivered().is_empty(),
+    )
     .await;
     receiver.assert_repeats_are_identical();
     app.stop().await;
