@@ -229,6 +229,13 @@ impl Ledger for PgConnection {
     }
 
     async fn pool_counts(&mut self, pool: &str) -> Result<(u64, u64), Error> {
+        // Claims of one offer take turns, but offers may share a pool: counting under the
+        // pool's own lock, each claim sees the others' committed takes (a fresh snapshot per
+        // statement), so no crossing of the low threshold is missed or told twice.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('pool:' || $1))")
+            .bind(pool)
+            .execute(&mut *self)
+            .await?;
         let (left, issued): (i64, i64) = sqlx::query_as(POOL_COUNTS)
             .bind(pool)
             .fetch_one(&mut *self)

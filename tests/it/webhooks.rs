@@ -746,3 +746,90 @@ async fn an_endpoint_failing_too_long_is_disabled_and_its_delivery_failed() {
     receiver.assert_repeats_are_identical();
     app.stop().await;
 }
+
+/// Two offers drawing on one pool, claimed at once: the pool crosses its threshold and runs
+/// out exactly once each, so `pool.low` and `pool.empty` are written once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_pool_tells_each_crossing_once_under_a_rush() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut urls = vec![format!("sqlite://{}", dir.path().join("p.db").display())];
+    match fresh_postgres().await {
+        Some(url) => urls.push(url),
+        None => eprintln!("PostgreSQL part skipped: PERKGATE_TEST_POSTGRES_URL is not set"),
+    }
+    let rules = parse(
+        "rules.toml",
+        r#"
+[pools.shared]
+low_threshold = 5
+
+[[offers]]
+id = "first"
+title = "First: 10% off"
+groups = ["military"]
+percent = 10
+code = { pool = "shared" }
+
+[[offers]]
+id = "second"
+title = "Second: 5% off"
+groups = ["military"]
+percent = 5
+code = { pool = "shared" }
+"#,
+        None,
+    )
+    .unwrap()
+    .rules;
+    for url in urls {
+        let db = perkgate::db::connect(&url).await.unwrap();
+        let (_, _) = endpoints::create(
+            &db,
+            &loopback_allowed(),
+            "http://127.0.0.1:9/hook",
+            &[EventType::PoolLow, EventType::PoolEmpty],
+            "test",
+            0,
+        )
+        .await
+        .unwrap();
+        let codes: Vec<String> = (0..20).map(|i| format!("SHARED-{i:02}")).collect();
+        rewards::import(&db, "shared", &codes, 0).await.unwrap();
+        let claims: Vec<_> = (0..40)
+            .map(|i| {
+                let (db, rules) = (db.clone(), rules.clone());
+                tokio::spawn(async move {
+                    let offer = rules
+                        .offer(if i % 2 == 0 { "first" } else { "second" })
+                        .unwrap();
+                    let person = format!("p{i}");
+                    rewards::claim_from(&db, &rules, offer, &person, perkgate::clock::now())
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut issued = 0;
+        for c in claims {
+            if matches!(c.await.unwrap(), Claim::Issued { .. }) {
+                issued += 1;
+            }
+        }
+        assert_eq!(issued, 20, "{url}");
+        let types: Vec<String> = match &db {
+            Db::Sqlite(s) => s
+                .call(|c| {
+                    let mut st = c.prepare("SELECT type FROM webhook_events ORDER BY type")?;
+                    let t = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+                    Ok(t)
+                })
+                .await
+                .unwrap(),
+            Db::Postgres(p) => sqlx::query_scalar("SELECT type FROM webhook_events ORDER BY type")
+                .fetch_all(p)
+                .await
+                .unwrap(),
+        };
+        assert_eq!(types, ["pool.empty", "pool.low"], "{}", db.backend());
+    }
+}
