@@ -187,7 +187,7 @@ async fn pool_crossing<L: Ledger>(l: &mut L, pool: &str, low: u64, at: i64) -> R
         return Ok(());
     }
     let (left, issued) = l.pool_counts(pool).await?;
-    let threshold = if low > 0 { low } else { (left + issued) / 10 };
+    let threshold = support::threshold(left, issued, low);
     if left == 0 {
         l.webhook(&Event::pool_empty(pool, at)).await?;
     } else if left == threshold {
