@@ -127,8 +127,9 @@ impl Deliverer {
         }))
     }
 
-    /// Delivers until the process ends: when this instance writes to the outbox, when a
-    /// delivery finishes, and every `poll` (other instances' events, retries coming due).
+    /// Delivers until aborted (the server stopped): when this instance writes to the outbox,
+    /// when a delivery finishes, and every `poll` (other instances' events, retries coming
+    /// due). Old finished events are pruned hourly.
     pub async fn run(self: Arc<Self>) {
         if let Db::Sqlite(_) = self.db {
             // One instance per SQLite file: leases left are a previous run's.
@@ -146,6 +147,13 @@ impl Deliverer {
         let mut wakes = super::wakes();
         let mut pruned = Instant::now();
         loop {
+            if pruned.elapsed() > Duration::from_secs(3600) {
+                pruned = Instant::now();
+                let keep = self.settings.retry_for.as_secs() as i64 + KEEP_LOG_SECS;
+                if let Err(e) = outbox::prune(&self.db, crate::clock::now(), keep).await {
+                    tracing::warn!(error = %e, "could not prune old webhook events");
+                }
+            }
             wakes.borrow_and_update();
             let free = self.slots.available_permits();
             let started = if free > 0 {
@@ -163,13 +171,6 @@ impl Deliverer {
                 // There may be more due: look again once a slot frees.
                 self.freed.notified().await;
                 continue;
-            }
-            if pruned.elapsed() > Duration::from_secs(3600) {
-                pruned = Instant::now();
-                let keep = self.settings.retry_for.as_secs() as i64 + KEEP_LOG_SECS;
-                if let Err(e) = outbox::prune(&self.db, crate::clock::now(), keep).await {
-                    tracing::warn!(error = %e, "could not prune old webhook events");
-                }
             }
             tokio::select! {
                 _ = wakes.changed() => {}
