@@ -40,6 +40,8 @@ pub struct App {
     ops: Option<(TcpListener, Router)>,
     connections: crate::serve::Settings,
     state: AppState,
+    /// The webhooks' deliverer: stops when serving does (or the app is dropped unserved).
+    deliverer: tokio_util::task::AbortOnDropHandle<()>,
 }
 
 impl App {
@@ -286,6 +288,12 @@ impl App {
             },
         ));
         tokio::spawn((state.verifier.counts.clone()).keep_flushing(state.verifier.db.clone()));
+        let deliverer = crate::webhooks::deliver::Deliverer::new(
+            state.verifier.db.clone(),
+            state.config.webhooks.clone(),
+        )
+        .map_err(|e| StartError(format!("cannot build the webhooks' HTTP client: {e}")))?;
+        let deliverer = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(deliverer.run()));
         let (router, pruner) = web::router(state.clone(), sessions);
         let ops = ops.map(|l| (l, web::ops_router(state.clone())));
         if let Some(pruner) = pruner {
@@ -303,6 +311,7 @@ impl App {
             ops,
             connections,
             state,
+            deliverer,
         })
     }
 
@@ -353,7 +362,11 @@ impl App {
             });
         }
         let tasks = self.state.verifier.tasks.clone();
+        let deliverer = self.deliverer;
         let served = crate::serve::serve(listeners, self.connections, shutdown).await;
+        // Deliveries in flight finish in their own tasks; what was not started waits for the
+        // next start (or another instance).
+        drop(deliverer);
         // A callback whose shopper's connection dropped still runs in a task of its own:
         // finish it (the caller bounds this with the shutdown grace period) rather than
         // leave its state to be found abandoned.

@@ -27,6 +27,12 @@ usage:
   perkgate keys add NAME --scope read|redeem        make a merchant API key; prints it once
   perkgate keys list                                merchant API keys: name, scope, prefix, last use
   perkgate keys revoke ID|NAME                      revoke a merchant API key at once
+  perkgate webhooks add URL --events TYPE,TYPE…     register a webhook endpoint; prints its secret once
+                                                    (benefit.unlocked, code.redeemed, pool.low, pool.empty, rules.published)
+  perkgate webhooks list                            endpoints: id, state, events, URL
+  perkgate webhooks rotate ID                       a new signing secret (the old one signs a day longer); prints it once
+  perkgate webhooks enable|disable ID               resume (retrying what is pending) or pause an endpoint
+  perkgate webhooks remove ID                       delete an endpoint and its delivery log
 
 Configuration comes from PERKGATE_* environment variables and an optional perkgate.toml;
 see the README for the table. TIME is 2026-12-31 or 2026-12-31T12:00:00Z.";
@@ -90,6 +96,7 @@ pub fn run(args: &[String]) -> ExitCode {
         ["keys", "revoke", which] => {
             with_console(|db, _| Box::pin(keys_revoke(db, which.to_string())))
         }
+        ["webhooks", rest @ ..] => crate::webhooks::cli::run(rest),
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -181,7 +188,7 @@ fn rules_eval(file: &str, attributes: &str, at: Option<&str>) -> ExitCode {
 type CliFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ExitCode> + 'a>>;
 
 /// The configuration and a runtime, for a command that uses the database.
-fn prepare() -> Result<(Config, tokio::runtime::Runtime), ExitCode> {
+pub(crate) fn prepare() -> Result<(Config, tokio::runtime::Runtime), ExitCode> {
     let config = Config::from_env().map_err(|e| {
         eprintln!("perkgate: configuration error: {e}");
         ExitCode::from(2)
@@ -404,7 +411,7 @@ fn with_console(f: impl for<'a> FnOnce(&'a db::Db, &'a url::Url) -> CliFuture<'a
     })
 }
 
-fn failed(e: impl std::fmt::Display) -> ExitCode {
+pub(crate) fn failed(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("perkgate: {e}");
     ExitCode::FAILURE
 }

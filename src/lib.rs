@@ -25,6 +25,7 @@ pub mod stats;
 pub mod telemetry;
 pub mod verification;
 pub mod web;
+pub mod webhooks;
 
 pub use app::{App, StartError};
 pub use config::Config;

@@ -54,6 +54,14 @@ fn describe() {
         "HTTP request latency by method, route and status"
     );
     metrics::describe_counter!(
+        "perkgate_webhook_attempts_total",
+        "Webhook delivery attempts by event type and result (delivered, retrying, failed)"
+    );
+    metrics::describe_counter!(
+        "perkgate_webhook_endpoints_disabled_total",
+        "Webhook endpoints disabled for failing too long"
+    );
+    metrics::describe_counter!(
         "perkgate_verifications_total",
         "Finished verifications by outcome and requested group"
     );
@@ -187,4 +195,14 @@ pub fn connection_refused(listener: &'static str, cap: &'static str) {
 
 pub fn connection_timed_out(timer: &'static str) {
     metrics::counter!("perkgate_connections_timed_out_total", "timer" => timer).increment(1);
+}
+
+/// A webhook delivery attempt: `result` is `delivered`, `retrying` or `failed` (given up).
+pub fn webhook_attempt(event: &'static str, result: &'static str) {
+    metrics::counter!("perkgate_webhook_attempts_total", "event" => event, "result" => result)
+        .increment(1);
+}
+
+pub fn webhook_endpoint_disabled() {
+    metrics::counter!("perkgate_webhook_endpoints_disabled_total").increment(1);
 }

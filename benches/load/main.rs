@@ -23,13 +23,16 @@
 //! - `BENCH_SECS`: measured seconds per scenario (default 5); `BENCH_WARMUP_MS` (default 500).
 //! - `BENCH_CONNS` (read path, default 64), `BENCH_FLOW_CONNS` (flows, default 32),
 //!   `BENCH_CLIENT_THREADS` (default 1).
-//! - `BENCH_SCENARIOS`: any of `baseline,read,flows` (the default) and `dashboard`; start-up is
+//! - `BENCH_SCENARIOS`: any of `baseline,read,flows` (the default), `dashboard` and `webhooks`; start-up is
 //!   always measured.
 //! - `dashboard`: a database with 1,000,000 claims and their codes and a year of daily counts
 //!   (`dashboard.rs`), perkgate on it, a viewer signed in, `GET /admin/dashboard?days=90`,
 //!   `?days=30` and the CSV, `BENCH_DASHBOARD_REQUESTS` each (default 200) on one connection;
 //!   on PostgreSQL too when `BENCH_POSTGRES_URL` (or `PERKGATE_TEST_POSTGRES_URL`) names a
 //!   server (a fresh database there, dropped afterwards).
+//! - `webhooks`: `BENCH_WEBHOOKS_EVENTS` (default 5,000) events in the outbox before perkgate
+//!   starts, one endpoint on loopback verifying every signature with the reference library:
+//!   deliveries per second while perkgate drains them (`webhooks.rs`).
 //! - `BENCH_BREAKDOWN=1`: also load `/healthz` and the JSON endpoint without a cookie, which
 //!   splits the read path's cost into middleware, session layer and session store.
 //! - `BENCH_SESSION_URL`: also run perkgate with `PERKGATE_SESSION_URL` set to it (for example
@@ -56,6 +59,7 @@ mod report;
 mod server;
 mod settings;
 mod summary;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -243,6 +247,16 @@ fn run() -> Result<(), String> {
         let dir3 = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
         match dashboard::run(&settings, &bench.runtime, &fake, dir3.path()) {
             Ok(rows) => dash = rows,
+            Err(e) => println!("  failed: {e}"),
+        }
+    }
+
+    // Webhook deliveries draining a backlog, when asked.
+    if settings.wants("webhooks") {
+        println!("\n[webhooks] a backlog of benefit.unlocked events, one endpoint on loopback");
+        let dir4 = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+        match webhooks::run(&settings, &bench.runtime, &fake, dir4.path()) {
+            Ok(line) => println!("  {line}"),
             Err(e) => println!("  failed: {e}"),
         }
     }

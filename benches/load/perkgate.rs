@@ -27,6 +27,18 @@ pub(crate) fn start_perkgate(
     session_url: Option<&str>,
     database_url: Option<&str>,
 ) -> Result<Result<PerkgateRun, String>, String> {
+    start_perkgate_with(settings, dir, idme, session_url, database_url, &[])
+}
+
+/// [`start_perkgate`] with a scenario's own variables (before the `BENCH_PERKGATE_*` ones).
+pub(crate) fn start_perkgate_with(
+    settings: &Settings,
+    dir: &Path,
+    idme: SocketAddr,
+    session_url: Option<&str>,
+    database_url: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Result<Result<PerkgateRun, String>, String> {
     let port = free_port()?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let config = dir.join("empty.toml");
@@ -59,6 +71,9 @@ pub(crate) fn start_perkgate(
         .env("PERKGATE_IDME_CLIENT_SECRET", "bench-secret");
     if let Some(url) = session_url {
         cmd.env("PERKGATE_SESSION_URL", url);
+    }
+    for (k, v) in extra {
+        cmd.env(k, v);
     }
     for (k, v) in &settings.overrides {
         cmd.env(k, v);

@@ -193,6 +193,51 @@ pub struct AdminConfig {
     pub audit_retention_days: u64,
 }
 
+/// Webhook deliveries (`PERKGATE_WEBHOOKS_*`, see `crate::webhooks`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// `http://` targets are accepted (tests, a receiver on this machine); else https only.
+    pub allow_http: bool,
+    /// Targets on loopback, private, link-local and other non-public addresses are accepted.
+    pub allow_private: bool,
+    pub connect_timeout: Duration,
+    /// One attempt, answer included, at most this.
+    pub timeout: Duration,
+    /// The first retry waits up to this (full jitter), each next one up to twice as long ...
+    pub backoff_base: Duration,
+    /// ... but never more than this.
+    pub backoff_cap: Duration,
+    /// Attempts stop this long after the event (then the delivery has failed).
+    pub retry_for: Duration,
+    /// An endpoint failing without a success for this long is disabled.
+    pub disable_after: Duration,
+    /// A deliverer holds the deliveries it took this long (more than `timeout`): a crashed
+    /// instance's deliveries are retried once it passes.
+    pub lease: Duration,
+    /// How often the outbox is looked at besides when this instance writes to it.
+    pub poll: Duration,
+    /// After a rotation the previous secret also signs for this long.
+    pub rotation_grace: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_http: false,
+            allow_private: false,
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(15),
+            backoff_base: Duration::from_secs(5),
+            backoff_cap: Duration::from_secs(6 * 3600),
+            retry_for: Duration::from_secs(3 * 86_400),
+            disable_after: Duration::from_secs(5 * 86_400),
+            lease: Duration::from_secs(60),
+            poll: Duration::from_secs(1),
+            rotation_grace: Duration::from_secs(86_400),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -237,6 +282,7 @@ pub struct Config {
     /// Pages that may embed the verify button (`PERKGATE_EMBED_ORIGINS`).
     pub embed_origins: Vec<url::Origin>,
     pub admin: AdminConfig,
+    pub webhooks: WebhookSettings,
     pub log_filter: String,
     pub log_format: LogFormat,
     /// How long requests in flight may take to finish after SIGTERM.
@@ -309,6 +355,7 @@ impl Default for Config {
                 totp_key: None,
                 audit_retention_days: 365,
             },
+            webhooks: WebhookSettings::default(),
             log_filter: "info".to_owned(),
             log_format: LogFormat::Text,
             shutdown_grace: Duration::from_secs(10),
@@ -400,6 +447,19 @@ impl Config {
             ));
         }
         self.returns()?;
+        if self.webhooks.lease <= self.webhooks.timeout {
+            return Err(ConfigError(
+                "PERKGATE_WEBHOOKS_LEASE_SECS: must be longer than PERKGATE_WEBHOOKS_TIMEOUT_MS \
+                 (a delivery still being sent must not be taken again)"
+                    .to_owned(),
+            ));
+        }
+        if self.webhooks.backoff_cap < self.webhooks.backoff_base {
+            return Err(ConfigError(
+                "PERKGATE_WEBHOOKS_BACKOFF_CAP_MS: must be at least PERKGATE_WEBHOOKS_BACKOFF_BASE_MS"
+                    .to_owned(),
+            ));
+        }
         if self.ops_listen == Some(self.listen) && self.listen.port() != 0 {
             return Err(ConfigError(
                 "PERKGATE_OPS_LISTEN: must differ from PERKGATE_LISTEN (it keeps /metrics off the \

@@ -66,6 +66,17 @@ pub(super) const SETTINGS: &[&str] = &[
     "admin_require_2fa",
     "admin_totp_key",
     "audit_retention_days",
+    "webhooks_allow_http",
+    "webhooks_allow_private",
+    "webhooks_connect_timeout_ms",
+    "webhooks_timeout_ms",
+    "webhooks_backoff_base_ms",
+    "webhooks_backoff_cap_ms",
+    "webhooks_retry_secs",
+    "webhooks_disable_after_secs",
+    "webhooks_lease_secs",
+    "webhooks_poll_ms",
+    "webhooks_rotation_grace_hours",
     "log",
     "log_format",
     "shutdown_grace_secs",
@@ -255,6 +266,35 @@ impl Config {
             }
             // Up to a hundred years: "keep it" without a special value.
             "audit_retention_days" => self.admin.audit_retention_days = number(raw, 1, 36_500)?,
+            "webhooks_allow_http" => self.webhooks.allow_http = boolean(raw)?,
+            "webhooks_allow_private" => self.webhooks.allow_private = boolean(raw)?,
+            "webhooks_connect_timeout_ms" => {
+                self.webhooks.connect_timeout = Duration::from_millis(number(raw, 1, 60_000)?)
+            }
+            "webhooks_timeout_ms" => {
+                self.webhooks.timeout = Duration::from_millis(number(raw, 1, 300_000)?)
+            }
+            "webhooks_backoff_base_ms" => {
+                self.webhooks.backoff_base = Duration::from_millis(number(raw, 1, 3_600_000)?)
+            }
+            "webhooks_backoff_cap_ms" => {
+                self.webhooks.backoff_cap = Duration::from_millis(number(raw, 1, 86_400_000)?)
+            }
+            "webhooks_retry_secs" => {
+                self.webhooks.retry_for = Duration::from_secs(number(raw, 1, 30 * 86_400)?)
+            }
+            "webhooks_disable_after_secs" => {
+                self.webhooks.disable_after = Duration::from_secs(number(raw, 1, 90 * 86_400)?)
+            }
+            "webhooks_lease_secs" => {
+                self.webhooks.lease = Duration::from_secs(number(raw, 1, 3600)?)
+            }
+            "webhooks_poll_ms" => {
+                self.webhooks.poll = Duration::from_millis(number(raw, 10, 60_000)?)
+            }
+            "webhooks_rotation_grace_hours" => {
+                self.webhooks.rotation_grace = Duration::from_secs(number(raw, 0, 30 * 24)? * 3600)
+            }
             "shutdown_grace_secs" => {
                 self.shutdown_grace = Duration::from_secs(number(raw, 0, 3600)?)
             }

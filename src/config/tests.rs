@@ -402,3 +402,42 @@ fn the_templates_folder_is_a_path() {
         .unwrap();
     assert_eq!(c.templates.as_deref(), Some(Path::new("tpl")));
 }
+
+#[test]
+fn webhook_settings_have_safe_defaults_and_are_checked_together() {
+    let d = load(&[]).unwrap().webhooks;
+    assert!(!d.allow_http && !d.allow_private);
+    assert_eq!(d.retry_for, Duration::from_secs(3 * 86_400));
+    assert!(d.lease > d.timeout);
+    let c = load(&[
+        ("PERKGATE_WEBHOOKS_ALLOW_HTTP", "1"),
+        ("PERKGATE_WEBHOOKS_ALLOW_PRIVATE", "true"),
+        ("PERKGATE_WEBHOOKS_TIMEOUT_MS", "1000"),
+        ("PERKGATE_WEBHOOKS_BACKOFF_BASE_MS", "100"),
+        ("PERKGATE_WEBHOOKS_BACKOFF_CAP_MS", "2000"),
+        ("PERKGATE_WEBHOOKS_RETRY_SECS", "60"),
+        ("PERKGATE_WEBHOOKS_LEASE_SECS", "3"),
+        ("PERKGATE_WEBHOOKS_ROTATION_GRACE_HOURS", "0"),
+    ])
+    .unwrap()
+    .webhooks;
+    assert!(c.allow_http && c.allow_private);
+    assert_eq!(c.backoff_base, Duration::from_millis(100));
+    assert_eq!(c.retry_for, Duration::from_secs(60));
+    assert_eq!(c.rotation_grace, Duration::ZERO);
+    // A lease no longer than an attempt would let a second instance take it mid-send.
+    let e = load(&[
+        ("PERKGATE_WEBHOOKS_TIMEOUT_MS", "5000"),
+        ("PERKGATE_WEBHOOKS_LEASE_SECS", "5"),
+    ])
+    .unwrap_err();
+    assert!(e.0.contains("PERKGATE_WEBHOOKS_LEASE_SECS"), "{e}");
+    let e = load(&[
+        ("PERKGATE_WEBHOOKS_BACKOFF_BASE_MS", "5000"),
+        ("PERKGATE_WEBHOOKS_BACKOFF_CAP_MS", "100"),
+    ])
+    .unwrap_err();
+    assert!(e.0.contains("PERKGATE_WEBHOOKS_BACKOFF_CAP_MS"), "{e}");
+    let e = load(&[("PERKGATE_WEBHOOKS_POLL_MS", "0")]).unwrap_err();
+    assert!(e.0.contains("PERKGATE_WEBHOOKS_POLL_MS"), "{e}");
+}

@@ -40,10 +40,11 @@ const LATER: [&str; 2] = [
 /// Positions, not numbers, are versions here.
 const CONSOLE_CODES: &str = include_str!("../../migrations/sqlite/0009_console_codes.sql");
 /// Then the rest, in order.
-const AFTER_CODES: [&str; 4] = [
+const AFTER_CODES: [&str; 5] = [
     include_str!("../../migrations/sqlite/0011_daily_counts.sql"),
     include_str!("../../migrations/sqlite/0012_daily_counts_by_day.sql"),
     include_str!("../../migrations/sqlite/0013_merchant_api.sql"),
+    include_str!("../../migrations/sqlite/0014_webhooks.sql"),
     include_str!("../../migrations/sqlite/0015_pool_levels.sql"),
 ];
 /// The schema's version once migrated.

@@ -4,7 +4,9 @@
 use rusqlite::OptionalExtension;
 use sqlx::PgConnection;
 
+use crate::admin::store;
 use crate::db::Error;
+use crate::webhooks::{Event, EventType, outbox};
 
 // The statements of a claim, the same text on both databases.
 // A revoked code is never shown again; a claim whose limit support reset no longer counts.
@@ -49,7 +51,16 @@ pub(super) trait Ledger {
     async fn code_taken(&mut self, code: &str) -> Result<bool, Error>;
     async fn set_code(&mut self, claim_id: i64, code: Option<&str>) -> Result<(), Error>;
     async fn event(&mut self, offer: &str, group: &str, at: i64, kind: &str) -> Result<(), Error>;
+    /// Codes left in a pool and codes issued from it.
+    async fn pool_counts(&mut self, pool: &str) -> Result<(u64, u64), Error>;
+    /// Whether an enabled webhook endpoint subscribes to any of `kinds`.
+    async fn subscribed(&mut self, kinds: &[EventType]) -> Result<bool, Error>;
+    /// Writes a webhook event to the outbox, in the claim's transaction.
+    async fn webhook(&mut self, event: &Event) -> Result<(), Error>;
 }
+
+const POOL_COUNTS: &str = "SELECT count(*) FILTER (WHERE claim_id IS NULL), \
+     count(*) FILTER (WHERE claim_id IS NOT NULL) FROM pool_codes WHERE pool = $1";
 
 /// On the SQLite database thread: nothing here ever waits.
 pub(super) struct OnSqlite<'c>(pub(super) &'c rusqlite::Connection);
@@ -116,6 +127,24 @@ impl Ledger for OnSqlite<'_> {
             .prepare_cached(EVENT)?
             .execute(rusqlite::params![offer, group, at, kind])?;
         Ok(())
+    }
+
+    async fn pool_counts(&mut self, pool: &str) -> Result<(u64, u64), Error> {
+        let (left, issued): (i64, i64) = self
+            .0
+            .prepare_cached(POOL_COUNTS)?
+            .query_row([pool], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok((left as u64, issued as u64))
+    }
+
+    async fn subscribed(&mut self, kinds: &[EventType]) -> Result<bool, Error> {
+        outbox::subscribed(&mut store::OnSqlite(self.0), kinds).await
+    }
+
+    async fn webhook(&mut self, event: &Event) -> Result<(), Error> {
+        outbox::enqueue(&mut store::OnSqlite(self.0), event)
+            .await
+            .map(|_| ())
     }
 }
 
@@ -197,5 +226,28 @@ impl Ledger for PgConnection {
             .execute(self)
             .await?;
         Ok(())
+    }
+
+    async fn pool_counts(&mut self, pool: &str) -> Result<(u64, u64), Error> {
+        // Claims of one offer take turns, but offers may share a pool: counting under the
+        // pool's own lock, each claim sees the others' committed takes (a fresh snapshot per
+        // statement), so no crossing of the low threshold is missed or told twice.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('pool:' || $1))")
+            .bind(pool)
+            .execute(&mut *self)
+            .await?;
+        let (left, issued): (i64, i64) = sqlx::query_as(POOL_COUNTS)
+            .bind(pool)
+            .fetch_one(&mut *self)
+            .await?;
+        Ok((left as u64, issued as u64))
+    }
+
+    async fn subscribed(&mut self, kinds: &[EventType]) -> Result<bool, Error> {
+        outbox::subscribed(self, kinds).await
+    }
+
+    async fn webhook(&mut self, event: &Event) -> Result<(), Error> {
+        outbox::enqueue(self, event).await.map(|_| ())
     }
 }

@@ -15,6 +15,7 @@ pub mod support;
 
 use crate::db::{Db, Error, sqlite};
 use crate::rules::{CodeSource, Limit, Offer};
+use crate::webhooks::{Event, EventType};
 use codes::generate;
 use ledger::{Ledger, OnSqlite};
 
@@ -52,6 +53,8 @@ struct Terms {
     limit: Option<Limit>,
     total_cap: Option<u64>,
     code: CodeSource,
+    /// The pool's `low_threshold` (0: the 10% rule of `support::level`), for `pool.low`.
+    low_threshold: u64,
 }
 
 impl Terms {
@@ -62,13 +65,32 @@ impl Terms {
             limit: offer.limit,
             total_cap: offer.total_cap,
             code: offer.code.clone(),
+            low_threshold: 0,
         }
     }
 }
 
 /// Claims `offer` for a person: their earlier unused code, a new one, or why not.
 pub async fn claim(db: &Db, offer: &Offer, person_key: &str, at: i64) -> Result<Claim, Error> {
-    let terms = Terms::of(offer);
+    claim_terms(db, Terms::of(offer), person_key, at).await
+}
+
+/// [`claim`], with the rules the offer is from: its pool's low threshold, for `pool.low`.
+pub async fn claim_from(
+    db: &Db,
+    rules: &crate::rules::Rules,
+    offer: &Offer,
+    person_key: &str,
+    at: i64,
+) -> Result<Claim, Error> {
+    let mut terms = Terms::of(offer);
+    if let CodeSource::Pool(pool) = &offer.code {
+        terms.low_threshold = rules.pools.get(pool).map_or(0, |p| p.low_threshold);
+    }
+    claim_terms(db, terms, person_key, at).await
+}
+
+async fn claim_terms(db: &Db, terms: Terms, person_key: &str, at: i64) -> Result<Claim, Error> {
     match db {
         Db::Sqlite(s) => {
             let person = person_key.to_owned();
@@ -95,6 +117,8 @@ pub async fn claim(db: &Db, offer: &Offer, person_key: &str, at: i64) -> Result<
             let claim = claim_in(&mut *tx, &terms, person_key, at).await?;
             if claim.keeps() {
                 tx.commit().await?;
+                // Its webhook events are committed now: the deliverer may look.
+                crate::webhooks::wake();
             }
             Ok(claim)
         }
@@ -129,7 +153,10 @@ async fn claim_in<L: Ledger>(l: &mut L, t: &Terms, person: &str, at: i64) -> Res
         CodeSource::Static(code) => Some(code.clone()),
         CodeSource::None => None,
         CodeSource::Pool(pool) => match l.take_pool_code(claim_id, pool).await? {
-            Some(code) => Some(code),
+            Some(code) => {
+                pool_crossing(l, pool, t.low_threshold, at).await?;
+                Some(code)
+            }
             None => return Ok(Claim::RanOut),
         },
         CodeSource::Generated { prefix, length } => loop {
@@ -141,8 +168,31 @@ async fn claim_in<L: Ledger>(l: &mut L, t: &Terms, person: &str, at: i64) -> Res
     };
     l.set_code(claim_id, code.as_deref()).await?;
     l.event(&t.offer_id, &t.group, at, "claimed").await?;
+    let unlocked = Event::benefit_unlocked(&t.offer_id, &t.group, code.as_deref(), at);
+    l.webhook(&unlocked).await?;
     Ok(Claim::Issued {
         code,
         reused: false,
     })
+}
+
+/// `pool.low` when this claim brought the pool to its threshold, `pool.empty` when it took the
+/// last code: once per crossing (claims of a pool take one code at a time, in turn), and
+/// only counted when someone subscribes.
+async fn pool_crossing<L: Ledger>(l: &mut L, pool: &str, low: u64, at: i64) -> Result<(), Error> {
+    if !l
+        .subscribed(&[EventType::PoolLow, EventType::PoolEmpty])
+        .await?
+    {
+        return Ok(());
+    }
+    let (left, issued) = l.pool_counts(pool).await?;
+    let threshold = support::threshold(left, issued, low);
+    if left == 0 {
+        l.webhook(&Event::pool_empty(pool, at)).await?;
+    } else if left == threshold {
+        l.webhook(&Event::pool_low(pool, left, threshold, at))
+            .await?;
+    }
+    Ok(())
 }

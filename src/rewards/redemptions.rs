@@ -200,6 +200,7 @@ pub async fn redeem(
             )
             .await?;
             tx.commit().await?;
+            crate::webhooks::wake();
             Ok(answer)
         }
     }
@@ -316,14 +317,17 @@ async fn redeem_code<E: Exec>(
             ],
         )
         .await?;
-        return Ok(Redeem::Redeemed(Redemption {
+        let redemption = Redemption {
             code: code.to_owned(),
             offer_id,
             order_id: order.order_id.clone(),
             amount_minor: order.amount_minor,
             currency: order.currency.clone(),
             redeemed_at: at,
-        }));
+        };
+        let event = crate::webhooks::Event::code_redeemed(&redemption);
+        crate::webhooks::outbox::enqueue(tx, &event).await?;
+        return Ok(Redeem::Redeemed(redemption));
     }
     let rows = tx.rows(STATE, vec![code.into()]).await?;
     Ok(match state_of(code, &rows) {

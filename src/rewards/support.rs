@@ -52,14 +52,20 @@ pub enum Level {
     Empty,
 }
 
-/// A pool is low at or below its `low_threshold` (as `codes status` and the log warning
-/// say); a pool without one (0, the default) is low below 10% of the codes it ever had.
-pub fn level(remaining: u64, issued: u64, low_threshold: u64) -> Level {
-    let threshold = if low_threshold > 0 {
+/// The count at or below which a pool is low: its `low_threshold`, or without one (0) 10% of
+/// the codes it ever had (also what `pool.low` webhooks are sent at).
+pub fn threshold(remaining: u64, issued: u64, low_threshold: u64) -> u64 {
+    if low_threshold > 0 {
         low_threshold
     } else {
         (remaining + issued) / 10
-    };
+    }
+}
+
+/// A pool is low at or below its `low_threshold` (as `codes status` and the log warning
+/// say); a pool without one (0, the default) is low below 10% of the codes it ever had.
+pub fn level(remaining: u64, issued: u64, low_threshold: u64) -> Level {
+    let threshold = threshold(remaining, issued, low_threshold);
     match remaining {
         0 => Level::Empty,
         n if n <= threshold => Level::Low,

@@ -4,7 +4,7 @@
 //! statement, and the primary key settles two racing publishes), so an editor never
 //! overwrites a change they did not see. Also the console's drafts, one per account.
 
-use crate::admin::store::{self, Row, Val};
+use crate::admin::store::{self, Exec, Row, Val};
 use crate::db::{Db, Error};
 
 /// A version's metadata.
@@ -113,23 +113,7 @@ pub async fn publish(
     note: &str,
     at: i64,
 ) -> Result<i64, PublishError> {
-    // `$1 = max + 1` refuses a gap (a forged or stale base), and the primary key refuses a
-    // version another publish took between our read and our write.
-    let inserted = store::one(
-        db,
-        "INSERT INTO rules_versions (version, document, author, at, note) \
-         SELECT $1, $2, $3, $4, $5 \
-         WHERE $1 = (SELECT coalesce(max(version), 0) + 1 FROM rules_versions) \
-         ON CONFLICT DO NOTHING RETURNING version",
-        vec![
-            Val::Int(based_on + 1),
-            document.into(),
-            author.into(),
-            Val::Int(at),
-            note.into(),
-        ],
-    )
-    .await?;
+    let inserted = insert_version(db, based_on + 1, document, author, note, at).await?;
     match inserted {
         Some(r) => Ok(r[0].int()),
         None => match latest(db).await? {
@@ -139,6 +123,45 @@ pub async fn publish(
             ))),
         },
     }
+}
+
+/// Records version `version` if it is the next one, with its `rules.published` webhook event
+/// in the same transaction. `None` when another publish took the number.
+async fn insert_version(
+    db: &Db,
+    version: i64,
+    document: &str,
+    author: &str,
+    note: &str,
+    at: i64,
+) -> Result<Option<Row>, Error> {
+    let params = vec![
+        Val::Int(version),
+        document.into(),
+        author.into(),
+        Val::Int(at),
+        note.into(),
+    ];
+    let inserted = crate::webhooks::transaction!(db, |tx| async move {
+        // `$1 = max + 1` refuses a gap (a forged or stale base), and the primary key refuses a
+        // version another publish took between our read and our write.
+        let row = tx
+            .one(
+                "INSERT INTO rules_versions (version, document, author, at, note) \
+                 SELECT $1, $2, $3, $4, $5 \
+                 WHERE $1 = (SELECT coalesce(max(version), 0) + 1 FROM rules_versions) \
+                 ON CONFLICT DO NOTHING RETURNING version",
+                params,
+            )
+            .await?;
+        if let Some(r) = &row {
+            let event = crate::webhooks::Event::rules_published(r[0].int(), at);
+            crate::webhooks::outbox::enqueue(tx, &event).await?;
+        }
+        Ok::<_, Error>(row)
+    })?;
+    crate::webhooks::wake();
+    Ok(inserted)
 }
 
 /// Publishes on top of whatever is latest (the command line, start-up, a rollback confirmed

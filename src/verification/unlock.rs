@@ -90,7 +90,7 @@ pub async fn unlock(
     let evaluation = evaluate(rules, facts, now);
     let mut first_failure: Option<(&str, NoBenefit)> = None;
     for offer in &evaluation.eligible {
-        let claim = rewards::claim(db, offer, &verification.person_key, now).await?;
+        let claim = rewards::claim_from(db, rules, offer, &verification.person_key, now).await?;
         crate::metrics::claim(
             &offer.id,
             match &claim {

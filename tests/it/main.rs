@@ -33,3 +33,4 @@ mod shutdown;
 mod soak;
 mod stores;
 mod templates;
+mod webhooks;

@@ -27,15 +27,26 @@ impl CsrfField for AddForm {
     }
 }
 
-pub async fn home(admin: Admin<Viewer>) -> Result<Response, ConsoleError> {
+pub async fn home(
+    State(state): State<AppState>,
+    admin: Admin<Viewer>,
+) -> Result<Response, ConsoleError> {
     let a = &admin.account;
+    let is_owner = a.role == Role::Owner;
+    // Owners are told of endpoints the deliverer disabled for failing.
+    let disabled_webhooks = if is_owner {
+        crate::webhooks::endpoints::disabled_count(&state.db).await?
+    } else {
+        0
+    };
     page(
         &views::Home {
             csrf: &admin.csrf,
-            is_owner: a.role == Role::Owner,
+            is_owner,
             email: &a.email,
             role: a.role.as_str(),
             has_2fa: a.has_2fa(),
+            disabled_webhooks,
         },
         StatusCode::OK,
         None,

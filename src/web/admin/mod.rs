@@ -20,6 +20,7 @@ mod rules;
 mod signin;
 mod store;
 mod views;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -181,6 +182,7 @@ pub fn router() -> Router<AppState> {
         )
         .merge(codes_router())
         .merge(offers_router())
+        .merge(webhooks_router())
 }
 
 /// The offers and pools as forms over the draft (issue 10 item 3).
@@ -214,6 +216,23 @@ fn offers_router() -> Router<AppState> {
 }
 
 /// Codes (issue 10 item 5); the two uploads alone may send up to [`codes::UPLOAD_LIMIT`].
+fn webhooks_router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/webhooks", get(webhooks::list).post(webhooks::add))
+        .route("/admin/webhooks/{id}", get(webhooks::show))
+        .route("/admin/webhooks/{id}/rotate", post(webhooks::rotate))
+        .route("/admin/webhooks/{id}/enable", post(webhooks::enable))
+        .route("/admin/webhooks/{id}/disable", post(webhooks::disable))
+        .route(
+            "/admin/webhooks/{id}/remove",
+            get(webhooks::remove_page).post(webhooks::remove),
+        )
+        .route(
+            "/admin/webhooks/{id}/deliveries/{delivery}/resend",
+            post(webhooks::resend),
+        )
+}
+
 fn codes_router() -> Router<AppState> {
     let upload = || DefaultBodyLimit::max(codes::UPLOAD_LIMIT);
     Router::new()

@@ -60,6 +60,8 @@ pub struct Home<'a> {
     pub email: &'a str,
     pub role: &'a str,
     pub has_2fa: bool,
+    /// Webhook endpoints disabled (counted for owners only).
+    pub disabled_webhooks: i64,
 }
 
 pub struct PendingTotp {

@@ -10,6 +10,7 @@ mod offers;
 mod preview;
 mod rules;
 mod settings;
+mod webhooks;
 
 use perkgate::admin::{Role, accounts, password, totp};
 
@@ -140,6 +141,15 @@ const ROUTES: &[(&str, &str)] = &[
         "/admin/dashboard?days=90&offer=military&group=military",
     ),
     ("GET", "/admin/dashboard.csv"),
+    ("GET", "/admin/webhooks"),
+    ("POST", "/admin/webhooks"),
+    ("GET", "/admin/webhooks/1"),
+    ("POST", "/admin/webhooks/1/rotate"),
+    ("POST", "/admin/webhooks/1/enable"),
+    ("POST", "/admin/webhooks/1/disable"),
+    ("GET", "/admin/webhooks/1/remove"),
+    ("POST", "/admin/webhooks/1/remove"),
+    ("POST", "/admin/webhooks/1/deliveries/1/resend"),
 ];
 
 #[tokio::test]
@@ -256,6 +266,12 @@ async fn every_form_refuses_a_wrong_csrf_token() {
         "/admin/rules/pools/veteran-codes",
         "/admin/rules/pools/veteran-codes/remove",
         "/admin/settings",
+        "/admin/webhooks",
+        "/admin/webhooks/1/rotate",
+        "/admin/webhooks/1/enable",
+        "/admin/webhooks/1/disable",
+        "/admin/webhooks/1/remove",
+        "/admin/webhooks/1/deliveries/1/resend",
         "/admin/logout",
     ] {
         for token in ["", "forged"] {

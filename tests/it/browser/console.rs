@@ -81,6 +81,45 @@ pub async fn scenario(client: &Client, axe: &Axe, shots: &Path) -> Result<(), Cm
     wait_for(client, "[data-testid=confirm]").await?;
     axe.check(client, "the API key's revoke confirmation")
         .await?;
+    // Webhooks: a refused URL said next to the field, an endpoint's page with its delivery log,
+    // its removal's confirmation. (Registered here directly: the app refuses loopback targets,
+    // and nothing else is reachable from the test.)
+    client.goto(&app.url("/admin/webhooks")).await?;
+    wait_for(client, "[data-testid=no-webhooks]").await?;
+    axe.check(client, "the console's webhooks page").await?;
+    type_into(client, "#webhook-url", "https://127.0.0.1/hook").await?;
+    submit(client, "#event-benefit\\.unlocked").await?;
+    submit(client, "form[action='/admin/webhooks'] button[type=submit]").await?;
+    wait_for(client, "[data-testid=webhook-error]").await?;
+    axe.check(client, "the webhooks page with a refused URL")
+        .await?;
+    let open = perkgate::config::WebhookSettings {
+        allow_http: true,
+        allow_private: true,
+        ..Default::default()
+    };
+    let all = perkgate::webhooks::EventType::ALL;
+    let (hook, _) = perkgate::webhooks::endpoints::create(
+        &db,
+        &open,
+        "http://127.0.0.1:9/hook",
+        &all,
+        "t",
+        now,
+    )
+    .await
+    .expect("an endpoint");
+    client
+        .goto(&app.url(&format!("/admin/webhooks/{}", hook.id)))
+        .await?;
+    wait_for(client, "[data-testid=deliveries]").await?;
+    axe.check(client, "a webhook endpoint and its delivery log")
+        .await?;
+    client
+        .goto(&app.url(&format!("/admin/webhooks/{}/remove", hook.id)))
+        .await?;
+    wait_for(client, "[data-testid=confirm]").await?;
+    axe.check(client, "removing a webhook endpoint").await?;
     client.goto(&app.url("/admin/audit")).await?;
     let audit = client.find(Locator::Css("main")).await?.text().await?;
     assert!(audit.contains("editor@shop.example"), "{audit}");

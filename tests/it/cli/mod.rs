@@ -13,6 +13,7 @@ mod keys;
 mod rules_check;
 mod rules_eval;
 mod usage;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
