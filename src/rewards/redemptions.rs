@@ -554,17 +554,16 @@ impl OfferConversion {
 }
 
 /// Conversion per offer over days `from_day..=to_day` (days since 1970-01-01, UTC, as
-/// `stats`), by offer id. Unlocks come from the daily counts, orders and revenue from the
-/// redemptions (indexed by time): no scan of the claims.
+/// `stats`), by offer id: orders and revenue from the redemptions (indexed by time), beside
+/// the period's benefits `unlocked` per offer, which the caller has already summed from the
+/// daily counts (the dashboard's breakdown): no second scan of them, and no scan of the claims.
 pub async fn conversion(
     db: &Db,
     from_day: i64,
     to_day: i64,
+    unlocked: impl IntoIterator<Item = (String, u64)>,
 ) -> Result<Vec<OfferConversion>, Error> {
     // sum() of a BIGINT is NUMERIC on PostgreSQL: cast back.
-    const UNLOCKED: &str = "SELECT offer_id, CAST(sum(n) AS BIGINT) FROM daily_counts \
-         WHERE event = 'unlocked' AND offer_id <> '' AND day >= $1 AND day <= $2 \
-         GROUP BY offer_id";
     const ORDERS: &str = "SELECT offer_id, currency, count(*), CAST(sum(amount_minor) AS BIGINT) \
          FROM redemptions WHERE redeemed_at >= $1 AND redeemed_at < $2 \
          GROUP BY offer_id, currency";
@@ -575,8 +574,8 @@ pub async fn conversion(
             ..OfferConversion::default()
         })
     }
-    for r in store::rows(db, UNLOCKED, vec![Val::Int(from_day), Val::Int(to_day)]).await? {
-        entry(&mut by_offer, r[0].string()).unlocked = r[1].int().max(0) as u64;
+    for (offer, n) in unlocked.into_iter().filter(|(_, n)| *n > 0) {
+        entry(&mut by_offer, offer).unlocked = n;
     }
     let (start, end) = (from_day * 86_400, (to_day + 1) * 86_400);
     for r in store::rows(db, ORDERS, vec![Val::Int(start), Val::Int(end)]).await? {
@@ -845,7 +844,14 @@ mod tests {
             .await
             .unwrap();
         }
-        let figures = conversion(&db, day, day).await.unwrap();
+        let unlocked = crate::admin::dashboard::breakdown(&db, day, 1)
+            .await
+            .unwrap();
+        let unlocked = (unlocked.by_offer.iter()).map(|(o, t)| {
+            let n = crate::admin::dashboard::Breakdown::n(t, crate::stats::Event::Unlocked);
+            (o.clone(), n as u64)
+        });
+        let figures = conversion(&db, day, day, unlocked).await.unwrap();
         assert_eq!(figures.len(), 2);
         let m = &figures[0];
         assert_eq!(
@@ -860,6 +866,7 @@ mod tests {
             ("student", 2, 0)
         );
         assert_eq!(s.rate(), Some(0.0));
-        assert!(conversion(&db, day + 1, day + 2).await.unwrap().is_empty());
+        let none = conversion(&db, day + 1, day + 2, []).await.unwrap();
+        assert!(none.is_empty());
     }
 }

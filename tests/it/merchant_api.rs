@@ -305,7 +305,7 @@ async fn redeemed_once(app: &TestApp) {
         .map(|c| c.n)
         .sum();
     assert_eq!(redeemed_n, 1);
-    let figures = rewards::redemptions::conversion(&db, day, day)
+    let figures = rewards::redemptions::conversion(&db, day, day, [])
         .await
         .unwrap();
     let teachers = figures.iter().find(|f| f.offer_id == "teachers").unwrap();

@@ -525,8 +525,16 @@ pub async fn show(
     let levels = state.dashboard.pools.get(&state.db, now()).await?;
     let history = dashboard::pool_history(&state.db, series.today, filter.days).await?;
     let conversion =
-        crate::rewards::redemptions::conversion(&state.db, series.first_day(), series.today)
-            .await?;
+        crate::rewards::redemptions::conversion(&state.db, series.first_day(), series.today, {
+            // The period's unlocks per offer: the breakdown has summed them already.
+            (breakdown.by_offer.iter()).map(|(offer, t)| {
+                (
+                    offer.clone(),
+                    Breakdown::n(t, Event::Unlocked).max(0) as u64,
+                )
+            })
+        })
+        .await?;
     let choice = |list: &[Named], chosen: &str| -> Vec<Choice> {
         (list.iter())
             .map(|(v, l)| Choice {
