@@ -122,8 +122,9 @@ pub async fn mark_redeemed(db: &Db, codes: &[String], at: i64) -> Result<u64, Er
     const SQL: &str = "UPDATE claims SET redeemed_at = $1 WHERE code = $2 \
                        AND redeemed_at IS NULL AND revoked_at IS NULL RETURNING offer_id";
     const PG: &str = "UPDATE claims SET redeemed_at = $1 WHERE code = ANY($2) \
-                      AND redeemed_at IS NULL AND revoked_at IS NULL RETURNING offer_id";
-    // The dashboard's count goes in the same transaction as the redemptions it counts.
+                      AND redeemed_at IS NULL AND revoked_at IS NULL RETURNING offer_id, code";
+    // The dashboard's count and the `code.redeemed` webhooks go in the same transaction as the
+    // redemptions they tell of.
     let day = crate::stats::day_of(at);
     let mut n = 0;
     match db {
@@ -133,17 +134,24 @@ pub async fn mark_redeemed(db: &Db, codes: &[String], at: i64) -> Result<u64, Er
                 n += s
                     .call(move |c| {
                         let mut offers = std::collections::BTreeMap::<String, i64>::new();
+                        let mut marked = Vec::new();
                         let mut stmt = c.prepare_cached(SQL)?;
                         for code in &chunk {
                             let mut rows = stmt.query(rusqlite::params![at, code])?;
                             while let Some(row) = rows.next()? {
-                                *offers.entry(row.get(0)?).or_insert(0) += 1;
+                                let offer: String = row.get(0)?;
+                                *offers.entry(offer.clone()).or_insert(0) += 1;
+                                marked.push((offer, code.clone()));
                             }
                         }
                         let mut count = c.prepare_cached(COUNT_REDEEMED)?;
                         for (offer, k) in &offers {
                             count.execute(rusqlite::params![day, offer, k])?;
                         }
+                        let mut on = crate::admin::store::OnSqlite(c);
+                        crate::db::sqlite::run_now(tell(&mut on, &marked, at)).unwrap_or_else(
+                            || Err(Error::Other("a SQLite transaction waited".to_owned())),
+                        )?;
                         Ok(offers.values().sum::<i64>() as u64)
                     })
                     .await?;
@@ -152,14 +160,16 @@ pub async fn mark_redeemed(db: &Db, codes: &[String], at: i64) -> Result<u64, Er
         Db::Postgres(p) => {
             let mut tx = p.begin().await?;
             let mut offers = std::collections::BTreeMap::<String, i64>::new();
+            let mut marked = Vec::new();
             for chunk in codes.chunks(CHUNK) {
-                let redeemed: Vec<(String,)> = sqlx::query_as(PG)
+                let redeemed: Vec<(String, String)> = sqlx::query_as(PG)
                     .bind(at)
                     .bind(chunk)
                     .fetch_all(&mut *tx)
                     .await?;
-                for (offer,) in redeemed {
-                    *offers.entry(offer).or_insert(0) += 1;
+                for (offer, code) in redeemed {
+                    *offers.entry(offer.clone()).or_insert(0) += 1;
+                    marked.push((offer, code));
                 }
             }
             for (offer, k) in &offers {
@@ -171,10 +181,29 @@ pub async fn mark_redeemed(db: &Db, codes: &[String], at: i64) -> Result<u64, Er
                     .await?;
                 n += *k as u64;
             }
+            tell(&mut *tx, &marked, at).await?;
             tx.commit().await?;
+            crate::webhooks::wake();
         }
     }
     Ok(n)
+}
+
+/// A `code.redeemed` webhook per code marked, `(offer, code)`, in the caller's transaction
+/// (nothing when no endpoint subscribes).
+async fn tell<E: crate::admin::store::Exec>(
+    tx: &mut E,
+    marked: &[(String, String)],
+    at: i64,
+) -> Result<(), Error> {
+    use crate::webhooks::{Event, EventType, outbox};
+    if marked.is_empty() || !outbox::subscribed(tx, &[EventType::CodeRedeemed]).await? {
+        return Ok(());
+    }
+    for (offer, code) in marked {
+        outbox::enqueue(tx, &Event::code_marked_redeemed(code, offer, at)).await?;
+    }
+    Ok(())
 }
 
 /// Adds redemptions of an offer to the day's count (see `stats`).

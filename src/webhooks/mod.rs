@@ -179,6 +179,23 @@ impl Event {
         )
     }
 
+    /// A code marked redeemed without an order (a CSV in the console, `perkgate codes
+    /// redeemed`): the order's fields are null.
+    pub fn code_marked_redeemed(code: &str, offer_id: &str, at: i64) -> Self {
+        Self::new(
+            EventType::CodeRedeemed,
+            at,
+            serde_json::json!({
+                "code": code,
+                "offer_id": offer_id,
+                "order_id": null,
+                "amount_minor": null,
+                "amount": null,
+                "currency": null,
+            }),
+        )
+    }
+
     /// A pool's claim left it at its low threshold.
     pub fn pool_low(pool: &str, remaining: u64, threshold: u64, at: i64) -> Self {
         Self::new(
@@ -267,6 +284,7 @@ mod tests {
         let events = [
             Event::benefit_unlocked("military", "military", Some("ABC-123"), 1_790_000_000),
             Event::code_redeemed(&redemption),
+            Event::code_marked_redeemed("ABC-124", "military", 1_790_000_000),
             Event::pool_low("spring", 10, 10, 1_790_000_000),
             Event::pool_empty("spring", 1_790_000_000),
             Event::rules_published(7, 1_790_000_000),

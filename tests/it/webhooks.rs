@@ -328,12 +328,20 @@ async fn every_event_arrives_signed_on(options: Options) {
     .unwrap()
     .rules;
     let veterans = rules.offer("veterans").unwrap();
+    let mut issued = Vec::new();
     for i in 0..5 {
         let person = format!("person-{i}");
-        rewards::claim_from(&db, &rules, veterans, &person, perkgate::clock::now())
+        let claim = rewards::claim_from(&db, &rules, veterans, &person, perkgate::clock::now())
             .await
             .unwrap();
+        if let Claim::Issued {
+            code: Some(code), ..
+        } = claim
+        {
+            issued.push(code);
+        }
     }
+    assert_eq!(issued.len(), 4, "the pool had four codes left");
     until("pool.empty", Duration::from_secs(10), || {
         receiver.events(EventType::PoolEmpty).len() == 1
     })
@@ -380,6 +388,28 @@ async fn every_event_arrives_signed_on(options: Options) {
     assert_eq!(r["currency"], "USD");
     assert_eq!(r["offer_id"], "veterans");
 
+    // Codes marked redeemed from a file (the console's upload, `perkgate codes redeemed`):
+    // one event per code newly marked, without an order; the code the API redeemed is not
+    // marked again.
+    let marked = rewards::mark_redeemed(
+        &db,
+        &[code.clone(), issued[0].clone()],
+        perkgate::clock::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(marked, 1);
+    until("code.redeemed by file", Duration::from_secs(10), || {
+        receiver.events(EventType::CodeRedeemed).len() == 2
+    })
+    .await;
+    let r = &receiver.events(EventType::CodeRedeemed)[1]["data"];
+    assert_eq!(r["code"], issued[0].as_str());
+    assert_eq!(r["offer_id"], "veterans");
+    for field in ["order_id", "amount", "amount_minor", "currency"] {
+        assert!(r[field].is_null(), "{field}: {r}");
+    }
+
     // A publish.
     let version = perkgate::rules::versions::publish_latest(
         &db,
@@ -402,7 +432,7 @@ async fn every_event_arrives_signed_on(options: Options) {
     // Each event once, all of them delivered; nothing personal in any.
     receiver.assert_repeats_are_identical();
     let delivered = receiver.delivered();
-    assert_eq!(delivered.len(), 9, "{delivered:?}");
+    assert_eq!(delivered.len(), 10, "{delivered:?}");
     assert!(delivered.values().all(|n| *n == 1), "{delivered:?}");
     assert_eq!(
         delivered.keys().cloned().collect::<BTreeSet<_>>(),
