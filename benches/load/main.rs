@@ -51,6 +51,7 @@ mod client;
 mod dashboard;
 mod fake_idme;
 mod flow;
+mod layout;
 mod measure;
 mod perkgate;
 mod phases;
@@ -189,6 +190,7 @@ fn run() -> Result<(), String> {
         warm.first_200.as_secs_f64() * 1e3,
         mib(warm.rss_idle)
     );
+    println!("{}", layout::line(&settings.perkgate_bin));
 
     // 3 and 4. Read path and flows.
     println!("\n[3,4] perkgate read path and complete flows (sessions in SQLite)");
