@@ -9,7 +9,7 @@ use perkgate::admin::{Role, audit};
 use perkgate::rewards::{self, Claim};
 use perkgate::rules::Offer;
 
-use super::{account, csrf_of, post, signed_in};
+use super::{account, csrf_of, post, signed_in, text_of};
 use crate::harness::stores::fresh_postgres;
 use crate::harness::{Options, TestApp, hidden, location, rules_fixture, spawn_with};
 
@@ -178,14 +178,7 @@ async fn codes_console(app: &TestApp) {
     );
     assert!(html.contains("1 in all, 1 of this offer"), "{html}");
     assert!(!html.contains(person));
-    let html = b
-        .get(app.url("/admin/codes/lookup?code=ZZZ-404"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = text_of(app, &b, "/admin/codes/lookup?code=ZZZ-404").await;
     assert!(html.contains("data-testid=\"lookup-none\""));
 
     // The download: the issued code with its pool and offer, and nothing about the person.
@@ -258,14 +251,7 @@ async fn codes_console(app: &TestApp) {
         location(&res),
         format!("/admin/codes/lookup?code={code_b}&done=revoked")
     );
-    let html = b
-        .get(app.url(&location(&res)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = text_of(app, &b, &location(&res)).await;
     assert!(html.contains("The code is revoked."));
     assert!(
         html.contains("data-testid=\"lookup-revoked\">yes, "),
@@ -354,14 +340,7 @@ async fn viewers_read_and_editors_forms_need_their_token() {
         issued(&app, "person-key-of-cy-0123456789").await
     };
     let viewer = signed_in(&app, "viewer@example.com").await;
-    let html = viewer
-        .get(app.url("/admin/codes"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = text_of(&app, &viewer, "/admin/codes").await;
     assert!(html.contains("data-testid=\"pool-vets\""));
     assert!(
         !html.contains("/admin/codes/upload"),
@@ -506,14 +485,7 @@ async fn owners_page_filter_and_export_the_audit_log() {
     .await
     .unwrap();
     let owner = signed_in(&app, "owner@example.com").await;
-    let html = owner
-        .get(app.url("/admin/audit"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = text_of(&app, &owner, "/admin/audit").await;
     assert_eq!(html.matches("data-testid=\"audit-row\"").count(), 200);
     assert!(html.contains("kept for 365 days"));
     let older = html.split("data-testid=\"audit-older\"").next().unwrap();
@@ -538,14 +510,7 @@ async fn owners_page_filter_and_export_the_audit_log() {
         next.matches("data-testid=\"audit-row\"").count(),
         total - 200
     );
-    let filtered = owner
-        .get(app.url("/admin/audit?action=account+removed"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let filtered = text_of(&app, &owner, "/admin/audit?action=account+removed").await;
     assert_eq!(filtered.matches("data-testid=\"audit-row\"").count(), 1);
 
     let res = owner

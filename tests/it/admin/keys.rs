@@ -4,7 +4,7 @@
 
 use perkgate::admin::{Role, audit};
 
-use super::{account, csrf_of, post, signed_in};
+use super::{account, csrf_of, post, signed_in, text_of};
 use crate::harness::{hidden, spawn_app};
 
 #[tokio::test]
@@ -12,14 +12,7 @@ async fn an_owner_makes_a_key_sees_it_once_and_revokes_it() {
     let app = spawn_app().await;
     account(&app, "owner@example.com", Role::Owner).await;
     let b = signed_in(&app, "owner@example.com").await;
-    let home = b
-        .get(app.url("/admin"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = text_of(&app, &b, "/admin").await;
     assert!(
         home.contains("href=\"/admin/keys\""),
         "owners see the page in the nav"
@@ -64,14 +57,7 @@ async fn an_owner_makes_a_key_sees_it_once_and_revokes_it() {
     assert_eq!(api(secret.clone()).await, 200);
 
     // Listed by its prefix, never shown again.
-    let list = b
-        .get(app.url("/admin/keys"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = text_of(&app, &b, "/admin/keys").await;
     assert!(list.contains("shop backend") && list.contains(&secret[..12]));
     assert!(!list.contains(&secret), "shown once only");
 
@@ -157,14 +143,7 @@ async fn editors_and_viewers_cannot_see_or_make_keys() {
     ] {
         account(&app, email, role).await;
         let b = signed_in(&app, email).await;
-        let home = b
-            .get(app.url("/admin"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let home = text_of(&app, &b, "/admin").await;
         assert!(!home.contains("/admin/keys"), "{email}: no link");
         let csrf = hidden(&home, "csrf");
         for path in ["/admin/keys", "/admin/keys/1/revoke"] {

@@ -39,6 +39,17 @@ async fn account(app: &TestApp, email: &str, role: Role) -> i64 {
     a.id
 }
 
+/// The body of a page `b` gets (whatever its status).
+async fn text_of(app: &TestApp, b: &reqwest::Client, path: &str) -> String {
+    b.get(app.url(path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 async fn csrf_of(app: &TestApp, b: &reqwest::Client, path: &str) -> String {
     let res = b.get(app.url(path)).send().await.unwrap();
     assert_eq!(res.status(), 200, "{path}");
@@ -535,14 +546,7 @@ async fn enrol(app: &TestApp, b: &reqwest::Client) -> String {
     )
     .await;
     assert_eq!(res.status(), 303);
-    let page = b
-        .get(app.url("/admin/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text_of(app, b, "/admin/account").await;
     assert!(page.contains("data-testid=\"2fa-on\""));
     // The database keeps the key sealed: a copy of it does not give the codes away.
     let db = app.db().await;
@@ -571,14 +575,7 @@ async fn two_factor_flow(app: &TestApp) {
     // Half signed in opens nothing.
     let res = b.get(app.url("/admin")).send().await.unwrap();
     assert_eq!(location(&res), "/admin/login/totp");
-    let page = b
-        .get(app.url("/admin/login/totp"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text_of(app, &b, "/admin/login/totp").await;
     assert!(page.contains("autocomplete=\"one-time-code\""));
     let csrf = hidden(&page, "csrf");
     let res = post(
@@ -791,14 +788,7 @@ async fn owners_without_a_second_factor_must_enrol_when_required() {
     let res = b.get(app.url("/admin")).send().await.unwrap();
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/admin/account");
-    let page = b
-        .get(app.url("/admin/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text_of(&app, &b, "/admin/account").await;
     assert!(page.contains("data-testid=\"must-enrol\""));
     enrol(&app, &b).await;
     assert_eq!(b.get(app.url("/admin")).send().await.unwrap().status(), 200);
@@ -833,13 +823,6 @@ async fn a_fresh_database_logs_a_link_for_the_first_owner() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    let home = b
-        .get(app.url("/admin"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = text_of(&app, &b, "/admin").await;
     assert!(home.contains(">owner<"));
 }

@@ -4,7 +4,7 @@
 
 use perkgate::admin::Role;
 
-use super::{account, csrf_of, post, signed_in};
+use super::{account, csrf_of, post, signed_in, text_of};
 use crate::harness::{TestApp, location, spawn_app};
 
 const EXAMPLE: &str = include_str!("../../../config/rules.toml");
@@ -49,14 +49,7 @@ async fn a_draft_raising_the_military_percentage_previews_each_persona_and_marks
     let app = spawn_app().await;
     account(&app, "ed@example.com", Role::Editor).await;
     let b = signed_in(&app, "ed@example.com").await;
-    let editor = b
-        .get(app.url("/admin/rules"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let editor = text_of(&app, &b, "/admin/rules").await;
     assert!(
         editor.contains("formaction=\"/admin/rules/preview\""),
         "the editor's Preview button works without JavaScript"
@@ -250,14 +243,7 @@ async fn the_saved_draft_is_previewed_and_the_form_needs_its_token_and_a_session
     )
     .await;
     assert_eq!(res.status(), 200);
-    let html = b
-        .get(app.url("/admin/rules/preview"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = text_of(&app, &b, "/admin/rules/preview").await;
     assert!(html.contains("Previewing your saved draft"), "{html}");
     assert!(cells(row(&html, SERVICE_MEMBER)).0.contains("30% off"));
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use perkgate::admin::{Role, audit};
 use perkgate::webhooks::endpoints;
 
-use super::{account, csrf_of, post, signed_in};
+use super::{account, csrf_of, post, signed_in, text_of};
 use crate::harness::{Options, spawn_with};
 use crate::webhooks::{Receiver, fast, unlock, until};
 
@@ -89,14 +89,7 @@ async fn an_owner_registers_resends_rotates_disables_and_removes_an_endpoint() {
     let event_id = receiver.received()[0].id.clone();
     let page = format!("/admin/webhooks/{id}");
     let log = loop {
-        let html = b
-            .get(app.url(&page))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let html = text_of(&app, &b, &page).await;
         if html.contains("HTTP 204") {
             break html;
         }
@@ -165,24 +158,10 @@ async fn an_owner_registers_resends_rotates_disables_and_removes_an_endpoint() {
             .unwrap()
             .contains("disabled by owner@example.com")
     );
-    let home = b
-        .get(app.url("/admin"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = text_of(&app, &b, "/admin").await;
     assert!(home.contains("data-testid=\"webhooks-disabled\""), "{home}");
     let viewer = signed_in(&app, "viewer@example.com").await;
-    let vhome = viewer
-        .get(app.url("/admin"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let vhome = text_of(&app, &viewer, "/admin").await;
     assert!(!vhome.contains("webhooks-disabled"));
     unlock(&db, "p4").await;
     assert_eq!(endpoints::deliveries(&db, id, 10).await.unwrap().len(), 3);
@@ -194,14 +173,7 @@ async fn an_owner_registers_resends_rotates_disables_and_removes_an_endpoint() {
     )
     .await;
     assert_eq!(res.status(), 200);
-    let home = b
-        .get(app.url("/admin"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = text_of(&app, &b, "/admin").await;
     assert!(!home.contains("webhooks-disabled"));
 
     // Viewers read the endpoints and the log, without forms, and cannot change anything.
