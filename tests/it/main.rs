@@ -13,6 +13,7 @@ mod browser;
 mod buttons;
 mod cli;
 mod connections;
+mod container;
 mod counts;
 mod envelope;
 mod faults;
