@@ -468,6 +468,8 @@ struct Read {
     groups: Vec<Named>,
     breakdown: Breakdown,
     series: Series,
+    /// The pools' levels over the period (the page's chart, the file's columns).
+    history: PoolHistory,
 }
 
 /// `breakdown`: read the period's totals even when the filters do not need them (the page
@@ -498,6 +500,7 @@ async fn read(state: &AppState, q: &DashboardQuery, breakdown: bool) -> Result<R
     let series = (state.dashboard.figures)
         .series(&state.db, today, &filter, now())
         .await?;
+    let history = dashboard::pool_history(&state.db, today, filter.days).await?;
     Ok(Read {
         filter,
         errors,
@@ -505,6 +508,7 @@ async fn read(state: &AppState, q: &DashboardQuery, breakdown: bool) -> Result<R
         groups,
         breakdown,
         series,
+        history,
     })
 }
 
@@ -520,10 +524,10 @@ pub async fn show(
         groups,
         breakdown,
         series,
+        history,
     } = read(&state, &q, true).await?;
     let rules = state.rules();
     let levels = state.dashboard.pools.get(&state.db, now()).await?;
-    let history = dashboard::pool_history(&state.db, series.today, filter.days).await?;
     let conversion =
         crate::rewards::redemptions::conversion(&state.db, series.first_day(), series.today, {
             // The period's unlocks per offer: the breakdown has summed them already.
@@ -657,12 +661,12 @@ pub async fn export(
         filter,
         errors,
         series,
+        history,
         ..
     } = read(&state, &q, false).await?;
     if let Some(why) = errors.first() {
         return Err(ConsoleError::App(AppError::BadRequest(why)));
     }
-    let history = dashboard::pool_history(&state.db, series.today, filter.days).await?;
     let pools = charted_pools(&state.rules(), &history, &filter);
     record(
         &state,
